@@ -1,0 +1,189 @@
+//! One error type for the whole engine.
+//!
+//! Every failure carries an [`ErrorKind`] whose [`ErrorKind::code`] is a stable
+//! `UPPER_SNAKE` string: the Python bindings map it to an exception class and the
+//! Node bindings expose it as `err.code`. Messages never contain secret material
+//! (keys, passwords, whole tokens).
+
+use std::fmt;
+
+/// What went wrong, in a form callers can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A configuration value or argument is invalid (unknown algorithm name, bad option).
+    InvalidArgument,
+    /// Key material could not be parsed, is too weak, or does not fit the algorithm.
+    InvalidKey,
+    /// The token is not a well-formed JWS/JWT (structure, base64url, JSON, size, header).
+    MalformedToken,
+    /// The token's `alg` is not in the accepted list or does not fit the key.
+    InvalidAlgorithm,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// `exp` has passed (or the token is older than the accepted maximum age).
+    TokenExpired,
+    /// `nbf` (or `iat`) lies in the future.
+    TokenNotYetValid,
+    /// `iat` is present but not a number.
+    InvalidIssuedAt,
+    /// `aud` does not match, or has the wrong JSON type.
+    InvalidAudience,
+    /// `iss` does not match, or has the wrong JSON type.
+    InvalidIssuer,
+    /// `sub` does not match, or has the wrong JSON type.
+    InvalidSubject,
+    /// `jti` does not match, or has the wrong JSON type.
+    InvalidJti,
+    /// The header `typ` is not the expected one.
+    InvalidTokenType,
+    /// A required claim is absent.
+    MissingClaim,
+    /// A stored password hash is malformed or uses an unsupported scheme.
+    InvalidHash,
+    /// An internal invariant failed; never expected.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The stable machine-readable code of this kind.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::InvalidKey => "INVALID_KEY",
+            Self::MalformedToken => "MALFORMED_TOKEN",
+            Self::InvalidAlgorithm => "INVALID_ALGORITHM",
+            Self::InvalidSignature => "INVALID_SIGNATURE",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::TokenNotYetValid => "TOKEN_NOT_YET_VALID",
+            Self::InvalidIssuedAt => "INVALID_ISSUED_AT",
+            Self::InvalidAudience => "INVALID_AUDIENCE",
+            Self::InvalidIssuer => "INVALID_ISSUER",
+            Self::InvalidSubject => "INVALID_SUBJECT",
+            Self::InvalidJti => "INVALID_JTI",
+            Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
+            Self::MissingClaim => "MISSING_CLAIM",
+            Self::InvalidHash => "INVALID_HASH",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    /// Every kind, for exhaustive mapping tests in the bindings.
+    pub const ALL: &'static [ErrorKind] = &[
+        Self::InvalidArgument,
+        Self::InvalidKey,
+        Self::MalformedToken,
+        Self::InvalidAlgorithm,
+        Self::InvalidSignature,
+        Self::TokenExpired,
+        Self::TokenNotYetValid,
+        Self::InvalidIssuedAt,
+        Self::InvalidAudience,
+        Self::InvalidIssuer,
+        Self::InvalidSubject,
+        Self::InvalidJti,
+        Self::InvalidTokenType,
+        Self::MissingClaim,
+        Self::InvalidHash,
+        Self::Internal,
+    ];
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Extra, non-secret facts attached to some errors.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Detail {
+    /// The name of the claim concerned (missing or invalid).
+    Claim(String),
+    /// The instant (seconds since the epoch) at which the token expired or becomes valid.
+    At(f64),
+}
+
+/// The engine's error: a kind, a human-readable message and optional details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    detail: Option<Detail>,
+}
+
+impl Error {
+    /// Builds an error of `kind` with `message`.
+    #[cold]
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// Attaches a detail.
+    #[must_use]
+    pub fn with_detail(mut self, detail: Detail) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// The kind of failure.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable code of the kind (`err.code` in Node).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// The message, free of secrets.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The claim concerned, for claim errors.
+    #[must_use]
+    pub fn claim(&self) -> Option<&str> {
+        match &self.detail {
+            Some(Detail::Claim(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The instant concerned, for expiry / not-before errors.
+    #[must_use]
+    pub fn at(&self) -> Option<f64> {
+        match &self.detail {
+            Some(Detail::At(t)) => Some(*t),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Shorthand constructors.
+macro_rules! err {
+    ($kind:ident, $($arg:tt)+) => {
+        $crate::error::Error::new($crate::error::ErrorKind::$kind, format!($($arg)+))
+    };
+}
+pub(crate) use err;

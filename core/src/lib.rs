@@ -1,0 +1,23 @@
+//! # bastion-core
+//!
+//! The engine behind bastion: every security rule lives here, independent of any
+//! language binding. The Python wheel (`bindings/python`) and the npm package
+//! (`bindings/node`) only convert arguments, call into this crate and map
+//! [`Error`] to their own error types.
+//!
+//! Modules:
+//! - [`token`]: JSON Web Tokens (keys, strict parsing, signing, verification).
+//! - [`password`]: Argon2id, PBKDF2 and bcrypt password hashing in the PHC,
+//!   argon2-cffi and Django encodings.
+//! - [`timespan`]: durations such as `"2h"` or `"7 days"`.
+//! - [`clock`]: injected time ([`clock::SystemClock`], [`clock::ManualClock`]).
+//! - [`error`]: the one error type with stable codes.
+
+pub mod clock;
+pub mod error;
+pub mod password;
+pub mod timespan;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, ErrorKind, Result};

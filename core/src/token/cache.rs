@@ -1,0 +1,102 @@
+//! A bounded cache of keys made from undeclared material.
+//!
+//! The PyJWT- and jsonwebtoken-compatible entry points receive keys as strings
+//! or bytes on every call. Parsing a PEM or building HMAC contexts each time
+//! would cost more than the verification itself, so keys are made once per
+//! distinct (material, accepted families) pair and shared. The cache is bounded
+//! ([`KeyCache::CAPACITY`] entries); when full, an arbitrary half is dropped,
+//! so hostile churn costs at most a re-parse, never unbounded memory. Cached
+//! secrets are zeroized when evicted.
+
+use super::algorithm::Family;
+use super::key::Key;
+use crate::error::Result;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use zeroize::Zeroizing;
+
+#[derive(PartialEq, Eq)]
+struct CacheKey {
+    material: Zeroizing<Vec<u8>>,
+    families: u16,
+}
+
+impl std::hash::Hash for CacheKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.material.as_slice().hash(state);
+        self.families.hash(state);
+    }
+}
+
+/// Keys made from raw material, shared between calls.
+#[derive(Default)]
+pub struct KeyCache {
+    map: RwLock<HashMap<CacheKey, Arc<Key>>>,
+}
+
+fn family_bits(families: &[Family]) -> u16 {
+    families.iter().fold(0u16, |acc, f| {
+        acc | match f {
+            Family::Hmac => 1,
+            Family::Rsa => 2,
+            Family::Ec(c) => 4 << (*c as u16),
+            Family::Ed25519 => 128,
+        }
+    })
+}
+
+impl KeyCache {
+    /// Maximum number of cached keys.
+    pub const CAPACITY: usize = 256;
+
+    /// The process-wide cache.
+    pub fn global() -> &'static KeyCache {
+        static CACHE: OnceLock<KeyCache> = OnceLock::new();
+        CACHE.get_or_init(KeyCache::default)
+    }
+
+    /// The key for `material` restricted to `families` (see [`Key::from_material`]),
+    /// made on first use.
+    pub fn get(&self, material: &[u8], families: &[Family]) -> Result<Arc<Key>> {
+        let bits = family_bits(families);
+        let probe = CacheKey {
+            material: Zeroizing::new(material.to_vec()),
+            families: bits,
+        };
+        if let Some(k) = self.map.read().get(&probe) {
+            return Ok(Arc::clone(k));
+        }
+        let key = Arc::new(Key::from_material(material, families)?);
+        let mut map = self.map.write();
+        if map.len() >= Self::CAPACITY {
+            let drop: Vec<_> = map
+                .keys()
+                .take(Self::CAPACITY / 2)
+                .map(|k| CacheKey {
+                    material: k.material.clone(),
+                    families: k.families,
+                })
+                .collect();
+            for k in drop {
+                map.remove(&k);
+            }
+        }
+        Ok(Arc::clone(map.entry(probe).or_insert(key)))
+    }
+
+    /// Number of cached keys.
+    pub fn len(&self) -> usize {
+        self.map.read().len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every cached key.
+    pub fn clear(&self) {
+        self.map.write().clear();
+    }
+}

@@ -1,0 +1,25 @@
+//! JSON Web Tokens: typed keys, strict parsing, signing and verification.
+//!
+//! - [`Key`]: a key bound to one [`Family`] when made (secret, PEM, DER, JWK,
+//!   OpenSSH), parsed once and reused.
+//! - [`Validation`] + [`decode`]: verification against an explicit algorithm
+//!   list, strict header and claims checks, injected clock.
+//! - [`encode`]: signing with a typed key.
+//! - [`KeyCache`]: keys for the compatibility layers that receive raw strings.
+
+pub mod algorithm;
+pub mod b64;
+pub mod cache;
+mod der;
+pub mod json;
+pub mod jwt;
+pub mod key;
+pub mod secrets;
+
+pub use algorithm::{Algorithm, Curve, Family};
+pub use cache::KeyCache;
+pub use jwt::{
+    decode, decode_header, decode_unverified, encode, validate_claims, verify_jws, Header, Jws,
+    Token, Validation, DEFAULT_MAX_TOKEN_SIZE,
+};
+pub use key::Key;

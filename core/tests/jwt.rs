@@ -1,0 +1,385 @@
+//! Behaviour of keys, signing and verification, with time driven by a
+//! `ManualClock`.
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
+use bastion_core::token::json::{self, Value};
+use bastion_core::token::{
+    decode, decode_unverified, encode, Algorithm, Family, Header, Key, KeyCache, Validation,
+};
+use bastion_core::{ErrorKind, ManualClock};
+use std::sync::OnceLock;
+
+const SECRET: &[u8] = b"k8Jd93hsQ0-very-random-test-secret-2Xz7pL4mN1vB6cR9tY3wE5uI8oA0sD";
+const NOW: f64 = 1_700_000_000.0;
+
+fn rsa_pkcs8() -> &'static [u8] {
+    static K: OnceLock<Vec<u8>> = OnceLock::new();
+    K.get_or_init(|| {
+        RsaKeyPair::generate(KeySize::Rsa2048)
+            .unwrap()
+            .as_der()
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    })
+}
+
+fn private_key(alg: Algorithm) -> Key {
+    match alg.family() {
+        Family::Hmac => Key::hmac(SECRET).unwrap(),
+        Family::Rsa => Key::from_der(rsa_pkcs8()).unwrap(),
+        Family::Ec(_) => {
+            let signing = match alg {
+                Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
+                Algorithm::ES512 => &sig::ECDSA_P521_SHA512_FIXED_SIGNING,
+                _ => &sig::ECDSA_P256K1_SHA256_FIXED_SIGNING,
+            };
+            let doc = EcdsaKeyPair::generate(signing)
+                .unwrap()
+                .to_pkcs8v1()
+                .unwrap();
+            Key::from_der(doc.as_ref()).unwrap()
+        }
+        Family::Ed25519 => Key::from_der(
+            Ed25519KeyPair::generate()
+                .unwrap()
+                .to_pkcs8()
+                .unwrap()
+                .as_ref(),
+        )
+        .unwrap(),
+    }
+}
+
+fn public_of(key: &Key) -> Key {
+    if key.family() == Family::Hmac {
+        return Key::hmac(SECRET).unwrap();
+    }
+    let jwk = key.public_jwk().unwrap();
+    assert!(
+        !jwk.contains("d"),
+        "public JWK must not carry private members"
+    );
+    Key::from_jwk_object(&jwk).unwrap()
+}
+
+fn claims(exp: f64) -> String {
+    format!(
+        r#"{{"sub":"42","name":"Ada","roles":["admin"],"iat":{},"exp":{exp}}}"#,
+        NOW as i64
+    )
+}
+
+#[test]
+fn every_algorithm_signs_and_verifies() {
+    let clock = ManualClock::new(NOW);
+    for &alg in Algorithm::ALL {
+        let key = private_key(alg);
+        assert!(key.can_sign());
+        let token = encode(&Header::new(alg), &claims(NOW + 60.0), &key, false).unwrap();
+        let public = public_of(&key);
+        let t = decode(token.as_bytes(), &public, &Validation::new(&[alg]), &clock)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(t.claims.get("name").and_then(Value::as_str), Some("Ada"));
+        assert_eq!(
+            t.header.get("alg").and_then(Value::as_str),
+            Some(alg.name())
+        );
+        assert_eq!(t.header.get("typ").and_then(Value::as_str), Some("JWT"));
+        assert_eq!(t.claims_json, claims(NOW + 60.0));
+        // A flipped signature byte never verifies.
+        let mut bad = token.into_bytes();
+        let last = bad.len() - 2;
+        bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+        let err = decode(&bad, &public, &Validation::new(&[alg]), &clock).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::InvalidSignature | ErrorKind::MalformedToken
+            ),
+            "{alg}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn expiry_and_not_before_follow_the_manual_clock() {
+    let key = Key::hmac(SECRET).unwrap();
+    let payload = format!(r#"{{"exp":{},"nbf":{}}}"#, NOW + 60.0, NOW + 10.0);
+    let token = encode(&Header::new(Algorithm::HS256), &payload, &key, false).unwrap();
+    let v = Validation::new(&[Algorithm::HS256]);
+    let clock = ManualClock::new(NOW);
+    let e = decode(token.as_bytes(), &key, &v, &clock).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TokenNotYetValid);
+    assert_eq!(e.at(), Some(NOW + 10.0));
+    clock.advance(10.0);
+    decode(token.as_bytes(), &key, &v, &clock).unwrap();
+    clock.advance(49.999);
+    decode(token.as_bytes(), &key, &v, &clock).unwrap();
+    clock.advance(0.001); // now == exp: expired
+    let e = decode(token.as_bytes(), &key, &v, &clock).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TokenExpired);
+    assert_eq!(e.code(), "TOKEN_EXPIRED");
+    let mut lenient = v.clone();
+    lenient.leeway = 30.0;
+    decode(token.as_bytes(), &key, &lenient, &clock).unwrap();
+    clock.advance(30.0);
+    assert_eq!(
+        decode(token.as_bytes(), &key, &lenient, &clock)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TokenExpired
+    );
+    let mut no_exp = v;
+    no_exp.validate_exp = false;
+    decode(token.as_bytes(), &key, &no_exp, &clock).unwrap();
+}
+
+#[test]
+fn max_age_counts_from_iat() {
+    let key = Key::hmac(SECRET).unwrap();
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(NOW + 3600.0),
+        &key,
+        false,
+    )
+    .unwrap();
+    let mut v = Validation::new(&[Algorithm::HS256]);
+    v.max_age = Some(300.0);
+    let clock = ManualClock::new(NOW + 299.0);
+    decode(token.as_bytes(), &key, &v, &clock).unwrap();
+    clock.advance(1.0);
+    assert_eq!(
+        decode(token.as_bytes(), &key, &v, &clock)
+            .unwrap_err()
+            .message(),
+        "maxAge exceeded"
+    );
+}
+
+#[test]
+fn keys_are_bound_to_their_family() {
+    let rsa = private_key(Algorithm::RS256);
+    let hmac = Key::hmac(SECRET).unwrap();
+    let clock = ManualClock::new(NOW);
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(NOW + 60.0),
+        &hmac,
+        false,
+    )
+    .unwrap();
+    let e = decode(
+        token.as_bytes(),
+        &rsa,
+        &Validation::new(&[Algorithm::HS256, Algorithm::RS256]),
+        &clock,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidAlgorithm);
+    assert_eq!(
+        encode(&Header::new(Algorithm::HS256), "{}", &rsa, false)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidAlgorithm
+    );
+    // A public key cannot sign.
+    let public = public_of(&rsa);
+    assert!(!public.can_sign());
+    assert_eq!(
+        encode(&Header::new(Algorithm::RS256), "{}", &public, false)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidKey
+    );
+    // Public-key material is never an HMAC secret, in any form.
+    let pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBKrsc2NXJvIT+4qeZNo7hjLkFJWp\nRNAEW1IuunJA+tWH2TFXmKqjpboBd1eHztBeqve04J/IHW0apUboNl1SXQ==\n-----END PUBLIC KEY-----\n";
+    for m in [
+        pem.to_string(),
+        format!(" {pem}"),
+        format!("\u{200b}{pem}"),
+        format!("#{pem}"),
+    ] {
+        assert_eq!(
+            Key::hmac(m.as_bytes()).unwrap_err().kind(),
+            ErrorKind::InvalidKey
+        );
+        assert_eq!(
+            Key::from_material(m.as_bytes(), &[Family::Hmac])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidKey
+        );
+        let k = Key::from_material(
+            m.as_bytes(),
+            &[Family::Hmac, Family::Ec(bastion_core::token::Curve::P256)],
+        )
+        .unwrap();
+        assert_eq!(k.family(), Family::Ec(bastion_core::token::Curve::P256));
+    }
+    let der = public.public_jwk().unwrap();
+    let der_key = Key::from_jwk_object(&der).unwrap();
+    assert_eq!(der_key.family(), Family::Rsa);
+    let rsa_der = bastion_core::token::key::rsa_public_der(&der_key)
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        Key::hmac(&rsa_der).unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
+    let mut prefixed = b"#".to_vec();
+    prefixed.extend_from_slice(&rsa_der);
+    assert_eq!(
+        Key::hmac(&prefixed).unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
+}
+
+#[test]
+fn hmac_secrets_must_be_strong_enough_for_the_algorithm() {
+    let short = Key::hmac(b"0123456789abcdefghijklmnopqrstu").unwrap(); // 31 bytes
+    let e = encode(&Header::new(Algorithm::HS256), "{}", &short, false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidKey);
+    assert!(
+        !e.message().contains("0123456789"),
+        "error must not echo the secret"
+    );
+    encode(&Header::new(Algorithm::HS256), "{}", &short, true).unwrap();
+    let k32 = Key::hmac(&SECRET[..32]).unwrap();
+    encode(&Header::new(Algorithm::HS256), "{}", &k32, false).unwrap();
+    assert_eq!(
+        encode(&Header::new(Algorithm::HS512), "{}", &k32, false)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidKey
+    );
+    assert_eq!(Key::hmac(b"").unwrap_err().kind(), ErrorKind::InvalidKey);
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let k = Key::hmac(SECRET).unwrap();
+    let dbg = format!("{k:?}");
+    assert!(dbg.contains("HMAC"));
+    assert!(!dbg.contains("very-random"), "{dbg}");
+    let rsa = format!("{:?}", private_key(Algorithm::RS256));
+    assert!(rsa.len() < 200, "{rsa}");
+}
+
+#[test]
+fn validation_requires_an_explicit_algorithm_list() {
+    let key = Key::hmac(SECRET).unwrap();
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(NOW + 60.0),
+        &key,
+        false,
+    )
+    .unwrap();
+    let e = decode(
+        token.as_bytes(),
+        &key,
+        &Validation::default(),
+        &ManualClock::new(NOW),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(Algorithm::parse("none").is_err());
+}
+
+#[test]
+fn header_parameters_and_kid() {
+    let key = Key::hmac(SECRET).unwrap().with_kid(Some("k1".into()));
+    let mut h = Header::new(Algorithm::HS384);
+    h.extra.insert("zzz", Value::Bool(true));
+    let secret48 = Key::hmac(&SECRET[..48])
+        .unwrap()
+        .with_kid(Some("k1".into()));
+    let token = encode(&h, "{}", &secret48, false).unwrap();
+    let header = bastion_core::token::decode_header(token.as_bytes(), 8192).unwrap();
+    assert_eq!(
+        Value::Object(header).to_json(),
+        r#"{"alg":"HS384","kid":"k1","typ":"JWT","zzz":true}"#
+    );
+    let _ = key;
+    let mut h = Header::new(Algorithm::HS256);
+    h.extra.insert("alg", Value::String("none".into()));
+    assert_eq!(
+        encode(&h, "{}", &secret48, false).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    let mut h = Header::new(Algorithm::HS256);
+    h.typ = None;
+    let token = encode(&h, "{}", &secret48, false).unwrap();
+    assert!(!bastion_core::token::decode_header(token.as_bytes(), 8192)
+        .unwrap()
+        .contains("typ"));
+}
+
+#[test]
+fn encode_checks_registered_claim_types() {
+    let key = Key::hmac(SECRET).unwrap();
+    for bad in [
+        r#"{"exp":"soon"}"#,
+        r#"{"iss":1}"#,
+        r#"{"aud":[1]}"#,
+        r#"{"sub":null}"#,
+        "[]",
+        r#"{"a":1,"a":2}"#,
+    ] {
+        let e = encode(&Header::new(Algorithm::HS256), bad, &key, false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+    }
+}
+
+#[test]
+fn unverified_decode_is_still_strict() {
+    let key = Key::hmac(SECRET).unwrap();
+    let token = encode(&Header::new(Algorithm::HS256), &claims(1.0), &key, false).unwrap();
+    let t = decode_unverified(token.as_bytes(), 8192).unwrap();
+    assert_eq!(t.algorithm, Some(Algorithm::HS256));
+    assert!(decode_unverified(b"a.b", 8192).is_err());
+    assert!(decode_unverified(&vec![b'.'; 100_000], 8192).is_err());
+}
+
+#[test]
+fn key_cache_parses_once_and_stays_bounded() {
+    let cache = KeyCache::default();
+    let a = cache.get(SECRET, &[Family::Hmac]).unwrap();
+    let b = cache.get(SECRET, &[Family::Hmac]).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    for i in 0..(KeyCache::CAPACITY * 3) {
+        let secret = format!("{i:08}-distinct-secret-material-abcdefghijklmnop");
+        cache.get(secret.as_bytes(), &[Family::Hmac]).unwrap();
+        assert!(cache.len() <= KeyCache::CAPACITY);
+    }
+}
+
+#[test]
+fn jwk_round_trip_and_restrictions() {
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::ES512,
+    ] {
+        let key = private_key(alg);
+        let mut jwk = key.public_jwk().unwrap();
+        jwk.insert("kid", Value::String("main".into()));
+        jwk.insert("alg", Value::String(alg.name().into()));
+        let text = Value::Object(jwk.clone()).to_json();
+        let k = Key::from_jwk(text.as_bytes()).unwrap();
+        assert_eq!(k.kid(), Some("main"));
+        assert_eq!(k.algorithms(), vec![alg]);
+        jwk.insert("use", Value::String("enc".into()));
+        assert!(Key::from_jwk_object(&jwk).is_err());
+    }
+    let bad =
+        json::parse_object(br#"{"kty":"EC","crv":"P-256","alg":"ES384","x":"AAAA","y":"AAAA"}"#)
+            .unwrap();
+    assert!(Key::from_jwk_object(&bad).is_err());
+}
