@@ -383,3 +383,79 @@ fn jwk_round_trip_and_restrictions() {
             .unwrap();
     assert!(Key::from_jwk_object(&bad).is_err());
 }
+
+#[test]
+fn keys_clone_cheaply_and_kid_precedence() {
+    let key = Key::hmac(SECRET).unwrap().with_kid(Some("from-key".into()));
+    let copy = key.clone().with_kid(Some("copy".into()));
+    assert_eq!(key.kid(), Some("from-key"));
+    assert_eq!(copy.kid(), Some("copy"));
+    let header_kid = |h: &Header| {
+        let t = encode(h, "{}", &key, false).unwrap();
+        let header = bastion_core::token::decode_header(t.as_bytes(), 8192).unwrap();
+        header
+            .get("kid")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    assert_eq!(
+        header_kid(&Header::new(Algorithm::HS256)).as_deref(),
+        Some("from-key")
+    );
+    let mut h = Header::new(Algorithm::HS256);
+    h.extra.insert("kid", Value::String("extra".into()));
+    assert_eq!(header_kid(&h).as_deref(), Some("extra"));
+    h.kid = Some("explicit".into());
+    assert_eq!(header_kid(&h).as_deref(), Some("explicit"));
+    let mut bad = Header::new(Algorithm::HS256);
+    bad.extra.insert("kid", Value::Bool(true));
+    assert_eq!(
+        encode(&bad, "{}", &key, false).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+}
+
+#[test]
+fn decoded_tokens_carry_their_signature_and_configs_validate_early() {
+    let key = Key::hmac(SECRET).unwrap();
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(NOW + 60.0),
+        &key,
+        false,
+    )
+    .unwrap();
+    let t = decode(
+        token.as_bytes(),
+        &key,
+        &Validation::new(&[Algorithm::HS256]),
+        &ManualClock::new(NOW),
+    )
+    .unwrap();
+    assert_eq!(t.signature.len(), 32);
+    assert_eq!(
+        bastion_core::token::b64::encode(&t.signature),
+        token.rsplit('.').next().unwrap()
+    );
+    assert!(Validation::new(&[]).validate().is_err());
+    let mut v = Validation::new(&[Algorithm::HS256]);
+    v.leeway = -1.0;
+    assert!(v.validate().is_err());
+    v.leeway = f64::NAN;
+    assert!(v.validate().is_err());
+}
+
+#[test]
+fn key_cache_refuses_huge_material() {
+    let cache = KeyCache::default();
+    let huge = vec![b'x'; KeyCache::MAX_MATERIAL + 1];
+    assert_eq!(
+        cache.get(&huge, &[Family::Hmac]).unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
+    let big: Vec<u8> = (0..KeyCache::MAX_CACHED_MATERIAL + 10)
+        .map(|i| (i % 251) as u8 + 1)
+        .collect();
+    cache.get(&big, &[Family::Hmac]).unwrap();
+    assert_eq!(cache.len(), 0, "large material is not cached");
+}

@@ -38,7 +38,7 @@ import string
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -55,9 +55,19 @@ FAR = NOW + TEN_YEARS  # exp of "valid" tokens: also valid against real clocks u
 DEFAULT_MAX = 8192  # the engine's default max_token_size
 
 ERROR_CODES = {
-    "MALFORMED_TOKEN", "INVALID_ALGORITHM", "INVALID_SIGNATURE", "INVALID_KEY", "TOKEN_EXPIRED",
-    "TOKEN_NOT_YET_VALID", "INVALID_ISSUED_AT", "INVALID_AUDIENCE", "INVALID_ISSUER",
-    "INVALID_SUBJECT", "INVALID_JTI", "INVALID_TOKEN_TYPE", "MISSING_CLAIM",
+    "MALFORMED_TOKEN",
+    "INVALID_ALGORITHM",
+    "INVALID_SIGNATURE",
+    "INVALID_KEY",
+    "TOKEN_EXPIRED",
+    "TOKEN_NOT_YET_VALID",
+    "INVALID_ISSUED_AT",
+    "INVALID_AUDIENCE",
+    "INVALID_ISSUER",
+    "INVALID_SUBJECT",
+    "INVALID_JTI",
+    "INVALID_TOKEN_TYPE",
+    "MISSING_CLAIM",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -108,9 +118,11 @@ def int_b64u(n: int, length: int | None = None) -> str:
 
 
 def pem_public(key: Any) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
 
 
 def der_public(key: Any) -> bytes:
@@ -120,9 +132,11 @@ def der_public(key: Any) -> bytes:
 
 
 def ssh_public(key: Any, comment: str) -> str:
-    line = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode("ascii")
+    line = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode("ascii")
+    )
     return f"{line} {comment}"
 
 
@@ -203,9 +217,11 @@ class Keys:
         def ssh(key: Any, family: str) -> dict[str, Any]:
             return {"kind": "ssh", "ssh": ssh_public(key, "vectors@bastion"), "family": family}
 
-        rsa_pkcs1_pem = self.rsa.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
-        ).decode("ascii")
+        rsa_pkcs1_pem = (
+            self.rsa.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+            .decode("ascii")
+        )
         cert_pem = self.rsa_cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
         self.entries: dict[str, dict[str, Any]] = {
@@ -213,7 +229,11 @@ class Keys:
             "hs384": hmac_hex(self.hs384),
             "hs512": hmac_hex(self.hs512),
             "hs-text": {"kind": "hmac", "secret": self.hs_text, "family": "HMAC"},
-            "hs256-jwk": {"kind": "jwk", "jwk": {"kty": "oct", "kid": "hs-1", "k": b64u(self.hs256)}, "family": "HMAC"},
+            "hs256-jwk": {
+                "kind": "jwk",
+                "jwk": {"kty": "oct", "kid": "hs-1", "k": b64u(self.hs256)},
+                "family": "HMAC",
+            },
             "hs-other": hmac_hex(self.hs_other),
             "hs-short": hmac_hex(self.hs_short),
             "rsa-pem": pem(self.rsa, "RSA"),
@@ -239,9 +259,15 @@ class Keys:
             "ed25519-ssh": ssh(self.ed, "Ed25519"),
             # Public-key text handed to the *typed HMAC* constructor: must be refused.
             "rsa-pem-as-hmac-secret": {"kind": "hmac", "secret": pem_public(self.rsa), "family": "HMAC"},
-            "rsa-b64der-as-hmac-secret": {"kind": "hmac", "secret": b64_std(der_public(self.rsa)), "family": "HMAC"},
+            "rsa-b64der-as-hmac-secret": {
+                "kind": "hmac",
+                "secret": b64_std(der_public(self.rsa)),
+                "family": "HMAC",
+            },
             "rsa-ssh-as-hmac-secret": {
-                "kind": "hmac", "secret": ssh_public(self.rsa, "vectors@bastion"), "family": "HMAC"
+                "kind": "hmac",
+                "secret": ssh_public(self.rsa, "vectors@bastion"),
+                "family": "HMAC",
             },
         }
 
@@ -292,8 +318,15 @@ def sign(alg: str, key: Any, data: bytes) -> bytes:
     raise ValueError(alg)
 
 
-def jws(header: Any, payload: Any, alg: str | None = None, key: Any = None, *,
-        raw_header: str | None = None, raw_payload: str | None = None) -> str:
+def jws(
+    header: Any,
+    payload: Any,
+    alg: str | None = None,
+    key: Any = None,
+    *,
+    raw_header: str | None = None,
+    raw_payload: str | None = None,
+) -> str:
     """A compact JWS. ``header``/``payload`` are JSON values, JSON text or raw bytes.
     ``raw_header``/``raw_payload`` replace the encoded segment text verbatim (for
     base64 malformations); the signature is always computed over the literal
@@ -336,12 +369,29 @@ class Cases:
         self.items: list[dict[str, Any]] = []
         self.names: set[str] = set()
 
-    def add(self, name: str, cls: str, token: str | dict[str, Any], key: str, algorithms: list[str],
-            expect: str, *, claims: Any = None, key_mode: str = "typed", material_prefix: str | None = None,
-            leeway: float = 0, audience: list[str] | None = None, issuer: list[str] | None = None,
-            subject: str | None = None, required: list[str] | None = None, typ: str | None = None,
-            max_token_size: int | None = None, critical_extensions: list[str] | None = None,
-            now: float | None = None, note: str | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        cls: str,
+        token: str | dict[str, Any],
+        key: str,
+        algorithms: list[str],
+        expect: str,
+        *,
+        claims: Any = None,
+        key_mode: str = "typed",
+        material_prefix: str | None = None,
+        leeway: float = 0,
+        audience: list[str] | None = None,
+        issuer: list[str] | None = None,
+        subject: str | None = None,
+        required: list[str] | None = None,
+        typ: str | None = None,
+        max_token_size: int | None = None,
+        critical_extensions: list[str] | None = None,
+        now: float | None = None,
+        note: str | None = None,
+    ) -> None:
         if not KEBAB.match(name):
             raise ValueError(f"case name {name!r} is not kebab-case")
         if name in self.names:
@@ -397,19 +447,39 @@ def build(k: Keys) -> Cases:
     def valid(name: str, cls: str, tok: str, key: str, algs: list[str], **kw: Any) -> None:
         cs.add(name, cls, tok, key, algs, "valid", claims=claims_of(tok), **kw)
 
-    def hs(header: Any = None, payload: Any = None, secret: bytes | None = None, alg: str = "HS256", **kw: Any) -> str:
-        return jws(hdr(alg) if header is None else header, claims() if payload is None else payload, alg,
-                   k.hs256 if secret is None else secret, **kw)
+    def hs(
+        header: Any = None, payload: Any = None, secret: bytes | None = None, alg: str = "HS256", **kw: Any
+    ) -> str:
+        return jws(
+            hdr(alg) if header is None else header,
+            claims() if payload is None else payload,
+            alg,
+            k.hs256 if secret is None else secret,
+            **kw,
+        )
 
     # ---- valid: every algorithm, typed keys in every form ------------------------------------
     for alg in ("HS256", "HS384", "HS512"):
         name, secret = HS_KEY[alg]
         valid(f"valid-{alg.lower()}-hmac-hex", "valid", jws(hdr(alg), claims(), alg, secret), name, [alg])
-    valid("valid-hs256-hmac-text-secret", "valid", jws(hdr("HS256"), claims(), "HS256", k.hs_text.encode()),
-          "hs-text", ["HS256"])
-    valid("valid-hs512-hmac-text-secret", "valid", jws(hdr("HS512"), claims(), "HS512", k.hs_text.encode()),
-          "hs-text", ["HS512"], note="a 64-byte text secret is long enough for HS512")
-    valid("valid-hs256-oct-jwk", "valid", jws(hdr("HS256"), claims(), "HS256", k.hs256), "hs256-jwk", ["HS256"])
+    valid(
+        "valid-hs256-hmac-text-secret",
+        "valid",
+        jws(hdr("HS256"), claims(), "HS256", k.hs_text.encode()),
+        "hs-text",
+        ["HS256"],
+    )
+    valid(
+        "valid-hs512-hmac-text-secret",
+        "valid",
+        jws(hdr("HS512"), claims(), "HS512", k.hs_text.encode()),
+        "hs-text",
+        ["HS512"],
+        note="a 64-byte text secret is long enough for HS512",
+    )
+    valid(
+        "valid-hs256-oct-jwk", "valid", jws(hdr("HS256"), claims(), "HS256", k.hs256), "hs256-jwk", ["HS256"]
+    )
     for alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"):
         valid(f"valid-{alg.lower()}-pem", "valid", jws(hdr(alg), claims(), alg, k.rsa), "rsa-pem", [alg])
     for keyname in ("rsa-pkcs1-pem", "rsa-cert-pem", "rsa-jwk", "rsa-der", "rsa-ssh"):
@@ -417,75 +487,229 @@ def build(k: Keys) -> Cases:
         valid(f"valid-rs256-{form}", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa), keyname, ["RS256"])
     valid("valid-ps256-jwk", "valid", jws(hdr("PS256"), claims(), "PS256", k.rsa), "rsa-jwk", ["PS256"])
     for keyname in ("ec256-pem", "ec256-jwk", "ec256-der", "ec256-ssh"):
-        valid(f"valid-es256-{keyname.removeprefix('ec256-')}", "valid",
-              jws(hdr("ES256"), claims(), "ES256", k.ec256), keyname, ["ES256"])
+        valid(
+            f"valid-es256-{keyname.removeprefix('ec256-')}",
+            "valid",
+            jws(hdr("ES256"), claims(), "ES256", k.ec256),
+            keyname,
+            ["ES256"],
+        )
     for keyname in ("ec384-pem", "ec384-ssh"):
-        valid(f"valid-es384-{keyname.removeprefix('ec384-')}", "valid",
-              jws(hdr("ES384"), claims(), "ES384", k.ec384), keyname, ["ES384"])
+        valid(
+            f"valid-es384-{keyname.removeprefix('ec384-')}",
+            "valid",
+            jws(hdr("ES384"), claims(), "ES384", k.ec384),
+            keyname,
+            ["ES384"],
+        )
     for keyname in ("ec521-pem", "ec521-jwk"):
-        valid(f"valid-es512-{keyname.removeprefix('ec521-')}", "valid",
-              jws(hdr("ES512"), claims(), "ES512", k.ec521), keyname, ["ES512"])
+        valid(
+            f"valid-es512-{keyname.removeprefix('ec521-')}",
+            "valid",
+            jws(hdr("ES512"), claims(), "ES512", k.ec521),
+            keyname,
+            ["ES512"],
+        )
     for keyname in ("secp256k1-pem", "secp256k1-jwk"):
-        valid(f"valid-es256k-{keyname.removeprefix('secp256k1-')}", "valid",
-              jws(hdr("ES256K"), claims(), "ES256K", k.k256), keyname, ["ES256K"])
+        valid(
+            f"valid-es256k-{keyname.removeprefix('secp256k1-')}",
+            "valid",
+            jws(hdr("ES256K"), claims(), "ES256K", k.k256),
+            keyname,
+            ["ES256K"],
+        )
     for keyname in ("ed25519-pem", "ed25519-jwk", "ed25519-der", "ed25519-ssh"):
-        valid(f"valid-eddsa-{keyname.removeprefix('ed25519-')}", "valid",
-              jws(hdr("EdDSA"), claims(), "EdDSA", k.ed), keyname, ["EdDSA"])
-    valid("valid-rs256-among-many-algorithms", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa), "rsa-pem",
-          ["ES256", "PS256", "RS256", "EdDSA"])
-    valid("valid-no-typ-header", "valid", jws({"alg": "HS256"}, claims(), "HS256", k.hs256), "hs256", ["HS256"])
-    valid("valid-header-json-whitespace", "valid",
-          jws('{ "alg" : "HS256" ,\n\t"typ" : "JWT" }', claims(), "HS256", k.hs256), "hs256", ["HS256"],
-          note="insignificant JSON whitespace is legal (Wycheproof ValidSpacesInJsonHeader)")
-    valid("valid-header-unknown-parameter", "valid",
-          jws(hdr("HS256", ext={"a": [1, 2]}, x="y"), claims(), "HS256", k.hs256), "hs256", ["HS256"])
-    valid("valid-float-exp", "valid", jws(hdr("HS256"), claims(exp=FAR + 0.5, iat=NOW - 0.25), "HS256", k.hs256),
-          "hs256", ["HS256"])
-    valid("valid-exp-exponent-notation", "valid",
-          jws(hdr("HS256"), '{"sub":"user-1","exp":2.01536E9}', "HS256", k.hs256), "hs256", ["HS256"])
-    valid("valid-unicode-claims", "valid",
-          jws(hdr("HS256"), claims(name="Zoë 東京 \U0001f512", esc="\u0000\"\\/"), "HS256", k.hs256),
-          "hs256", ["HS256"])
-    valid("valid-escaped-unicode-in-payload", "valid",
-          jws(hdr("HS256"), '{"sub":"\\u0075ser-1","n":"\\ud83d\\udd12","exp":%d}' % FAR, "HS256", k.hs256),
-          "hs256", ["HS256"], note="escaped member values and a surrogate pair decode to ordinary strings")
-    valid("valid-keys-differing-only-in-case", "valid",
-          jws(hdr("HS256"), '{"sub":"a","Sub":"b","SUB":"c","exp":%d}' % FAR, "HS256", k.hs256), "hs256", ["HS256"],
-          note="not duplicates: member names compare by exact code points")
-    valid("valid-registered-claims-all-present", "valid",
-          jws(hdr("HS256"), claims(nbf=NOW - 60, jti="id-123", iss="https://issuer.example", aud="api"),
-              "HS256", k.hs256),
-          "hs256", ["HS256"], audience=["api"], issuer=["https://issuer.example"], subject="user-1",
-          required=["exp", "iat", "nbf", "jti", "iss", "aud", "sub"])
-    valid("valid-required-empty-no-exp", "valid", jws(hdr("HS256"), {"sub": "user-1"}, "HS256", k.hs256), "hs256",
-          ["HS256"], required=[], note="nothing required: a token without exp passes")
+        valid(
+            f"valid-eddsa-{keyname.removeprefix('ed25519-')}",
+            "valid",
+            jws(hdr("EdDSA"), claims(), "EdDSA", k.ed),
+            keyname,
+            ["EdDSA"],
+        )
+    valid(
+        "valid-rs256-among-many-algorithms",
+        "valid",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "rsa-pem",
+        ["ES256", "PS256", "RS256", "EdDSA"],
+    )
+    valid(
+        "valid-no-typ-header", "valid", jws({"alg": "HS256"}, claims(), "HS256", k.hs256), "hs256", ["HS256"]
+    )
+    valid(
+        "valid-header-json-whitespace",
+        "valid",
+        jws('{ "alg" : "HS256" ,\n\t"typ" : "JWT" }', claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        note="insignificant JSON whitespace is legal (Wycheproof ValidSpacesInJsonHeader)",
+    )
+    valid(
+        "valid-header-unknown-parameter",
+        "valid",
+        jws(hdr("HS256", ext={"a": [1, 2]}, x="y"), claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+    )
+    valid(
+        "valid-float-exp",
+        "valid",
+        jws(hdr("HS256"), claims(exp=FAR + 0.5, iat=NOW - 0.25), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+    )
+    valid(
+        "valid-exp-exponent-notation",
+        "valid",
+        jws(hdr("HS256"), '{"sub":"user-1","exp":2.01536E9}', "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+    )
+    valid(
+        "valid-unicode-claims",
+        "valid",
+        jws(hdr("HS256"), claims(name="Zoë 東京 \U0001f512", esc='\u0000"\\/'), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+    )
+    valid(
+        "valid-escaped-unicode-in-payload",
+        "valid",
+        jws(hdr("HS256"), '{"sub":"\\u0075ser-1","n":"\\ud83d\\udd12","exp":%d}' % FAR, "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        note="escaped member values and a surrogate pair decode to ordinary strings",
+    )
+    valid(
+        "valid-keys-differing-only-in-case",
+        "valid",
+        jws(hdr("HS256"), '{"sub":"a","Sub":"b","SUB":"c","exp":%d}' % FAR, "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        note="not duplicates: member names compare by exact code points",
+    )
+    valid(
+        "valid-registered-claims-all-present",
+        "valid",
+        jws(
+            hdr("HS256"),
+            claims(nbf=NOW - 60, jti="id-123", iss="https://issuer.example", aud="api"),
+            "HS256",
+            k.hs256,
+        ),
+        "hs256",
+        ["HS256"],
+        audience=["api"],
+        issuer=["https://issuer.example"],
+        subject="user-1",
+        required=["exp", "iat", "nbf", "jti", "iss", "aud", "sub"],
+    )
+    valid(
+        "valid-required-empty-no-exp",
+        "valid",
+        jws(hdr("HS256"), {"sub": "user-1"}, "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        required=[],
+        note="nothing required: a token without exp passes",
+    )
 
     # ---- material mode: the untyped / compat entry point -------------------------------------
-    valid("material-valid-hs256-text-secret", "valid", jws(hdr("HS256"), claims(), "HS256", k.hs_text.encode()),
-          "hs-text", ["HS256"], key_mode="material")
-    valid("material-valid-hs256-hex-secret-bytes", "valid", jws(hdr("HS256"), claims(), "HS256", k.hs256),
-          "hs256", ["HS256"], key_mode="material")
-    valid("material-valid-rs256-pem", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa), "rsa-pem", ["RS256"],
-          key_mode="material")
-    valid("material-valid-rs256-pem-hs256-rs256-accepted", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa),
-          "rsa-pem", ["HS256", "RS256"], key_mode="material",
-          note="mixed list: PEM material becomes an RSA key, and RS256 verifies")
-    valid("material-valid-rs256-ssh", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa), "rsa-ssh", ["RS256"],
-          key_mode="material")
-    valid("material-valid-rs256-der", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa), "rsa-der", ["RS256"],
-          key_mode="material", note="DER bytes; PyJWT itself does not take DER (not cross-checked)")
-    valid("material-valid-rs256-jwk-text", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa), "rsa-jwk",
-          ["RS256"], key_mode="material", note="JWK JSON text; PyJWT itself does not take it (not cross-checked)")
-    valid("material-valid-es256-pem", "valid", jws(hdr("ES256"), claims(), "ES256", k.ec256), "ec256-pem",
-          ["ES256"], key_mode="material")
-    valid("material-valid-eddsa-pem", "valid", jws(hdr("EdDSA"), claims(), "EdDSA", k.ed), "ed25519-pem",
-          ["EdDSA"], key_mode="material")
-    valid("material-valid-rs256-pem-newline-prefix", "valid", jws(hdr("RS256"), claims(), "RS256", k.rsa),
-          "rsa-pem", ["RS256"], key_mode="material", material_prefix="\n",
-          note="text before -----BEGIN is ignored (RFC 7468 §2)")
-    cs.add("material-plain-secret-rsa-only", "key-confusion", jws(hdr("RS256"), claims(), "RS256", k.rsa),
-           "hs-text", ["RS256"], "INVALID_KEY", key_mode="material",
-           note="a plain secret offered where only RSA algorithms are accepted")
+    valid(
+        "material-valid-hs256-text-secret",
+        "valid",
+        jws(hdr("HS256"), claims(), "HS256", k.hs_text.encode()),
+        "hs-text",
+        ["HS256"],
+        key_mode="material",
+    )
+    valid(
+        "material-valid-hs256-hex-secret-bytes",
+        "valid",
+        jws(hdr("HS256"), claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        key_mode="material",
+    )
+    valid(
+        "material-valid-rs256-pem",
+        "valid",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "rsa-pem",
+        ["RS256"],
+        key_mode="material",
+    )
+    valid(
+        "material-valid-rs256-pem-hs256-rs256-accepted",
+        "valid",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "rsa-pem",
+        ["HS256", "RS256"],
+        key_mode="material",
+        note="mixed list: PEM material becomes an RSA key, and RS256 verifies",
+    )
+    valid(
+        "material-valid-rs256-ssh",
+        "valid",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "rsa-ssh",
+        ["RS256"],
+        key_mode="material",
+    )
+    valid(
+        "material-valid-rs256-der",
+        "valid",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "rsa-der",
+        ["RS256"],
+        key_mode="material",
+        note="DER bytes; PyJWT itself does not take DER (not cross-checked)",
+    )
+    valid(
+        "material-valid-rs256-jwk-text",
+        "valid",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "rsa-jwk",
+        ["RS256"],
+        key_mode="material",
+        note="JWK JSON text; PyJWT itself does not take it (not cross-checked)",
+    )
+    valid(
+        "material-valid-es256-pem",
+        "valid",
+        jws(hdr("ES256"), claims(), "ES256", k.ec256),
+        "ec256-pem",
+        ["ES256"],
+        key_mode="material",
+    )
+    valid(
+        "material-valid-eddsa-pem",
+        "valid",
+        jws(hdr("EdDSA"), claims(), "EdDSA", k.ed),
+        "ed25519-pem",
+        ["EdDSA"],
+        key_mode="material",
+    )
+    valid(
+        "material-valid-rs256-pem-newline-prefix",
+        "valid",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "rsa-pem",
+        ["RS256"],
+        key_mode="material",
+        material_prefix="\n",
+        note="text before -----BEGIN is ignored (RFC 7468 §2)",
+    )
+    cs.add(
+        "material-plain-secret-rsa-only",
+        "key-confusion",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "hs-text",
+        ["RS256"],
+        "INVALID_KEY",
+        key_mode="material",
+        note="a plain secret offered where only RSA algorithms are accepted",
+    )
 
     # ---- alg: none ----------------------------------------------------------------------------
     legit = hs()
@@ -493,43 +717,157 @@ def build(k: Keys) -> Cases:
     for spelling in ("none", "None", "NONE", "nOnE"):
         slug = {"none": "lower", "None": "capitalized", "NONE": "upper", "nOnE": "mixed"}[spelling]
         h = {"alg": spelling, "typ": "JWT"}
-        cs.add(f"alg-none-{slug}-empty-signature", "alg-none", jws(h, claims()), "hs256", ["HS256"],
-               "INVALID_ALGORITHM")
-        cs.add(f"alg-none-{slug}-with-signature", "alg-none", f"{seg(h)}.{seg(claims())}.{legit_sig}", "hs256",
-               ["HS256"], "INVALID_ALGORITHM", note="alg swapped to none, original HS256 signature kept")
-    cs.add("alg-none-rsa-key", "alg-none", jws({"alg": "none"}, claims()), "rsa-pem", ["RS256"], "INVALID_ALGORITHM")
-    cs.add("alg-none-listed-in-algorithms", "alg-none", jws({"alg": "none"}, claims()), "hs256", ["none", "HS256"],
-           "INVALID_ALGORITHM", note="none is refused even when the caller lists it (may fail at configuration)")
-    cs.add("alg-none-two-segments", "alg-none", f"{seg({'alg': 'none'})}.{seg(claims())}", "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
+        cs.add(
+            f"alg-none-{slug}-empty-signature",
+            "alg-none",
+            jws(h, claims()),
+            "hs256",
+            ["HS256"],
+            "INVALID_ALGORITHM",
+        )
+        cs.add(
+            f"alg-none-{slug}-with-signature",
+            "alg-none",
+            f"{seg(h)}.{seg(claims())}.{legit_sig}",
+            "hs256",
+            ["HS256"],
+            "INVALID_ALGORITHM",
+            note="alg swapped to none, original HS256 signature kept",
+        )
+    cs.add(
+        "alg-none-rsa-key",
+        "alg-none",
+        jws({"alg": "none"}, claims()),
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-none-listed-in-algorithms",
+        "alg-none",
+        jws({"alg": "none"}, claims()),
+        "hs256",
+        ["none", "HS256"],
+        "INVALID_ALGORITHM",
+        note="none is refused even when the caller lists it (may fail at configuration)",
+    )
+    cs.add(
+        "alg-none-two-segments",
+        "alg-none",
+        f"{seg({'alg': 'none'})}.{seg(claims())}",
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
 
     # ---- algorithm allow-list and family ------------------------------------------------------
-    cs.add("alg-rs256-token-es256-accepted", "algorithm", jws(hdr("RS256"), claims(), "RS256", k.rsa), "ec256-pem",
-           ["ES256"], "INVALID_ALGORITHM")
-    cs.add("alg-not-in-accepted-list", "algorithm", jws(hdr("HS384"), claims(), "HS384", k.hs512), "hs512",
-           ["HS256", "HS512"], "INVALID_ALGORITHM")
-    cs.add("alg-ps256-when-only-rs256-accepted", "algorithm", jws(hdr("PS256"), claims(), "PS256", k.rsa), "rsa-pem",
-           ["RS256"], "INVALID_ALGORITHM")
-    cs.add("alg-lowercase-hs256", "algorithm", jws({"alg": "hs256"}, claims(), "HS256", k.hs256), "hs256",
-           ["HS256"], "INVALID_ALGORITHM", note="alg names are case-sensitive")
-    cs.add("alg-trailing-space", "algorithm", jws({"alg": "HS256 "}, claims(), "HS256", k.hs256), "hs256",
-           ["HS256"], "INVALID_ALGORITHM")
-    cs.add("alg-empty-string", "algorithm", jws({"alg": ""}, claims(), "HS256", k.hs256), "hs256", ["HS256"],
-           "INVALID_ALGORITHM")
-    cs.add("alg-unknown-name", "algorithm", jws({"alg": "HS1024"}, claims(), "HS512", k.hs512), "hs512",
-           ["HS512"], "INVALID_ALGORITHM")
-    cs.add("alg-ed25519-fully-specified-name", "algorithm", jws({"alg": "Ed25519"}, claims(), "EdDSA", k.ed),
-           "ed25519-pem", ["EdDSA"], "INVALID_ALGORITHM", note="only the name EdDSA is accepted")
-    cs.add("alg-rs256-with-hmac-key", "algorithm", jws(hdr("RS256"), claims(), "RS256", k.rsa), "hs256",
-           ["HS256", "RS256"], "INVALID_ALGORITHM", note="typed HMAC key cannot verify RS256")
-    cs.add("alg-es384-token-p256-key", "algorithm", jws(hdr("ES384"), claims(), "ES384", k.ec384), "ec256-pem",
-           ["ES256", "ES384"], "INVALID_ALGORITHM")
-    cs.add("alg-es256-token-secp256k1-key", "algorithm", jws(hdr("ES256"), claims(), "ES256", k.ec256),
-           "secp256k1-pem", ["ES256", "ES256K"], "INVALID_ALGORITHM")
-    cs.add("alg-es256k-token-p256-key", "algorithm", jws(hdr("ES256K"), claims(), "ES256K", k.k256), "ec256-pem",
-           ["ES256", "ES256K"], "INVALID_ALGORITHM")
-    cs.add("alg-eddsa-token-rsa-key", "algorithm", jws(hdr("EdDSA"), claims(), "EdDSA", k.ed), "rsa-pem",
-           ["RS256", "EdDSA"], "INVALID_ALGORITHM")
+    cs.add(
+        "alg-rs256-token-es256-accepted",
+        "algorithm",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-not-in-accepted-list",
+        "algorithm",
+        jws(hdr("HS384"), claims(), "HS384", k.hs512),
+        "hs512",
+        ["HS256", "HS512"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-ps256-when-only-rs256-accepted",
+        "algorithm",
+        jws(hdr("PS256"), claims(), "PS256", k.rsa),
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-lowercase-hs256",
+        "algorithm",
+        jws({"alg": "hs256"}, claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        "INVALID_ALGORITHM",
+        note="alg names are case-sensitive",
+    )
+    cs.add(
+        "alg-trailing-space",
+        "algorithm",
+        jws({"alg": "HS256 "}, claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-empty-string",
+        "algorithm",
+        jws({"alg": ""}, claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-unknown-name",
+        "algorithm",
+        jws({"alg": "HS1024"}, claims(), "HS512", k.hs512),
+        "hs512",
+        ["HS512"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-ed25519-fully-specified-name",
+        "algorithm",
+        jws({"alg": "Ed25519"}, claims(), "EdDSA", k.ed),
+        "ed25519-pem",
+        ["EdDSA"],
+        "INVALID_ALGORITHM",
+        note="only the name EdDSA is accepted",
+    )
+    cs.add(
+        "alg-rs256-with-hmac-key",
+        "algorithm",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa),
+        "hs256",
+        ["HS256", "RS256"],
+        "INVALID_ALGORITHM",
+        note="typed HMAC key cannot verify RS256",
+    )
+    cs.add(
+        "alg-es384-token-p256-key",
+        "algorithm",
+        jws(hdr("ES384"), claims(), "ES384", k.ec384),
+        "ec256-pem",
+        ["ES256", "ES384"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-es256-token-secp256k1-key",
+        "algorithm",
+        jws(hdr("ES256"), claims(), "ES256", k.ec256),
+        "secp256k1-pem",
+        ["ES256", "ES256K"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-es256k-token-p256-key",
+        "algorithm",
+        jws(hdr("ES256K"), claims(), "ES256K", k.k256),
+        "ec256-pem",
+        ["ES256", "ES256K"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "alg-eddsa-token-rsa-key",
+        "algorithm",
+        jws(hdr("EdDSA"), claims(), "EdDSA", k.ed),
+        "rsa-pem",
+        ["RS256", "EdDSA"],
+        "INVALID_ALGORITHM",
+    )
 
     # ---- key confusion: public key bytes used as an HMAC secret -------------------------------
     prefixes = {"space": " ", "zwsp": "\u200b", "hash": "#", "newline": "\n"}
@@ -537,126 +875,393 @@ def build(k: Keys) -> Cases:
     def forged(keyname: str, prefix: str = "") -> str:
         return jws(hdr("HS256"), claims(), "HS256", k.material(keyname, prefix))
 
-    for keyname in ("rsa-pem", "rsa-pkcs1-pem", "rsa-cert-pem", "rsa-der", "rsa-jwk", "rsa-ssh", "ec256-pem",
-                    "ec256-der", "ec256-jwk", "ec256-ssh", "ed25519-pem", "ed25519-ssh"):
-        cs.add(f"confusion-hs256-{keyname}-hmac-only", "key-confusion", forged(keyname), keyname, ["HS256"],
-               "INVALID_KEY", key_mode="material",
-               note="HS256 MACed with the public key's own bytes; key material is never an HMAC secret")
+    for keyname in (
+        "rsa-pem",
+        "rsa-pkcs1-pem",
+        "rsa-cert-pem",
+        "rsa-der",
+        "rsa-jwk",
+        "rsa-ssh",
+        "ec256-pem",
+        "ec256-der",
+        "ec256-jwk",
+        "ec256-ssh",
+        "ed25519-pem",
+        "ed25519-ssh",
+    ):
+        cs.add(
+            f"confusion-hs256-{keyname}-hmac-only",
+            "key-confusion",
+            forged(keyname),
+            keyname,
+            ["HS256"],
+            "INVALID_KEY",
+            key_mode="material",
+            note="HS256 MACed with the public key's own bytes; key material is never an HMAC secret",
+        )
     for keyname in ("rsa-pem", "rsa-der", "rsa-jwk", "rsa-ssh", "ec256-pem"):
         for pname, p in prefixes.items():
-            cs.add(f"confusion-hs256-{keyname}-{pname}-prefix-hmac-only", "key-confusion", forged(keyname, p),
-                   keyname, ["HS256"], "INVALID_KEY", key_mode="material", material_prefix=p)
+            cs.add(
+                f"confusion-hs256-{keyname}-{pname}-prefix-hmac-only",
+                "key-confusion",
+                forged(keyname, p),
+                keyname,
+                ["HS256"],
+                "INVALID_KEY",
+                key_mode="material",
+                material_prefix=p,
+            )
     mixed = {"rsa": ["HS256", "RS256"], "ec256": ["HS256", "ES256"], "ed25519": ["HS256", "EdDSA"]}
-    for keyname in ("rsa-pem", "rsa-pkcs1-pem", "rsa-cert-pem", "rsa-der", "rsa-jwk", "rsa-ssh", "ec256-pem",
-                    "ec256-der", "ec256-jwk", "ec256-ssh", "ed25519-pem", "ed25519-ssh"):
+    for keyname in (
+        "rsa-pem",
+        "rsa-pkcs1-pem",
+        "rsa-cert-pem",
+        "rsa-der",
+        "rsa-jwk",
+        "rsa-ssh",
+        "ec256-pem",
+        "ec256-der",
+        "ec256-jwk",
+        "ec256-ssh",
+        "ed25519-pem",
+        "ed25519-ssh",
+    ):
         algs = mixed[keyname.split("-")[0]]
-        cs.add(f"confusion-hs256-{keyname}-{algs[1].lower()}-also-accepted", "key-confusion", forged(keyname),
-               keyname, algs, "INVALID_ALGORITHM", key_mode="material",
-               note=f"material becomes a {algs[1]} key, which cannot verify HS256")
+        cs.add(
+            f"confusion-hs256-{keyname}-{algs[1].lower()}-also-accepted",
+            "key-confusion",
+            forged(keyname),
+            keyname,
+            algs,
+            "INVALID_ALGORITHM",
+            key_mode="material",
+            note=f"material becomes a {algs[1]} key, which cannot verify HS256",
+        )
     # Prefixes a key parser legitimately skips: text before a PEM block (RFC 7468 §2), JSON
     # whitespace before a JWK, leading whitespace on an authorized_keys line. Other prefixes on
     # JWK/SSH/DER material make it unparseable (INVALID_KEY) and appear only in HMAC-only cases.
     all_prefixes = ("space", "zwsp", "hash", "newline")
-    for keyname, pnames in (("rsa-pem", all_prefixes), ("ec256-pem", all_prefixes),
-                            ("rsa-jwk", ("space", "newline")), ("rsa-ssh", ("space", "newline"))):
+    for keyname, pnames in (
+        ("rsa-pem", all_prefixes),
+        ("ec256-pem", all_prefixes),
+        ("rsa-jwk", ("space", "newline")),
+        ("rsa-ssh", ("space", "newline")),
+    ):
         algs = mixed[keyname.split("-")[0]]
         for pname in pnames:
             p = prefixes[pname]
-            cs.add(f"confusion-hs256-{keyname}-{pname}-prefix-{algs[1].lower()}-also-accepted", "key-confusion",
-                   forged(keyname, p), keyname, algs, "INVALID_ALGORITHM", key_mode="material", material_prefix=p)
-    cs.add("confusion-hs256-typed-rsa-key", "key-confusion", forged("rsa-pem"), "rsa-pem", ["HS256"],
-           "INVALID_ALGORITHM", note="a typed RSA key never verifies HS256")
-    cs.add("confusion-hs256-typed-ec-key", "key-confusion", forged("ec256-pem"), "ec256-pem", ["HS256", "ES256"],
-           "INVALID_ALGORITHM")
+            cs.add(
+                f"confusion-hs256-{keyname}-{pname}-prefix-{algs[1].lower()}-also-accepted",
+                "key-confusion",
+                forged(keyname, p),
+                keyname,
+                algs,
+                "INVALID_ALGORITHM",
+                key_mode="material",
+                material_prefix=p,
+            )
+    cs.add(
+        "confusion-hs256-typed-rsa-key",
+        "key-confusion",
+        forged("rsa-pem"),
+        "rsa-pem",
+        ["HS256"],
+        "INVALID_ALGORITHM",
+        note="a typed RSA key never verifies HS256",
+    )
+    cs.add(
+        "confusion-hs256-typed-ec-key",
+        "key-confusion",
+        forged("ec256-pem"),
+        "ec256-pem",
+        ["HS256", "ES256"],
+        "INVALID_ALGORITHM",
+    )
     for keyname in ("rsa-pem-as-hmac-secret", "rsa-b64der-as-hmac-secret", "rsa-ssh-as-hmac-secret"):
-        cs.add(f"confusion-typed-hmac-constructor-{keyname.removesuffix('-as-hmac-secret')}-text", "key-confusion",
-               forged(keyname), keyname, ["HS256"], "INVALID_KEY",
-               note="the typed HMAC constructor refuses public-key material as a secret")
+        cs.add(
+            f"confusion-typed-hmac-constructor-{keyname.removesuffix('-as-hmac-secret')}-text",
+            "key-confusion",
+            forged(keyname),
+            keyname,
+            ["HS256"],
+            "INVALID_KEY",
+            note="the typed HMAC constructor refuses public-key material as a secret",
+        )
 
     # ---- HMAC key strength --------------------------------------------------------------------
-    cs.add("hmac-key-31-bytes-hs256", "key-strength", jws(hdr("HS256"), claims(), "HS256", k.hs_short), "hs-short",
-           ["HS256"], "INVALID_KEY", note="RFC 7518 §3.2: key at least as long as the hash output")
-    cs.add("hmac-key-32-bytes-hs384", "key-strength", jws(hdr("HS384"), claims(), "HS384", k.hs256), "hs256",
-           ["HS384"], "INVALID_KEY")
-    cs.add("hmac-key-32-bytes-hs512", "key-strength", jws(hdr("HS512"), claims(), "HS512", k.hs256), "hs256",
-           ["HS512"], "INVALID_KEY")
-    cs.add("hmac-key-48-bytes-hs512", "key-strength", jws(hdr("HS512"), claims(), "HS512", k.hs384), "hs384",
-           ["HS512"], "INVALID_KEY")
-    cs.add("hmac-key-31-bytes-material", "key-strength", jws(hdr("HS256"), claims(), "HS256", k.hs_short),
-           "hs-short", ["HS256"], "INVALID_KEY", key_mode="material")
+    cs.add(
+        "hmac-key-31-bytes-hs256",
+        "key-strength",
+        jws(hdr("HS256"), claims(), "HS256", k.hs_short),
+        "hs-short",
+        ["HS256"],
+        "INVALID_KEY",
+        note="RFC 7518 §3.2: key at least as long as the hash output",
+    )
+    cs.add(
+        "hmac-key-32-bytes-hs384",
+        "key-strength",
+        jws(hdr("HS384"), claims(), "HS384", k.hs256),
+        "hs256",
+        ["HS384"],
+        "INVALID_KEY",
+    )
+    cs.add(
+        "hmac-key-32-bytes-hs512",
+        "key-strength",
+        jws(hdr("HS512"), claims(), "HS512", k.hs256),
+        "hs256",
+        ["HS512"],
+        "INVALID_KEY",
+    )
+    cs.add(
+        "hmac-key-48-bytes-hs512",
+        "key-strength",
+        jws(hdr("HS512"), claims(), "HS512", k.hs384),
+        "hs384",
+        ["HS512"],
+        "INVALID_KEY",
+    )
+    cs.add(
+        "hmac-key-31-bytes-material",
+        "key-strength",
+        jws(hdr("HS256"), claims(), "HS256", k.hs_short),
+        "hs-short",
+        ["HS256"],
+        "INVALID_KEY",
+        key_mode="material",
+    )
 
     # ---- crit ----------------------------------------------------------------------------------
-    cs.add("crit-unknown-extension", "crit", hs(hdr("HS256", crit=["x-ext"], **{"x-ext": 1})), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", note="crit names an extension the caller does not understand")
-    cs.add("crit-registered-name", "crit", hs(hdr("HS256", crit=["alg"])), "hs256", ["HS256"], "MALFORMED_TOKEN",
-           critical_extensions=["alg"], note="registered header names may not appear in crit, even if 'understood'")
-    cs.add("crit-registered-kid", "crit", hs(hdr("HS256", kid="k1", crit=["kid"])), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", critical_extensions=["kid"])
-    cs.add("crit-exp-absent-from-header", "crit", hs(hdr("HS256", crit=["exp"])), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", critical_extensions=["exp"])
+    cs.add(
+        "crit-unknown-extension",
+        "crit",
+        hs(hdr("HS256", crit=["x-ext"], **{"x-ext": 1})),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="crit names an extension the caller does not understand",
+    )
+    cs.add(
+        "crit-registered-name",
+        "crit",
+        hs(hdr("HS256", crit=["alg"])),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["alg"],
+        note="registered header names may not appear in crit, even if 'understood'",
+    )
+    cs.add(
+        "crit-registered-kid",
+        "crit",
+        hs(hdr("HS256", kid="k1", crit=["kid"])),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["kid"],
+    )
+    cs.add(
+        "crit-exp-absent-from-header",
+        "crit",
+        hs(hdr("HS256", crit=["exp"])),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["exp"],
+    )
     cs.add("crit-empty-list", "crit", hs(hdr("HS256", crit=[])), "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("crit-names-absent-header", "crit", hs(hdr("HS256", crit=["x-ext"])), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", critical_extensions=["x-ext"])
-    cs.add("crit-duplicate-name", "crit", hs(hdr("HS256", crit=["x-ext", "x-ext"], **{"x-ext": 1})), "hs256",
-           ["HS256"], "MALFORMED_TOKEN", critical_extensions=["x-ext"])
-    cs.add("crit-not-an-array", "crit", hs(hdr("HS256", crit="x-ext", **{"x-ext": 1})), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", critical_extensions=["x-ext"])
-    cs.add("crit-non-string-member", "crit", hs(hdr("HS256", crit=[1])), "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("crit-one-of-two-understood", "crit",
-           hs(hdr("HS256", crit=["x-ext", "y-ext"], **{"x-ext": 1, "y-ext": 2})), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", critical_extensions=["x-ext"])
-    valid("crit-understood-extension", "crit", hs(hdr("HS256", crit=["x-ext"], **{"x-ext": 1})), "hs256", ["HS256"],
-          critical_extensions=["x-ext"], note="PyJWT does not let callers declare extensions (not cross-checked)")
-    cs.add("crit-unknown-with-alg-none", "crit", jws({"alg": "none", "crit": ["x-ext"], "x-ext": 1}, claims()),
-           "hs256", ["HS256"], "MALFORMED_TOKEN", note="crit is checked while parsing the header, before alg")
+    cs.add(
+        "crit-names-absent-header",
+        "crit",
+        hs(hdr("HS256", crit=["x-ext"])),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["x-ext"],
+    )
+    cs.add(
+        "crit-duplicate-name",
+        "crit",
+        hs(hdr("HS256", crit=["x-ext", "x-ext"], **{"x-ext": 1})),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["x-ext"],
+    )
+    cs.add(
+        "crit-not-an-array",
+        "crit",
+        hs(hdr("HS256", crit="x-ext", **{"x-ext": 1})),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["x-ext"],
+    )
+    cs.add(
+        "crit-non-string-member", "crit", hs(hdr("HS256", crit=[1])), "hs256", ["HS256"], "MALFORMED_TOKEN"
+    )
+    cs.add(
+        "crit-one-of-two-understood",
+        "crit",
+        hs(hdr("HS256", crit=["x-ext", "y-ext"], **{"x-ext": 1, "y-ext": 2})),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["x-ext"],
+    )
+    valid(
+        "crit-understood-extension",
+        "crit",
+        hs(hdr("HS256", crit=["x-ext"], **{"x-ext": 1})),
+        "hs256",
+        ["HS256"],
+        critical_extensions=["x-ext"],
+        note="PyJWT does not let callers declare extensions (not cross-checked)",
+    )
+    cs.add(
+        "crit-unknown-with-alg-none",
+        "crit",
+        jws({"alg": "none", "crit": ["x-ext"], "x-ext": 1}, claims()),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="crit is checked while parsing the header, before alg",
+    )
 
     # ---- b64 (RFC 7797) -----------------------------------------------------------------------
-    cs.add("b64-false-in-crit", "b64", hs(hdr("HS256", b64=False, crit=["b64"])), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", critical_extensions=["b64"])
-    cs.add("b64-false-without-crit", "b64", hs(hdr("HS256", b64=False)), "hs256", ["HS256"], "MALFORMED_TOKEN")
+    cs.add(
+        "b64-false-in-crit",
+        "b64",
+        hs(hdr("HS256", b64=False, crit=["b64"])),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["b64"],
+    )
+    cs.add(
+        "b64-false-without-crit", "b64", hs(hdr("HS256", b64=False)), "hs256", ["HS256"], "MALFORMED_TOKEN"
+    )
     unencoded_payload = jbytes(claims()).decode()
     h_b64 = seg(hdr("HS256", b64=False, crit=["b64"]))
-    cs.add("b64-false-unencoded-payload", "b64",
-           f"{h_b64}.{unencoded_payload}.{b64u(sign('HS256', k.hs256, (h_b64 + '.' + unencoded_payload).encode()))}",
-           "hs256", ["HS256"], "MALFORMED_TOKEN", critical_extensions=["b64"],
-           note="RFC 7797 signing input with the raw JSON payload in the compact form")
+    cs.add(
+        "b64-false-unencoded-payload",
+        "b64",
+        f"{h_b64}.{unencoded_payload}.{b64u(sign('HS256', k.hs256, (h_b64 + '.' + unencoded_payload).encode()))}",
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        critical_extensions=["b64"],
+        note="RFC 7797 signing input with the raw JSON payload in the compact form",
+    )
     cs.add("b64-not-boolean", "b64", hs(hdr("HS256", b64="false")), "hs256", ["HS256"], "MALFORMED_TOKEN")
 
     # ---- embedded keys and key URLs in the header ---------------------------------------------
     attacker_jwk = jwk_public(k.attacker_rsa, "attacker")
-    cs.add("embedded-jwk-attacker-rs256", "embedded-key",
-           jws(hdr("RS256", jwk=attacker_jwk), claims(), "RS256", k.attacker_rsa), "rsa-pem", ["RS256"],
-           "INVALID_SIGNATURE", note="signed by the attacker key carried in the header")
-    cs.add("embedded-jwk-attacker-es256", "embedded-key",
-           jws(hdr("ES256", jwk=jwk_public(k.attacker_ec256, "attacker")), claims(), "ES256", k.attacker_ec256),
-           "ec256-pem", ["ES256"], "INVALID_SIGNATURE")
-    cs.add("embedded-jwk-attacker-oct-hs256", "embedded-key",
-           jws(hdr("HS256", jwk={"kty": "oct", "k": b64u(k.attacker_secret)}), claims(), "HS256", k.attacker_secret),
-           "hs256", ["HS256"], "INVALID_SIGNATURE")
-    cs.add("embedded-jku-attacker", "embedded-key",
-           jws(hdr("RS256", jku="https://attacker.example/jwks.json", kid="attacker"), claims(), "RS256",
-               k.attacker_rsa), "rsa-pem", ["RS256"], "INVALID_SIGNATURE")
-    cs.add("embedded-x5u-attacker", "embedded-key",
-           jws(hdr("RS256", x5u="https://attacker.example/cert.pem"), claims(), "RS256", k.attacker_rsa), "rsa-pem",
-           ["RS256"], "INVALID_SIGNATURE")
+    cs.add(
+        "embedded-jwk-attacker-rs256",
+        "embedded-key",
+        jws(hdr("RS256", jwk=attacker_jwk), claims(), "RS256", k.attacker_rsa),
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_SIGNATURE",
+        note="signed by the attacker key carried in the header",
+    )
+    cs.add(
+        "embedded-jwk-attacker-es256",
+        "embedded-key",
+        jws(hdr("ES256", jwk=jwk_public(k.attacker_ec256, "attacker")), claims(), "ES256", k.attacker_ec256),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "embedded-jwk-attacker-oct-hs256",
+        "embedded-key",
+        jws(
+            hdr("HS256", jwk={"kty": "oct", "k": b64u(k.attacker_secret)}),
+            claims(),
+            "HS256",
+            k.attacker_secret,
+        ),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "embedded-jku-attacker",
+        "embedded-key",
+        jws(
+            hdr("RS256", jku="https://attacker.example/jwks.json", kid="attacker"),
+            claims(),
+            "RS256",
+            k.attacker_rsa,
+        ),
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "embedded-x5u-attacker",
+        "embedded-key",
+        jws(hdr("RS256", x5u="https://attacker.example/cert.pem"), claims(), "RS256", k.attacker_rsa),
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_SIGNATURE",
+    )
     attacker_x5c = [b64_std(k.attacker_cert.public_bytes(serialization.Encoding.DER))]
-    cs.add("embedded-x5c-attacker", "embedded-key",
-           jws(hdr("RS256", x5c=attacker_x5c), claims(), "RS256", k.attacker_rsa), "rsa-pem", ["RS256"],
-           "INVALID_SIGNATURE")
-    cs.add("embedded-kid-path-traversal", "embedded-key",
-           jws(hdr("HS256", kid="../../../../../../dev/null"), claims(), "HS256", b""), "hs256", ["HS256"],
-           "INVALID_SIGNATURE", note="MACed with the empty key /dev/null would yield; kid never selects a file")
-    cs.add("embedded-kid-sql-injection", "embedded-key",
-           jws(hdr("HS256", kid="x' UNION SELECT 'attacker-secret' -- "), claims(), "HS256", b"attacker-secret"),
-           "hs256", ["HS256"], "INVALID_SIGNATURE")
-    valid("embedded-jku-on-legit-token", "embedded-key",
-          jws(hdr("RS256", jku="https://attacker.example/jwks.json"), claims(), "RS256", k.rsa), "rsa-pem", ["RS256"],
-          note="the header merely carries jku; the configured key verifies")
-    valid("embedded-own-jwk-on-legit-token", "embedded-key",
-          jws(hdr("RS256", jwk=jwk_public(k.rsa, "rsa-1")), claims(), "RS256", k.rsa), "rsa-pem", ["RS256"])
-    valid("embedded-own-x5c-on-legit-token", "embedded-key",
-          jws(hdr("RS256", x5c=[b64_std(k.rsa_cert.public_bytes(serialization.Encoding.DER))]), claims(), "RS256",
-              k.rsa), "rsa-pem", ["RS256"])
+    cs.add(
+        "embedded-x5c-attacker",
+        "embedded-key",
+        jws(hdr("RS256", x5c=attacker_x5c), claims(), "RS256", k.attacker_rsa),
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "embedded-kid-path-traversal",
+        "embedded-key",
+        jws(hdr("HS256", kid="../../../../../../dev/null"), claims(), "HS256", b""),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+        note="MACed with the empty key /dev/null would yield; kid never selects a file",
+    )
+    cs.add(
+        "embedded-kid-sql-injection",
+        "embedded-key",
+        jws(hdr("HS256", kid="x' UNION SELECT 'attacker-secret' -- "), claims(), "HS256", b"attacker-secret"),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
+    valid(
+        "embedded-jku-on-legit-token",
+        "embedded-key",
+        jws(hdr("RS256", jku="https://attacker.example/jwks.json"), claims(), "RS256", k.rsa),
+        "rsa-pem",
+        ["RS256"],
+        note="the header merely carries jku; the configured key verifies",
+    )
+    valid(
+        "embedded-own-jwk-on-legit-token",
+        "embedded-key",
+        jws(hdr("RS256", jwk=jwk_public(k.rsa, "rsa-1")), claims(), "RS256", k.rsa),
+        "rsa-pem",
+        ["RS256"],
+    )
+    valid(
+        "embedded-own-x5c-on-legit-token",
+        "embedded-key",
+        jws(
+            hdr("RS256", x5c=[b64_std(k.rsa_cert.public_bytes(serialization.Encoding.DER))]),
+            claims(),
+            "RS256",
+            k.rsa,
+        ),
+        "rsa-pem",
+        ["RS256"],
+    )
     valid("embedded-kid-on-legit-token", "embedded-key", hs(hdr("HS256", kid="hs-1")), "hs256", ["HS256"])
 
     # ---- size bound ---------------------------------------------------------------------------
@@ -671,40 +1276,111 @@ def build(k: Keys) -> Cases:
                     break
         raise RuntimeError(f"no token of {target} bytes")
 
-    valid("size-exactly-default-limit", "oversized", sized(DEFAULT_MAX), "hs256", ["HS256"],
-          note="8192 bytes, default max_token_size (8192) not set by the case")
-    valid("size-exactly-explicit-limit", "oversized", sized(DEFAULT_MAX), "hs256", ["HS256"],
-          max_token_size=DEFAULT_MAX)
-    cs.add("oversized-one-byte-over-default", "oversized", sized(DEFAULT_MAX + 1), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", note="8193 bytes, default limit")
-    cs.add("oversized-one-byte-over-explicit", "oversized", sized(DEFAULT_MAX + 1), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", max_token_size=DEFAULT_MAX)
+    valid(
+        "size-exactly-default-limit",
+        "oversized",
+        sized(DEFAULT_MAX),
+        "hs256",
+        ["HS256"],
+        note="8192 bytes, default max_token_size (8192) not set by the case",
+    )
+    valid(
+        "size-exactly-explicit-limit",
+        "oversized",
+        sized(DEFAULT_MAX),
+        "hs256",
+        ["HS256"],
+        max_token_size=DEFAULT_MAX,
+    )
+    cs.add(
+        "oversized-one-byte-over-default",
+        "oversized",
+        sized(DEFAULT_MAX + 1),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="8193 bytes, default limit",
+    )
+    cs.add(
+        "oversized-one-byte-over-explicit",
+        "oversized",
+        sized(DEFAULT_MAX + 1),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        max_token_size=DEFAULT_MAX,
+    )
     big = sized(9000)
     cs.add("oversized-9000-bytes", "oversized", big, "hs256", ["HS256"], "MALFORMED_TOKEN")
     valid("oversized-9000-bytes-raised-limit", "oversized", big, "hs256", ["HS256"], max_token_size=16384)
-    cs.add("oversized-lowered-limit", "oversized", hs(), "hs256", ["HS256"], "MALFORMED_TOKEN",
-           max_token_size=64, note="a normal token over a lowered limit")
-    cs.add("oversized-huge-header", "oversized", hs(hdr("HS256", x="h" * 9000)), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("oversized-1mb-token", "oversized", {"unit": "A", "count": 1 << 20}, "hs256", ["HS256"],
-           "MALFORMED_TOKEN", note="1 MiB single segment; rejected by size before any decoding")
+    cs.add(
+        "oversized-lowered-limit",
+        "oversized",
+        hs(),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        max_token_size=64,
+        note="a normal token over a lowered limit",
+    )
+    cs.add(
+        "oversized-huge-header",
+        "oversized",
+        hs(hdr("HS256", x="h" * 9000)),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "oversized-1mb-token",
+        "oversized",
+        {"unit": "A", "count": 1 << 20},
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="1 MiB single segment; rejected by size before any decoding",
+    )
 
     # ---- dots / segment count -----------------------------------------------------------------
     cs.add("dots-100k", "dots", {"unit": ".", "count": 100_000}, "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("dots-100k-raised-limit", "dots", {"unit": ".", "count": 100_000}, "hs256", ["HS256"], "MALFORMED_TOKEN",
-           max_token_size=1_000_000, note="past the size bound: too many segments")
+    cs.add(
+        "dots-100k-raised-limit",
+        "dots",
+        {"unit": ".", "count": 100_000},
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        max_token_size=1_000_000,
+        note="past the size bound: too many segments",
+    )
     cs.add("dots-a-5000", "dots", {"unit": "a.", "count": 5000}, "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("dots-a-5000-raised-limit", "dots", {"unit": "a.", "count": 5000}, "hs256", ["HS256"], "MALFORMED_TOKEN",
-           max_token_size=1_000_000)
-    cs.add("dots-3000-raised-limit", "dots", {"unit": "..", "count": 1500}, "hs256", ["HS256"], "MALFORMED_TOKEN",
-           max_token_size=1_000_000)
+    cs.add(
+        "dots-a-5000-raised-limit",
+        "dots",
+        {"unit": "a.", "count": 5000},
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        max_token_size=1_000_000,
+    )
+    cs.add(
+        "dots-3000-raised-limit",
+        "dots",
+        {"unit": "..", "count": 1500},
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        max_token_size=1_000_000,
+    )
     h_, p_, s_ = legit.split(".")
     cs.add("segments-empty-token", "dots", "", "hs256", ["HS256"], "MALFORMED_TOKEN")
     cs.add("segments-one", "dots", h_, "hs256", ["HS256"], "MALFORMED_TOKEN")
     cs.add("segments-two", "dots", f"{h_}.{p_}", "hs256", ["HS256"], "MALFORMED_TOKEN")
     cs.add("segments-four", "dots", f"{legit}.{s_}", "hs256", ["HS256"], "MALFORMED_TOKEN")
     cs.add("segments-trailing-dot", "dots", f"{legit}.", "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("segments-five-jwe-shape", "dots", f"{h_}.{s_}.{s_}.{p_}.{s_}", "hs256", ["HS256"], "MALFORMED_TOKEN")
+    cs.add(
+        "segments-five-jwe-shape", "dots", f"{h_}.{s_}.{s_}.{p_}.{s_}", "hs256", ["HS256"], "MALFORMED_TOKEN"
+    )
     cs.add("segments-only-dots", "dots", "..", "hs256", ["HS256"], "MALFORMED_TOKEN")
 
     # ---- duplicate member names ---------------------------------------------------------------
@@ -719,8 +1395,15 @@ def build(k: Keys) -> Cases:
         "dup-header-nested": '{"alg":"HS256","ext":{"a":1,"a":2}}',
     }
     for name, text in dup_headers.items():
-        cs.add(name, "duplicate-keys", jws(text, claims(), "HS256", k.hs256), "hs256", ["HS256"], "MALFORMED_TOKEN",
-               critical_extensions=["x-ext"] if "crit" in name else None)
+        cs.add(
+            name,
+            "duplicate-keys",
+            jws(text, claims(), "HS256", k.hs256),
+            "hs256",
+            ["HS256"],
+            "MALFORMED_TOKEN",
+            critical_extensions=["x-ext"] if "crit" in name else None,
+        )
     dup_payloads = {
         "dup-claims-sub": '{"sub":"a","sub":"b","exp":%d}',
         "dup-claims-exp": '{"sub":"a","exp":%d,"exp":1}',
@@ -731,8 +1414,15 @@ def build(k: Keys) -> Cases:
         "dup-claims-deeply-nested": '{"sub":"a","exp":%d,"a":{"b":[[{"c":{"d":1,"d":1}}]]}}',
     }
     for name, text in dup_payloads.items():
-        cs.add(name, "duplicate-keys", jws(hdr("HS256"), text % FAR, "HS256", k.hs256), "hs256", ["HS256"],
-               "MALFORMED_TOKEN", issuer=["https://issuer.example"] if "iss" in name else None)
+        cs.add(
+            name,
+            "duplicate-keys",
+            jws(hdr("HS256"), text % FAR, "HS256", k.hs256),
+            "hs256",
+            ["HS256"],
+            "MALFORMED_TOKEN",
+            issuer=["https://issuer.example"] if "iss" in name else None,
+        )
 
     # ---- claim types --------------------------------------------------------------------------
     bad_types: list[tuple[str, dict[str, Any], str]] = [
@@ -765,13 +1455,37 @@ def build(k: Keys) -> Cases:
         cfg: dict[str, Any] = {}
         if name.startswith("aud-"):
             cfg["audience"] = ["api"]
-        cs.add(f"claim-type-{name}", "claim-types", hs(payload=claims(**extra)), "hs256", ["HS256"], code, **cfg)
-    cs.add("claim-type-iss-checked-without-issuer-config", "claim-types", hs(payload=claims(iss=7)), "hs256",
-           ["HS256"], "INVALID_ISSUER", note="types are checked whether or not an issuer is configured")
-    cs.add("claim-type-before-required", "claim-types", hs(payload=claims(exp="x", sub=_DROP)), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", required=["exp", "sub"], note="type checks run before required-claim checks")
-    cs.add("claim-type-before-expiry", "claim-types", hs(payload=claims(exp=NOW - 10, iat="then")), "hs256",
-           ["HS256"], "INVALID_ISSUED_AT", note="type checks run before time checks")
+        cs.add(
+            f"claim-type-{name}", "claim-types", hs(payload=claims(**extra)), "hs256", ["HS256"], code, **cfg
+        )
+    cs.add(
+        "claim-type-iss-checked-without-issuer-config",
+        "claim-types",
+        hs(payload=claims(iss=7)),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUER",
+        note="types are checked whether or not an issuer is configured",
+    )
+    cs.add(
+        "claim-type-before-required",
+        "claim-types",
+        hs(payload=claims(exp="x", sub=_DROP)),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        required=["exp", "sub"],
+        note="type checks run before required-claim checks",
+    )
+    cs.add(
+        "claim-type-before-expiry",
+        "claim-types",
+        hs(payload=claims(exp=NOW - 10, iat="then")),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUED_AT",
+        note="type checks run before time checks",
+    )
 
     # ---- expiry -------------------------------------------------------------------------------
     def timed(name: str, cls: str, extra: dict[str, Any], expect: str, **kw: Any) -> None:
@@ -783,18 +1497,35 @@ def build(k: Keys) -> Cases:
 
     timed("exp-expired-10s", "expiry", {"exp": NOW - 10, "iat": NOW - 3600}, "TOKEN_EXPIRED")
     timed("exp-expired-10s-leeway-30", "expiry", {"exp": NOW - 10, "iat": NOW - 3600}, "valid", leeway=30)
-    timed("exp-equals-now", "expiry", {"exp": NOW, "iat": NOW - 3600}, "TOKEN_EXPIRED",
-          note="now >= exp: expired at the exact second")
+    timed(
+        "exp-equals-now",
+        "expiry",
+        {"exp": NOW, "iat": NOW - 3600},
+        "TOKEN_EXPIRED",
+        note="now >= exp: expired at the exact second",
+    )
     timed("exp-now-plus-1", "expiry", {"exp": NOW + 1, "iat": NOW - 3600}, "valid")
-    timed("exp-expired-30s-leeway-30", "expiry", {"exp": NOW - 30, "iat": NOW - 3600}, "TOKEN_EXPIRED", leeway=30,
-          note="boundary: now >= exp + leeway")
+    timed(
+        "exp-expired-30s-leeway-30",
+        "expiry",
+        {"exp": NOW - 30, "iat": NOW - 3600},
+        "TOKEN_EXPIRED",
+        leeway=30,
+        note="boundary: now >= exp + leeway",
+    )
     timed("exp-expired-29s-leeway-30", "expiry", {"exp": NOW - 29, "iat": NOW - 3600}, "valid", leeway=30)
     timed("exp-float-half-second-ahead", "expiry", {"exp": NOW + 0.5, "iat": NOW - 3600}, "valid")
     timed("exp-float-half-second-behind", "expiry", {"exp": NOW - 0.5, "iat": NOW - 3600}, "TOKEN_EXPIRED")
     timed("exp-zero", "expiry", {"exp": 0, "iat": _DROP}, "TOKEN_EXPIRED")
     timed("exp-negative", "expiry", {"exp": -1, "iat": _DROP}, "TOKEN_EXPIRED")
-    timed("exp-case-now-override", "expiry", {"exp": NOW + 100, "iat": NOW}, "TOKEN_EXPIRED", now=NOW + 100,
-          note="the case sets its own now")
+    timed(
+        "exp-case-now-override",
+        "expiry",
+        {"exp": NOW + 100, "iat": NOW},
+        "TOKEN_EXPIRED",
+        now=NOW + 100,
+        note="the case sets its own now",
+    )
     timed("exp-fractional-leeway", "expiry", {"exp": NOW - 1, "iat": NOW - 3600}, "valid", leeway=1.5)
 
     # ---- not before / issued at ---------------------------------------------------------------
@@ -802,84 +1533,285 @@ def build(k: Keys) -> Cases:
     timed("nbf-future-10s-leeway-30", "not-before", {"nbf": NOW + 10}, "valid", leeway=30)
     timed("nbf-equals-now", "not-before", {"nbf": NOW}, "valid")
     timed("nbf-now-plus-1", "not-before", {"nbf": NOW + 1}, "TOKEN_NOT_YET_VALID")
-    timed("nbf-future-30s-leeway-30", "not-before", {"nbf": NOW + 30}, "valid", leeway=30,
-          note="boundary: nbf > now + leeway fails, equal passes")
+    timed(
+        "nbf-future-30s-leeway-30",
+        "not-before",
+        {"nbf": NOW + 30},
+        "valid",
+        leeway=30,
+        note="boundary: nbf > now + leeway fails, equal passes",
+    )
     timed("nbf-future-31s-leeway-30", "not-before", {"nbf": NOW + 31}, "TOKEN_NOT_YET_VALID", leeway=30)
     timed("nbf-float-future", "not-before", {"nbf": NOW + 0.5}, "TOKEN_NOT_YET_VALID")
     timed("iat-future-10s", "issued-at", {"iat": NOW + 10}, "TOKEN_NOT_YET_VALID")
     timed("iat-future-10s-leeway-30", "issued-at", {"iat": NOW + 10}, "valid", leeway=30)
     timed("iat-equals-now", "issued-at", {"iat": NOW}, "valid")
     timed("iat-far-future", "issued-at", {"iat": FAR - 1}, "TOKEN_NOT_YET_VALID")
-    timed("iat-future-and-expired", "issued-at", {"iat": NOW + 10, "exp": NOW - 10}, "TOKEN_NOT_YET_VALID",
-          note="iat is checked before exp")
-    timed("nbf-future-and-expired", "not-before", {"nbf": NOW + 10, "exp": NOW - 10}, "TOKEN_NOT_YET_VALID",
-          note="nbf is checked before exp")
+    timed(
+        "iat-future-and-expired",
+        "issued-at",
+        {"iat": NOW + 10, "exp": NOW - 10},
+        "TOKEN_NOT_YET_VALID",
+        note="iat is checked before exp",
+    )
+    timed(
+        "nbf-future-and-expired",
+        "not-before",
+        {"nbf": NOW + 10, "exp": NOW - 10},
+        "TOKEN_NOT_YET_VALID",
+        note="nbf is checked before exp",
+    )
 
     # ---- required claims ----------------------------------------------------------------------
-    cs.add("required-exp-missing", "required", hs(payload=claims(exp=_DROP)), "hs256", ["HS256"], "MISSING_CLAIM")
-    cs.add("required-sub-missing", "required", hs(payload=claims(sub=_DROP)), "hs256", ["HS256"], "MISSING_CLAIM",
-           required=["exp", "sub"])
-    cs.add("required-jti-missing", "required", hs(payload=claims()), "hs256", ["HS256"], "MISSING_CLAIM",
-           required=["exp", "iat", "jti"])
-    cs.add("required-custom-claim-missing", "required", hs(payload=claims()), "hs256", ["HS256"], "MISSING_CLAIM",
-           required=["exp", "tenant"])
-    valid("required-present-with-null-value", "required", hs(payload=claims(tenant=None)), "hs256", ["HS256"],
-          required=["exp", "tenant"], note="a member with value null is present")
-    cs.add("required-before-expiry", "required", hs(payload=claims(exp=NOW - 10, sub=_DROP)), "hs256", ["HS256"],
-           "MISSING_CLAIM", required=["exp", "sub"], note="required claims are checked before time checks")
+    cs.add(
+        "required-exp-missing", "required", hs(payload=claims(exp=_DROP)), "hs256", ["HS256"], "MISSING_CLAIM"
+    )
+    cs.add(
+        "required-sub-missing",
+        "required",
+        hs(payload=claims(sub=_DROP)),
+        "hs256",
+        ["HS256"],
+        "MISSING_CLAIM",
+        required=["exp", "sub"],
+    )
+    cs.add(
+        "required-jti-missing",
+        "required",
+        hs(payload=claims()),
+        "hs256",
+        ["HS256"],
+        "MISSING_CLAIM",
+        required=["exp", "iat", "jti"],
+    )
+    cs.add(
+        "required-custom-claim-missing",
+        "required",
+        hs(payload=claims()),
+        "hs256",
+        ["HS256"],
+        "MISSING_CLAIM",
+        required=["exp", "tenant"],
+    )
+    valid(
+        "required-present-with-null-value",
+        "required",
+        hs(payload=claims(tenant=None)),
+        "hs256",
+        ["HS256"],
+        required=["exp", "tenant"],
+        note="a member with value null is present",
+    )
+    cs.add(
+        "required-before-expiry",
+        "required",
+        hs(payload=claims(exp=NOW - 10, sub=_DROP)),
+        "hs256",
+        ["HS256"],
+        "MISSING_CLAIM",
+        required=["exp", "sub"],
+        note="required claims are checked before time checks",
+    )
 
     # ---- issuer -------------------------------------------------------------------------------
     ISS = "https://issuer.example"
     valid("iss-match", "issuer", hs(payload=claims(iss=ISS)), "hs256", ["HS256"], issuer=[ISS])
-    valid("iss-one-of-several", "issuer", hs(payload=claims(iss=ISS)), "hs256", ["HS256"],
-          issuer=["https://other.example", ISS])
+    valid(
+        "iss-one-of-several",
+        "issuer",
+        hs(payload=claims(iss=ISS)),
+        "hs256",
+        ["HS256"],
+        issuer=["https://other.example", ISS],
+    )
     valid("iss-present-not-configured", "issuer", hs(payload=claims(iss="anything")), "hs256", ["HS256"])
-    cs.add("iss-mismatch", "issuer", hs(payload=claims(iss="https://evil.example")), "hs256", ["HS256"],
-           "INVALID_ISSUER", issuer=[ISS])
-    cs.add("iss-missing-when-configured", "issuer", hs(payload=claims()), "hs256", ["HS256"], "MISSING_CLAIM",
-           issuer=[ISS])
-    cs.add("iss-substring-token-contains-expected", "issuer", hs(payload=claims(iss="__abc__")), "hs256", ["HS256"],
-           "INVALID_ISSUER", issuer=["abc"])
-    cs.add("iss-substring-expected-contains-token", "issuer", hs(payload=claims(iss="abc")), "hs256", ["HS256"],
-           "INVALID_ISSUER", issuer=["__abc__"], note="PyJWT CVE-2024-53861: `iss in issuer` with a string issuer")
-    cs.add("iss-case-differs", "issuer", hs(payload=claims(iss=ISS.upper())), "hs256", ["HS256"], "INVALID_ISSUER",
-           issuer=[ISS])
-    cs.add("iss-trailing-slash", "issuer", hs(payload=claims(iss=ISS + "/")), "hs256", ["HS256"], "INVALID_ISSUER",
-           issuer=[ISS])
-    cs.add("iss-expired-checked-first", "issuer", hs(payload=claims(iss="https://evil.example", exp=NOW - 10)),
-           "hs256", ["HS256"], "TOKEN_EXPIRED", issuer=[ISS], note="time checks run before the issuer check")
+    cs.add(
+        "iss-mismatch",
+        "issuer",
+        hs(payload=claims(iss="https://evil.example")),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUER",
+        issuer=[ISS],
+    )
+    cs.add(
+        "iss-missing-when-configured",
+        "issuer",
+        hs(payload=claims()),
+        "hs256",
+        ["HS256"],
+        "MISSING_CLAIM",
+        issuer=[ISS],
+    )
+    cs.add(
+        "iss-substring-token-contains-expected",
+        "issuer",
+        hs(payload=claims(iss="__abc__")),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUER",
+        issuer=["abc"],
+    )
+    cs.add(
+        "iss-substring-expected-contains-token",
+        "issuer",
+        hs(payload=claims(iss="abc")),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUER",
+        issuer=["__abc__"],
+        note="PyJWT CVE-2024-53861: `iss in issuer` with a string issuer",
+    )
+    cs.add(
+        "iss-case-differs",
+        "issuer",
+        hs(payload=claims(iss=ISS.upper())),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUER",
+        issuer=[ISS],
+    )
+    cs.add(
+        "iss-trailing-slash",
+        "issuer",
+        hs(payload=claims(iss=ISS + "/")),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUER",
+        issuer=[ISS],
+    )
+    cs.add(
+        "iss-expired-checked-first",
+        "issuer",
+        hs(payload=claims(iss="https://evil.example", exp=NOW - 10)),
+        "hs256",
+        ["HS256"],
+        "TOKEN_EXPIRED",
+        issuer=[ISS],
+        note="time checks run before the issuer check",
+    )
 
     # ---- audience -----------------------------------------------------------------------------
     valid("aud-string-match", "audience", hs(payload=claims(aud="api")), "hs256", ["HS256"], audience=["api"])
-    valid("aud-array-match", "audience", hs(payload=claims(aud=["web", "api"])), "hs256", ["HS256"],
-          audience=["api"])
-    valid("aud-one-of-several-configured", "audience", hs(payload=claims(aud="api")), "hs256", ["HS256"],
-          audience=["admin", "api"])
-    cs.add("aud-string-no-match", "audience", hs(payload=claims(aud="web")), "hs256", ["HS256"], "INVALID_AUDIENCE",
-           audience=["api"])
-    cs.add("aud-array-no-match", "audience", hs(payload=claims(aud=["web", "mobile"])), "hs256", ["HS256"],
-           "INVALID_AUDIENCE", audience=["api"])
-    cs.add("aud-empty-array-configured", "audience", hs(payload=claims(aud=[])), "hs256", ["HS256"],
-           "INVALID_AUDIENCE", audience=["api"])
-    cs.add("aud-substring", "audience", hs(payload=claims(aud="api-internal")), "hs256", ["HS256"],
-           "INVALID_AUDIENCE", audience=["api"])
-    cs.add("aud-present-not-configured-string", "audience", hs(payload=claims(aud="api")), "hs256", ["HS256"],
-           "INVALID_AUDIENCE", note="RFC 7519 §4.1.3: a token for named audiences is refused by a verifier with none")
-    cs.add("aud-present-not-configured-array", "audience", hs(payload=claims(aud=["api"])), "hs256", ["HS256"],
-           "INVALID_AUDIENCE")
-    cs.add("aud-missing-when-configured", "audience", hs(payload=claims()), "hs256", ["HS256"], "MISSING_CLAIM",
-           audience=["api"])
-    cs.add("aud-checked-after-issuer", "audience", hs(payload=claims(aud="web", iss="https://evil.example")), "hs256",
-           ["HS256"], "INVALID_ISSUER", audience=["api"], issuer=[ISS], note="issuer is checked before audience")
+    valid(
+        "aud-array-match",
+        "audience",
+        hs(payload=claims(aud=["web", "api"])),
+        "hs256",
+        ["HS256"],
+        audience=["api"],
+    )
+    valid(
+        "aud-one-of-several-configured",
+        "audience",
+        hs(payload=claims(aud="api")),
+        "hs256",
+        ["HS256"],
+        audience=["admin", "api"],
+    )
+    cs.add(
+        "aud-string-no-match",
+        "audience",
+        hs(payload=claims(aud="web")),
+        "hs256",
+        ["HS256"],
+        "INVALID_AUDIENCE",
+        audience=["api"],
+    )
+    cs.add(
+        "aud-array-no-match",
+        "audience",
+        hs(payload=claims(aud=["web", "mobile"])),
+        "hs256",
+        ["HS256"],
+        "INVALID_AUDIENCE",
+        audience=["api"],
+    )
+    cs.add(
+        "aud-empty-array-configured",
+        "audience",
+        hs(payload=claims(aud=[])),
+        "hs256",
+        ["HS256"],
+        "INVALID_AUDIENCE",
+        audience=["api"],
+    )
+    cs.add(
+        "aud-substring",
+        "audience",
+        hs(payload=claims(aud="api-internal")),
+        "hs256",
+        ["HS256"],
+        "INVALID_AUDIENCE",
+        audience=["api"],
+    )
+    cs.add(
+        "aud-present-not-configured-string",
+        "audience",
+        hs(payload=claims(aud="api")),
+        "hs256",
+        ["HS256"],
+        "INVALID_AUDIENCE",
+        note="RFC 7519 §4.1.3: a token for named audiences is refused by a verifier with none",
+    )
+    cs.add(
+        "aud-present-not-configured-array",
+        "audience",
+        hs(payload=claims(aud=["api"])),
+        "hs256",
+        ["HS256"],
+        "INVALID_AUDIENCE",
+    )
+    cs.add(
+        "aud-missing-when-configured",
+        "audience",
+        hs(payload=claims()),
+        "hs256",
+        ["HS256"],
+        "MISSING_CLAIM",
+        audience=["api"],
+    )
+    cs.add(
+        "aud-checked-after-issuer",
+        "audience",
+        hs(payload=claims(aud="web", iss="https://evil.example")),
+        "hs256",
+        ["HS256"],
+        "INVALID_ISSUER",
+        audience=["api"],
+        issuer=[ISS],
+        note="issuer is checked before audience",
+    )
 
     # ---- subject ------------------------------------------------------------------------------
     valid("sub-match", "subject", hs(payload=claims()), "hs256", ["HS256"], subject="user-1")
-    cs.add("sub-mismatch", "subject", hs(payload=claims(sub="user-2")), "hs256", ["HS256"], "INVALID_SUBJECT",
-           subject="user-1")
-    cs.add("sub-missing-when-configured", "subject", hs(payload=claims(sub=_DROP)), "hs256", ["HS256"],
-           "MISSING_CLAIM", subject="user-1")
-    cs.add("sub-prefix", "subject", hs(payload=claims(sub="user-10")), "hs256", ["HS256"], "INVALID_SUBJECT",
-           subject="user-1")
+    cs.add(
+        "sub-mismatch",
+        "subject",
+        hs(payload=claims(sub="user-2")),
+        "hs256",
+        ["HS256"],
+        "INVALID_SUBJECT",
+        subject="user-1",
+    )
+    cs.add(
+        "sub-missing-when-configured",
+        "subject",
+        hs(payload=claims(sub=_DROP)),
+        "hs256",
+        ["HS256"],
+        "MISSING_CLAIM",
+        subject="user-1",
+    )
+    cs.add(
+        "sub-prefix",
+        "subject",
+        hs(payload=claims(sub="user-10")),
+        "hs256",
+        ["HS256"],
+        "INVALID_SUBJECT",
+        subject="user-1",
+    )
 
     # ---- typ ----------------------------------------------------------------------------------
     def typed(t: Any) -> str:
@@ -892,15 +1824,34 @@ def build(k: Keys) -> Cases:
     valid("typ-case-insensitive", "typ", typed("jwt"), "hs256", ["HS256"], typ="JWT")
     valid("typ-application-prefix", "typ", typed("application/jwt"), "hs256", ["HS256"], typ="JWT")
     valid("typ-application-prefix-mixed-case", "typ", typed("Application/JWT"), "hs256", ["HS256"], typ="jwt")
-    valid("typ-at-jwt-application-prefix", "typ", typed("application/at+jwt"), "hs256", ["HS256"], typ="at+jwt")
+    valid(
+        "typ-at-jwt-application-prefix", "typ", typed("application/at+jwt"), "hs256", ["HS256"], typ="at+jwt"
+    )
     valid("typ-not-checked-when-not-configured", "typ", typed("whatever"), "hs256", ["HS256"])
     cs.add("typ-mismatch", "typ", typed("JWT"), "hs256", ["HS256"], "INVALID_TOKEN_TYPE", typ="at+jwt")
     cs.add("typ-suffix-only", "typ", typed("at+jwt"), "hs256", ["HS256"], "INVALID_TOKEN_TYPE", typ="JWT")
-    cs.add("typ-missing-when-configured", "typ", typed(None), "hs256", ["HS256"], "INVALID_TOKEN_TYPE", typ="JWT")
-    cs.add("typ-other-media-prefix", "typ", typed("text/jwt"), "hs256", ["HS256"], "INVALID_TOKEN_TYPE", typ="JWT")
-    cs.add("typ-checked-before-signature", "typ",
-           typed("JOSE").rsplit(".", 1)[0] + "." + b64u(bytes(32)), "hs256", ["HS256"], "INVALID_TOKEN_TYPE",
-           typ="JWT", note="typ is checked before the signature")
+    cs.add(
+        "typ-missing-when-configured", "typ", typed(None), "hs256", ["HS256"], "INVALID_TOKEN_TYPE", typ="JWT"
+    )
+    cs.add(
+        "typ-other-media-prefix",
+        "typ",
+        typed("text/jwt"),
+        "hs256",
+        ["HS256"],
+        "INVALID_TOKEN_TYPE",
+        typ="JWT",
+    )
+    cs.add(
+        "typ-checked-before-signature",
+        "typ",
+        typed("JOSE").rsplit(".", 1)[0] + "." + b64u(bytes(32)),
+        "hs256",
+        ["HS256"],
+        "INVALID_TOKEN_TYPE",
+        typ="JWT",
+        note="typ is checked before the signature",
+    )
 
     # ---- header structure ---------------------------------------------------------------------
     bad_headers = {
@@ -913,7 +1864,7 @@ def build(k: Keys) -> Cases:
         "header-cty-array": '{"alg":"HS256","cty":["JWT"]}',
         "header-json-array": '["HS256"]',
         "header-json-string": '"HS256"',
-        "header-empty-object": '{}',
+        "header-empty-object": "{}",
         "header-invalid-json": '{"alg":"HS256"',
         "header-trailing-garbage": '{"alg":"HS256"}x',
         "header-two-objects": '{"alg":"HS256"}{"alg":"HS256"}',
@@ -922,33 +1873,81 @@ def build(k: Keys) -> Cases:
     }
     for name, text in bad_headers.items():
         cs.add(name, "header", jws(text, claims(), "HS256", k.hs256), "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("header-utf8-bom", "header", jws(b"\xef\xbb\xbf" + jbytes(hdr("HS256")), claims(), "HS256", k.hs256),
-           "hs256", ["HS256"], "MALFORMED_TOKEN", note="strict JSON: no byte-order mark")
-    cs.add("header-not-utf8", "header", jws(b'{"alg":"HS256","x":"\xff"}', claims(), "HS256", k.hs256), "hs256",
-           ["HS256"], "MALFORMED_TOKEN")
-    cs.add("header-nesting-65", "header",
-           jws('{"alg":"HS256","x":' + "[" * 64 + "]" * 64 + "}", claims(), "HS256", k.hs256), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
+    cs.add(
+        "header-utf8-bom",
+        "header",
+        jws(b"\xef\xbb\xbf" + jbytes(hdr("HS256")), claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="strict JSON: no byte-order mark",
+    )
+    cs.add(
+        "header-not-utf8",
+        "header",
+        jws(b'{"alg":"HS256","x":"\xff"}', claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "header-nesting-65",
+        "header",
+        jws('{"alg":"HS256","x":' + "[" * 64 + "]" * 64 + "}", claims(), "HS256", k.hs256),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
     cs.add("header-empty-segment", "header", f".{p_}.{s_}", "hs256", ["HS256"], "MALFORMED_TOKEN")
 
     # ---- payload structure --------------------------------------------------------------------
     def deep(levels: int, opener: str = "[", closer: str = "]") -> str:
         return opener * levels + closer * levels
 
-    valid("payload-nesting-64", "payload",
-          hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, deep(63))), "hs256", ["HS256"],
-          note="the claims object is depth 1, plus 63 nested arrays: 64 in all")
-    cs.add("payload-nesting-65", "payload", hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, deep(64))),
-           "hs256", ["HS256"], "MALFORMED_TOKEN", note="the claims object plus 64 nested arrays: 65")
+    valid(
+        "payload-nesting-64",
+        "payload",
+        hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, deep(63))),
+        "hs256",
+        ["HS256"],
+        note="the claims object is depth 1, plus 63 nested arrays: 64 in all",
+    )
+    cs.add(
+        "payload-nesting-65",
+        "payload",
+        hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, deep(64))),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="the claims object plus 64 nested arrays: 65",
+    )
     obj64 = '{"a":' * 63 + "1" + "}" * 63
-    valid("payload-nesting-64-objects", "payload", hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, obj64)),
-          "hs256", ["HS256"])
+    valid(
+        "payload-nesting-64-objects",
+        "payload",
+        hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, obj64)),
+        "hs256",
+        ["HS256"],
+    )
     obj65 = '{"a":' * 64 + "1" + "}" * 64
-    cs.add("payload-nesting-65-objects", "payload",
-           hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, obj65)), "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("payload-nesting-10000-raised-limit", "payload",
-           hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, deep(10_000))), "hs256", ["HS256"],
-           "MALFORMED_TOKEN", max_token_size=1_000_000, note="stack exhaustion guard")
+    cs.add(
+        "payload-nesting-65-objects",
+        "payload",
+        hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, obj65)),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "payload-nesting-10000-raised-limit",
+        "payload",
+        hs(payload='{"sub":"user-1","exp":%d,"deep":%s}' % (FAR, deep(10_000))),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        max_token_size=1_000_000,
+        note="stack exhaustion guard",
+    )
     non_objects = {
         "payload-json-array": '[{"sub":"user-1","exp":%d}]' % FAR,
         "payload-json-string": '"{\\"sub\\":\\"user-1\\"}"',
@@ -967,17 +1966,47 @@ def build(k: Keys) -> Cases:
     }
     for name, text in non_objects.items():
         cs.add(name, "payload", hs(payload=text), "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("payload-not-utf8", "payload", hs(payload=b'{"sub":"\xff\xfe","exp":%d}' % FAR), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("payload-overlong-utf8", "payload", hs(payload=b'{"sub":"\xc0\xaf","exp":%d}' % FAR), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("payload-utf8-encoded-surrogate", "payload", hs(payload=b'{"sub":"\xed\xa0\x80","exp":%d}' % FAR),
-           "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("payload-utf8-bom", "payload", hs(payload=b"\xef\xbb\xbf" + jbytes(claims())), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("payload-checked-after-signature", "payload",
-           hs(payload='["not","an","object"]').rsplit(".", 1)[0] + "." + b64u(bytes(32)), "hs256", ["HS256"],
-           "INVALID_SIGNATURE", note="the payload is only parsed once the signature verifies")
+    cs.add(
+        "payload-not-utf8",
+        "payload",
+        hs(payload=b'{"sub":"\xff\xfe","exp":%d}' % FAR),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "payload-overlong-utf8",
+        "payload",
+        hs(payload=b'{"sub":"\xc0\xaf","exp":%d}' % FAR),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "payload-utf8-encoded-surrogate",
+        "payload",
+        hs(payload=b'{"sub":"\xed\xa0\x80","exp":%d}' % FAR),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "payload-utf8-bom",
+        "payload",
+        hs(payload=b"\xef\xbb\xbf" + jbytes(claims())),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "payload-checked-after-signature",
+        "payload",
+        hs(payload='["not","an","object"]').rsplit(".", 1)[0] + "." + b64u(bytes(32)),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+        note="the payload is only parsed once the signature verifies",
+    )
 
     # ---- base64url strictness -----------------------------------------------------------------
     def hs_literal(h: str, p: str) -> str:
@@ -994,8 +2023,15 @@ def build(k: Keys) -> Cases:
         raise AssertionError
 
     hp = with_len_mod3(2, header=True)  # one '=' of padding
-    cs.add("b64-header-padding", "base64", hs_literal(padded(hp), p_), "hs256", ["HS256"], "MALFORMED_TOKEN",
-           note="signed over the padded text: only the padding is wrong")
+    cs.add(
+        "b64-header-padding",
+        "base64",
+        hs_literal(padded(hp), p_),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="signed over the padded text: only the padding is wrong",
+    )
     pp = with_len_mod3(1)  # two '=' of padding
     cs.add("b64-payload-padding", "base64", hs_literal(h_, padded(pp)), "hs256", ["HS256"], "MALFORMED_TOKEN")
     cs.add("b64-signature-padding", "base64", legit + "=", "hs256", ["HS256"], "MALFORMED_TOKEN")
@@ -1008,8 +2044,15 @@ def build(k: Keys) -> Cases:
             break
     else:
         raise AssertionError
-    cs.add("b64-payload-standard-alphabet", "base64", hs_literal(h_, p.replace("-", "+").replace("_", "/")),
-           "hs256", ["HS256"], "MALFORMED_TOKEN", note="'+' or '/' instead of '-' or '_'")
+    cs.add(
+        "b64-payload-standard-alphabet",
+        "base64",
+        hs_literal(h_, p.replace("-", "+").replace("_", "/")),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="'+' or '/' instead of '-' or '_'",
+    )
     for i in range(10_000):
         t = hs(payload=claims(n=i))
         sig = t.split(".")[2]
@@ -1018,30 +2061,85 @@ def build(k: Keys) -> Cases:
     else:
         raise AssertionError
     h2, p2, _ = t.split(".")
-    cs.add("b64-signature-standard-alphabet", "base64", f"{h2}.{p2}.{sig.replace('-', '+').replace('_', '/')}",
-           "hs256", ["HS256"], "MALFORMED_TOKEN")
+    cs.add(
+        "b64-signature-standard-alphabet",
+        "base64",
+        f"{h2}.{p2}.{sig.replace('-', '+').replace('_', '/')}",
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
     mid = len(p_) // 2
-    cs.add("b64-payload-inner-space", "base64", hs_literal(h_, p_[:mid] + " " + p_[mid:]), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("b64-payload-inner-newline", "base64", hs_literal(h_, p_[:mid] + "\n" + p_[mid:]), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("b64-payload-inner-crlf", "base64", hs_literal(h_, p_[:mid] + "\r\n" + p_[mid:]), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("b64-header-inner-tab", "base64", hs_literal(h_[:5] + "\t" + h_[5:], p_), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("b64-signature-inner-space", "base64", f"{h_}.{p_}.{s_[:10]} {s_[10:]}", "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
+    cs.add(
+        "b64-payload-inner-space",
+        "base64",
+        hs_literal(h_, p_[:mid] + " " + p_[mid:]),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "b64-payload-inner-newline",
+        "base64",
+        hs_literal(h_, p_[:mid] + "\n" + p_[mid:]),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "b64-payload-inner-crlf",
+        "base64",
+        hs_literal(h_, p_[:mid] + "\r\n" + p_[mid:]),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "b64-header-inner-tab",
+        "base64",
+        hs_literal(h_[:5] + "\t" + h_[5:], p_),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "b64-signature-inner-space",
+        "base64",
+        f"{h_}.{p_}.{s_[:10]} {s_[10:]}",
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
     cs.add("b64-token-leading-space", "base64", " " + legit, "hs256", ["HS256"], "MALFORMED_TOKEN")
     cs.add("b64-token-trailing-newline", "base64", legit + "\n", "hs256", ["HS256"], "MALFORMED_TOKEN")
-    cs.add("b64-payload-illegal-char", "base64", hs_literal(h_, p_[:mid] + "*" + p_[mid + 1:]), "hs256",
-           ["HS256"], "MALFORMED_TOKEN")
-    cs.add("b64-payload-inner-equals", "base64", hs_literal(h_, p_[:mid] + "=" + p_[mid:]), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
+    cs.add(
+        "b64-payload-illegal-char",
+        "base64",
+        hs_literal(h_, p_[:mid] + "*" + p_[mid + 1 :]),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "b64-payload-inner-equals",
+        "base64",
+        hs_literal(h_, p_[:mid] + "=" + p_[mid:]),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
     # a length of 4k+1 characters encodes no whole byte
     h41 = h_ + "A" * ((1 - len(h_)) % 4)
     assert len(h41) % 4 == 1
-    cs.add("b64-header-impossible-length", "base64", hs_literal(h41, p_),
-           "hs256", ["HS256"], "MALFORMED_TOKEN", note="4k+1 characters")
+    cs.add(
+        "b64-header-impossible-length",
+        "base64",
+        hs_literal(h41, p_),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="4k+1 characters",
+    )
     # non-zero unused bits in the last character
     alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 
@@ -1053,16 +2151,42 @@ def build(k: Keys) -> Cases:
         assert idx & unused == 0
         return s[:-1] + alphabet[idx | 1]
 
-    cs.add("b64-signature-nonzero-trailing-bits", "base64", f"{h_}.{p_}.{dirty_tail(s_)}", "hs256", ["HS256"],
-           "MALFORMED_TOKEN", note="decodes leniently to the right MAC (Wycheproof ModifiedUnusedBits)")
+    cs.add(
+        "b64-signature-nonzero-trailing-bits",
+        "base64",
+        f"{h_}.{p_}.{dirty_tail(s_)}",
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="decodes leniently to the right MAC (Wycheproof ModifiedUnusedBits)",
+    )
     pdirty = dirty_tail(b64u(with_len_mod3(1)))
-    cs.add("b64-payload-nonzero-trailing-bits", "base64", hs_literal(h_, pdirty), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
+    cs.add(
+        "b64-payload-nonzero-trailing-bits",
+        "base64",
+        hs_literal(h_, pdirty),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
     hdirty = dirty_tail(b64u(with_len_mod3(2, header=True)))
-    cs.add("b64-header-nonzero-trailing-bits", "base64", hs_literal(hdirty, p_), "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("b64-empty-payload-segment", "base64", hs_literal(h_, ""), "hs256", ["HS256"], "MALFORMED_TOKEN",
-           note="empty payload is not a JSON object")
+    cs.add(
+        "b64-header-nonzero-trailing-bits",
+        "base64",
+        hs_literal(hdirty, p_),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "b64-empty-payload-segment",
+        "base64",
+        hs_literal(h_, ""),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+        note="empty payload is not a JSON object",
+    )
 
     # ---- signatures ---------------------------------------------------------------------------
     def strip_sig(t: str) -> str:
@@ -1077,88 +2201,268 @@ def build(k: Keys) -> Cases:
         return with_sig(t, bytes(raw))
 
     cs.add("sig-hs256-wrong-secret", "signature", legit, "hs-other", ["HS256"], "INVALID_SIGNATURE")
-    cs.add("sig-hs256-stripped", "signature", strip_sig(legit), "hs256", ["HS256"], "INVALID_SIGNATURE",
-           note="'h.p.' with alg HS256")
-    cs.add("sig-hs256-tampered-payload", "signature", f"{h_}.{seg(claims(sub='admin'))}.{s_}", "hs256", ["HS256"],
-           "INVALID_SIGNATURE")
-    cs.add("sig-hs256-tampered-header", "signature", f"{seg(hdr('HS256', kid='x'))}.{p_}.{s_}", "hs256", ["HS256"],
-           "INVALID_SIGNATURE")
-    cs.add("sig-hs256-truncated", "signature", with_sig(legit, base64.urlsafe_b64decode(s_ + "=")[:16]), "hs256",
-           ["HS256"], "INVALID_SIGNATURE")
-    cs.add("sig-hs256-extra-byte", "signature", with_sig(legit, base64.urlsafe_b64decode(s_ + "=") + b"\0"), "hs256",
-           ["HS256"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-hs256-stripped",
+        "signature",
+        strip_sig(legit),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+        note="'h.p.' with alg HS256",
+    )
+    cs.add(
+        "sig-hs256-tampered-payload",
+        "signature",
+        f"{h_}.{seg(claims(sub='admin'))}.{s_}",
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "sig-hs256-tampered-header",
+        "signature",
+        f"{seg(hdr('HS256', kid='x'))}.{p_}.{s_}",
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "sig-hs256-truncated",
+        "signature",
+        with_sig(legit, base64.urlsafe_b64decode(s_ + "=")[:16]),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "sig-hs256-extra-byte",
+        "signature",
+        with_sig(legit, base64.urlsafe_b64decode(s_ + "=") + b"\0"),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
     cs.add("sig-hs256-bitflip", "signature", flip(legit), "hs256", ["HS256"], "INVALID_SIGNATURE")
-    cs.add("sig-hs256-labelled-hs512-mac", "signature",
-           with_sig(legit, sign("HS512", k.hs256, legit.rsplit(".", 1)[0].encode())), "hs256", ["HS256"],
-           "INVALID_SIGNATURE")
+    cs.add(
+        "sig-hs256-labelled-hs512-mac",
+        "signature",
+        with_sig(legit, sign("HS512", k.hs256, legit.rsplit(".", 1)[0].encode())),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
     rs = jws(hdr("RS256"), claims(), "RS256", k.rsa)
-    cs.add("sig-rs256-signed-by-other-key", "signature", jws(hdr("RS256"), claims(), "RS256", k.rsa_other),
-           "rsa-pem", ["RS256"], "INVALID_SIGNATURE")
-    cs.add("sig-rs256-verified-with-other-key", "signature", rs, "rsa-other-pem", ["RS256"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-rs256-signed-by-other-key",
+        "signature",
+        jws(hdr("RS256"), claims(), "RS256", k.rsa_other),
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "sig-rs256-verified-with-other-key", "signature", rs, "rsa-other-pem", ["RS256"], "INVALID_SIGNATURE"
+    )
     cs.add("sig-rs256-stripped", "signature", strip_sig(rs), "rsa-pem", ["RS256"], "INVALID_SIGNATURE")
     cs.add("sig-rs256-bitflip", "signature", flip(rs), "rsa-pem", ["RS256"], "INVALID_SIGNATURE")
     cs.add("sig-rs256-zero", "signature", with_sig(rs, bytes(256)), "rsa-pem", ["RS256"], "INVALID_SIGNATURE")
     ps_input = f"{seg(hdr('PS256'))}.{seg(claims())}"
-    cs.add("sig-pkcs1-signature-labelled-ps256", "signature",
-           f"{ps_input}.{b64u(sign('RS256', k.rsa, ps_input.encode()))}", "rsa-pem", ["PS256"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-pkcs1-signature-labelled-ps256",
+        "signature",
+        f"{ps_input}.{b64u(sign('RS256', k.rsa, ps_input.encode()))}",
+        "rsa-pem",
+        ["PS256"],
+        "INVALID_SIGNATURE",
+    )
     rs_input = f"{seg(hdr('RS256'))}.{seg(claims())}"
-    cs.add("sig-pss-signature-labelled-rs256", "signature",
-           f"{rs_input}.{b64u(sign('PS256', k.rsa, rs_input.encode()))}", "rsa-pem", ["RS256"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-pss-signature-labelled-rs256",
+        "signature",
+        f"{rs_input}.{b64u(sign('PS256', k.rsa, rs_input.encode()))}",
+        "rsa-pem",
+        ["RS256"],
+        "INVALID_SIGNATURE",
+    )
     es = jws(hdr("ES256"), claims(), "ES256", k.ec256)
     es_input = es.rsplit(".", 1)[0].encode()
-    cs.add("sig-es256-psychic-zero", "signature", with_sig(es, bytes(64)), "ec256-pem", ["ES256"],
-           "INVALID_SIGNATURE", note="r = s = 0 (CVE-2022-21449)")
-    cs.add("sig-es256-psychic-zero-der", "signature", f"{es_input.decode()}.MAYCAQACAQA", "ec256-pem", ["ES256"],
-           "INVALID_SIGNATURE", note="DER SEQUENCE{0,0}: the classic psychic-signature payload")
-    cs.add("sig-es256-der-encoded", "signature", with_sig(es, k.ec256.sign(es_input, ec.ECDSA(hashes.SHA256()))),
-           "ec256-pem", ["ES256"], "INVALID_SIGNATURE", note="a genuine signature, but DER instead of raw R||S")
+    cs.add(
+        "sig-es256-psychic-zero",
+        "signature",
+        with_sig(es, bytes(64)),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+        note="r = s = 0 (CVE-2022-21449)",
+    )
+    cs.add(
+        "sig-es256-psychic-zero-der",
+        "signature",
+        f"{es_input.decode()}.MAYCAQACAQA",
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+        note="DER SEQUENCE{0,0}: the classic psychic-signature payload",
+    )
+    cs.add(
+        "sig-es256-der-encoded",
+        "signature",
+        with_sig(es, k.ec256.sign(es_input, ec.ECDSA(hashes.SHA256()))),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+        note="a genuine signature, but DER instead of raw R||S",
+    )
     r_s = base64.urlsafe_b64decode(es.rsplit(".", 1)[1] + "==")
     n256 = CURVE_ORDER["P-256"]
-    cs.add("sig-es256-r-zero", "signature", with_sig(es, bytes(32) + r_s[32:]), "ec256-pem", ["ES256"],
-           "INVALID_SIGNATURE")
-    cs.add("sig-es256-r-equals-n", "signature", with_sig(es, n256.to_bytes(32, "big") + r_s[32:]), "ec256-pem",
-           ["ES256"], "INVALID_SIGNATURE")
-    cs.add("sig-es256-r-all-ones", "signature", with_sig(es, b"\xff" * 32 + r_s[32:]), "ec256-pem", ["ES256"],
-           "INVALID_SIGNATURE", note="r = 2^256 - 1 > n")
-    cs.add("sig-es256-63-bytes", "signature", with_sig(es, r_s[:63]), "ec256-pem", ["ES256"], "INVALID_SIGNATURE")
-    cs.add("sig-es256-65-bytes", "signature", with_sig(es, r_s + b"\0"), "ec256-pem", ["ES256"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-es256-r-zero",
+        "signature",
+        with_sig(es, bytes(32) + r_s[32:]),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "sig-es256-r-equals-n",
+        "signature",
+        with_sig(es, n256.to_bytes(32, "big") + r_s[32:]),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "sig-es256-r-all-ones",
+        "signature",
+        with_sig(es, b"\xff" * 32 + r_s[32:]),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+        note="r = 2^256 - 1 > n",
+    )
+    cs.add(
+        "sig-es256-63-bytes", "signature", with_sig(es, r_s[:63]), "ec256-pem", ["ES256"], "INVALID_SIGNATURE"
+    )
+    cs.add(
+        "sig-es256-65-bytes",
+        "signature",
+        with_sig(es, r_s + b"\0"),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+    )
     cs.add("sig-es256-stripped", "signature", strip_sig(es), "ec256-pem", ["ES256"], "INVALID_SIGNATURE")
     cs.add("sig-es256-bitflip", "signature", flip(es), "ec256-pem", ["ES256"], "INVALID_SIGNATURE")
-    cs.add("sig-es256-other-key", "signature", jws(hdr("ES256"), claims(), "ES256", k.attacker_ec256), "ec256-pem",
-           ["ES256"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-es256-other-key",
+        "signature",
+        jws(hdr("ES256"), claims(), "ES256", k.attacker_ec256),
+        "ec256-pem",
+        ["ES256"],
+        "INVALID_SIGNATURE",
+    )
     es384 = jws(hdr("ES384"), claims(), "ES384", k.ec384)
-    cs.add("sig-es384-psychic-zero", "signature", with_sig(es384, bytes(96)), "ec384-pem", ["ES384"],
-           "INVALID_SIGNATURE")
+    cs.add(
+        "sig-es384-psychic-zero",
+        "signature",
+        with_sig(es384, bytes(96)),
+        "ec384-pem",
+        ["ES384"],
+        "INVALID_SIGNATURE",
+    )
     es512 = jws(hdr("ES512"), claims(), "ES512", k.ec521)
-    cs.add("sig-es512-psychic-zero", "signature", with_sig(es512, bytes(132)), "ec521-pem", ["ES512"],
-           "INVALID_SIGNATURE")
-    cs.add("sig-es512-der-encoded", "signature",
-           with_sig(es512, k.ec521.sign(es512.rsplit(".", 1)[0].encode(), ec.ECDSA(hashes.SHA512()))), "ec521-pem",
-           ["ES512"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-es512-psychic-zero",
+        "signature",
+        with_sig(es512, bytes(132)),
+        "ec521-pem",
+        ["ES512"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "sig-es512-der-encoded",
+        "signature",
+        with_sig(es512, k.ec521.sign(es512.rsplit(".", 1)[0].encode(), ec.ECDSA(hashes.SHA512()))),
+        "ec521-pem",
+        ["ES512"],
+        "INVALID_SIGNATURE",
+    )
     es256k = jws(hdr("ES256K"), claims(), "ES256K", k.k256)
-    cs.add("sig-es256k-psychic-zero", "signature", with_sig(es256k, bytes(64)), "secp256k1-pem", ["ES256K"],
-           "INVALID_SIGNATURE")
+    cs.add(
+        "sig-es256k-psychic-zero",
+        "signature",
+        with_sig(es256k, bytes(64)),
+        "secp256k1-pem",
+        ["ES256K"],
+        "INVALID_SIGNATURE",
+    )
     ed = jws(hdr("EdDSA"), claims(), "EdDSA", k.ed)
     cs.add("sig-eddsa-bitflip", "signature", flip(ed), "ed25519-pem", ["EdDSA"], "INVALID_SIGNATURE")
-    cs.add("sig-eddsa-zero", "signature", with_sig(ed, bytes(64)), "ed25519-pem", ["EdDSA"], "INVALID_SIGNATURE")
+    cs.add(
+        "sig-eddsa-zero", "signature", with_sig(ed, bytes(64)), "ed25519-pem", ["EdDSA"], "INVALID_SIGNATURE"
+    )
     cs.add("sig-eddsa-stripped", "signature", strip_sig(ed), "ed25519-pem", ["EdDSA"], "INVALID_SIGNATURE")
 
     # ---- precedence between checks ------------------------------------------------------------
-    cs.add("order-size-before-segments", "order", {"unit": "a.", "count": 5000}, "hs256", ["HS256"],
-           "MALFORMED_TOKEN")
-    cs.add("order-alg-before-signature", "order", with_sig(jws(hdr("HS384"), claims(), "HS384", k.hs512),
-                                                           bytes(48)), "hs512", ["HS512"], "INVALID_ALGORITHM")
-    cs.add("order-key-strength-before-signature", "order", with_sig(jws(hdr("HS256"), claims(), "HS256",
-                                                                        k.hs_short), bytes(32)),
-           "hs-short", ["HS256"], "INVALID_KEY")
-    cs.add("order-signature-before-claims", "order", with_sig(hs(payload=claims(exp=NOW - 10, aud="x")), bytes(32)),
-           "hs256", ["HS256"], "INVALID_SIGNATURE")
-    cs.add("order-expired-before-audience", "order", hs(payload=claims(exp=NOW - 10, aud="web")), "hs256", ["HS256"],
-           "TOKEN_EXPIRED", audience=["api"])
-    cs.add("order-audience-before-subject", "order", hs(payload=claims(aud="web", sub="user-2")), "hs256", ["HS256"],
-           "INVALID_AUDIENCE", audience=["api"], subject="user-1")
-    cs.add("order-duplicate-claims-before-expiry", "order",
-           hs(payload='{"sub":"a","sub":"a","exp":%d}' % (NOW - 10)), "hs256", ["HS256"], "MALFORMED_TOKEN")
+    cs.add(
+        "order-size-before-segments",
+        "order",
+        {"unit": "a.", "count": 5000},
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
+    cs.add(
+        "order-alg-before-signature",
+        "order",
+        with_sig(jws(hdr("HS384"), claims(), "HS384", k.hs512), bytes(48)),
+        "hs512",
+        ["HS512"],
+        "INVALID_ALGORITHM",
+    )
+    cs.add(
+        "order-key-strength-before-signature",
+        "order",
+        with_sig(jws(hdr("HS256"), claims(), "HS256", k.hs_short), bytes(32)),
+        "hs-short",
+        ["HS256"],
+        "INVALID_KEY",
+    )
+    cs.add(
+        "order-signature-before-claims",
+        "order",
+        with_sig(hs(payload=claims(exp=NOW - 10, aud="x")), bytes(32)),
+        "hs256",
+        ["HS256"],
+        "INVALID_SIGNATURE",
+    )
+    cs.add(
+        "order-expired-before-audience",
+        "order",
+        hs(payload=claims(exp=NOW - 10, aud="web")),
+        "hs256",
+        ["HS256"],
+        "TOKEN_EXPIRED",
+        audience=["api"],
+    )
+    cs.add(
+        "order-audience-before-subject",
+        "order",
+        hs(payload=claims(aud="web", sub="user-2")),
+        "hs256",
+        ["HS256"],
+        "INVALID_AUDIENCE",
+        audience=["api"],
+        subject="user-1",
+    )
+    cs.add(
+        "order-duplicate-claims-before-expiry",
+        "order",
+        hs(payload='{"sub":"a","sub":"a","exp":%d}' % (NOW - 10)),
+        "hs256",
+        ["HS256"],
+        "MALFORMED_TOKEN",
+    )
     return cs
 
 
@@ -1175,7 +2479,7 @@ def expand(case: dict[str, Any]) -> str:
 
 def pyjwt_key(doc: dict[str, Any], case: dict[str, Any], alg: str) -> Any:
     """The key PyJWT gets for ``case``: a typed object built from the stored form, or the raw material."""
-    import jwt  # noqa: PLC0415
+    import jwt
 
     entry = doc["keys"][case["key"]]
     kind = entry["kind"]
@@ -1222,21 +2526,21 @@ PYJWT_SKIP = {
 
 def pyjwt_decode(doc: dict[str, Any], case: dict[str, Any]) -> tuple[bool, Any]:
     """(accepted, claims-or-exception) from PyJWT, with the clock pinned to the case's now."""
-    import jwt  # noqa: PLC0415
-    import jwt.api_jwt as api_jwt  # noqa: PLC0415
+    import jwt
+    import jwt.api_jwt as api_jwt
 
     now = case.get("now", doc["now"])
 
     class FixedDatetime(_dt.datetime):
         @classmethod
-        def now(cls, tz: Any = None) -> "FixedDatetime":  # type: ignore[override]
+        def now(cls, tz: Any = None) -> FixedDatetime:  # type: ignore[override]
             return cls.fromtimestamp(now, tz=tz or _dt.timezone.utc)
 
     token = expand(case)
     try:
         header = jwt.get_unverified_header(token)
         alg = header.get("alg") if isinstance(header.get("alg"), str) else case["algorithms"][0]
-    except Exception:  # noqa: BLE001
+    except Exception:
         alg = case["algorithms"][0]
     saved = api_jwt.datetime
     api_jwt.datetime = FixedDatetime  # type: ignore[misc]
@@ -1250,9 +2554,11 @@ def pyjwt_decode(doc: dict[str, Any], case: dict[str, Any]) -> tuple[bool, Any]:
             kwargs["issuer"] = case["issuer"]
         if case.get("subject") is not None:
             kwargs["subject"] = case["subject"]
-        got = jwt.decode(token, key, algorithms=case["algorithms"], options=opts, leeway=case["leeway"], **kwargs)
+        got = jwt.decode(
+            token, key, algorithms=case["algorithms"], options=opts, leeway=case["leeway"], **kwargs
+        )
         return True, got
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return False, e
     finally:
         api_jwt.datetime = saved  # type: ignore[misc]
@@ -1260,11 +2566,11 @@ def pyjwt_decode(doc: dict[str, Any], case: dict[str, Any]) -> tuple[bool, Any]:
 
 def cross_check(doc: dict[str, Any], differential: bool) -> int:
     try:
-        import jwt  # noqa: PLC0415
+        import jwt
     except ImportError:
         print("PyJWT not installed: cross-check skipped", file=sys.stderr)
         return 0
-    import warnings  # noqa: PLC0415
+    import warnings
 
     warnings.simplefilter("ignore")
     failures = 0
@@ -1279,18 +2585,25 @@ def cross_check(doc: dict[str, Any], differential: bool) -> int:
             checked += 1
             if not ok:
                 failures += 1
-                print(f"PyJWT REJECTS valid case {case['name']}: {type(got).__name__}: {got}", file=sys.stderr)
+                print(
+                    f"PyJWT REJECTS valid case {case['name']}: {type(got).__name__}: {got}", file=sys.stderr
+                )
             elif got != case["claims"]:
                 failures += 1
-                print(f"PyJWT claims differ for {case['name']}: {got!r} != {case['claims']!r}", file=sys.stderr)
+                print(
+                    f"PyJWT claims differ for {case['name']}: {got!r} != {case['claims']!r}", file=sys.stderr
+                )
         elif differential:
             if "token_repeat" in case:
                 continue
             ok, got = pyjwt_decode(doc, case)
             if ok:
                 accepted_negative.append(f"{case['name']} (bastion: {case['expect']})")
-    print(f"PyJWT {jwt.__version__}: {checked} valid cases verified, {skipped} skipped (unsupported by PyJWT), "
-          f"{failures} failures", file=sys.stderr)
+    print(
+        f"PyJWT {jwt.__version__}: {checked} valid cases verified, {skipped} skipped (unsupported by PyJWT), "
+        f"{failures} failures",
+        file=sys.stderr,
+    )
     if differential:
         print(f"negative cases PyJWT ACCEPTS ({len(accepted_negative)}):", file=sys.stderr)
         for line in accepted_negative:
@@ -1303,6 +2616,7 @@ def cross_check(doc: dict[str, Any], differential: bool) -> int:
 
 def render(doc: dict[str, Any]) -> str:
     """JSON with one key and one case per line: readable, and diffs stay per case."""
+
     def one(v: Any) -> str:
         return json.dumps(v, ensure_ascii=True, separators=(", ", ": "))
 
@@ -1326,8 +2640,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--no-check", action="store_true", help="skip the PyJWT cross-check of the valid cases")
-    ap.add_argument("--differential", action="store_true",
-                    help="also run PyJWT on the negative cases and list those it accepts (informational)")
+    ap.add_argument(
+        "--differential",
+        action="store_true",
+        help="also run PyJWT on the negative cases and list those it accepts (informational)",
+    )
     args = ap.parse_args()
 
     keys = Keys()
@@ -1340,7 +2657,7 @@ def main() -> int:
         "description": (
             "bastion JWT verification vectors, shared by the Rust, Python and Node suites. Generated by "
             "tests/vectors/generate_jwt.py (keys are fresh per run); schema in tests/vectors/README.md. Every case "
-            "is checked at the fixed clock `now` unless it sets its own; `expect` is \"valid\" (then `claims` is the "
+            'is checked at the fixed clock `now` unless it sets its own; `expect` is "valid" (then `claims` is the '
             "exact claims object) or the stable error code."
         ),
         "now": NOW,
@@ -1353,8 +2670,10 @@ def main() -> int:
     args.out.write_text(text, encoding="utf-8")
     counts = Counter(c["class"] for c in cases.items)
     expects = Counter(c["expect"] for c in cases.items)
-    print(f"wrote {args.out} ({len(cases.items)} cases, {len(keys.entries)} keys, {len(text)} bytes)",
-          file=sys.stderr)
+    print(
+        f"wrote {args.out} ({len(cases.items)} cases, {len(keys.entries)} keys, {len(text)} bytes)",
+        file=sys.stderr,
+    )
     for cls, n in sorted(counts.items()):
         print(f"  {cls:15} {n}", file=sys.stderr)
     print("  expect: " + ", ".join(f"{e}={n}" for e, n in sorted(expects.items())), file=sys.stderr)

@@ -49,6 +49,10 @@ fn family_bits(families: &[Family]) -> u16 {
 impl KeyCache {
     /// Maximum number of cached keys.
     pub const CAPACITY: usize = 256;
+    /// Largest material accepted at all (a PEM certificate chain fits easily).
+    pub const MAX_MATERIAL: usize = 64 * 1024;
+    /// Largest material kept in the cache; bigger material is parsed each time.
+    pub const MAX_CACHED_MATERIAL: usize = 16 * 1024;
 
     /// The process-wide cache.
     pub fn global() -> &'static KeyCache {
@@ -59,6 +63,16 @@ impl KeyCache {
     /// The key for `material` restricted to `families` (see [`Key::from_material`]),
     /// made on first use.
     pub fn get(&self, material: &[u8], families: &[Family]) -> Result<Arc<Key>> {
+        if material.len() > Self::MAX_MATERIAL {
+            return Err(crate::error::err!(
+                InvalidKey,
+                "key material larger than {} bytes",
+                Self::MAX_MATERIAL
+            ));
+        }
+        if material.len() > Self::MAX_CACHED_MATERIAL {
+            return Ok(Arc::new(Key::from_material(material, families)?));
+        }
         let bits = family_bits(families);
         let probe = CacheKey {
             material: Zeroizing::new(material.to_vec()),

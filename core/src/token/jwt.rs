@@ -111,7 +111,10 @@ impl Validation {
         }
     }
 
-    fn check_config(&self) -> Result<()> {
+    /// Errors when the configuration cannot be used: no accepted algorithm, a
+    /// negative or non-finite leeway or max age, or strict audience checking
+    /// without exactly one audience. Every decode checks this too.
+    pub fn validate(&self) -> Result<()> {
         if self.algorithms.is_empty() {
             return Err(err!(
                 InvalidArgument,
@@ -153,6 +156,8 @@ pub struct Token {
     pub claims_json: String,
     /// The algorithm named by the header.
     pub algorithm: Option<Algorithm>,
+    /// The decoded signature bytes.
+    pub signature: Vec<u8>,
 }
 
 struct Parts<'a> {
@@ -277,9 +282,9 @@ pub struct Jws {
 /// payload as a claims set: header, `crit`, `typ`, algorithm list, key family
 /// and signature are all checked.
 pub fn verify_jws(token: &[u8], key: &Key, validation: &Validation) -> Result<Jws> {
-    validation.check_config()?;
+    validation.validate()?;
     let parts = split(token, validation.max_token_size)?;
-    let (header, algorithm) = verify_parts(&parts, key, validation)?;
+    let (header, algorithm, _) = verify_parts(&parts, key, validation)?;
     let payload =
         b64::decode(parts.payload_b64).ok_or_else(|| malformed("Invalid payload padding"))?;
     Ok(Jws {
@@ -293,7 +298,7 @@ fn verify_parts(
     parts: &Parts<'_>,
     key: &Key,
     validation: &Validation,
-) -> Result<(Object, Algorithm)> {
+) -> Result<(Object, Algorithm, Vec<u8>)> {
     let header = parse_header(parts.header_b64)?;
     check_crit(&header, &validation.critical_extensions)?;
     let alg = Algorithm::from_name(header_alg(&header))
@@ -309,7 +314,7 @@ fn verify_parts(
         &signature,
         validation.allow_weak_keys,
     )?;
-    Ok((header, alg))
+    Ok((header, alg, signature))
 }
 
 /// Verifies a token and checks its claims with `clock`'s time.
@@ -319,9 +324,9 @@ pub fn decode(
     validation: &Validation,
     clock: &dyn Clock,
 ) -> Result<Token> {
-    validation.check_config()?;
+    validation.validate()?;
     let parts = split(token, validation.max_token_size)?;
-    let (header, alg) = verify_parts(&parts, key, validation)?;
+    let (header, alg, signature) = verify_parts(&parts, key, validation)?;
     let (claims, claims_json) = parse_payload(parts.payload_b64)?;
     validate_claims(&claims, validation, clock.now_secs())?;
     Ok(Token {
@@ -329,6 +334,7 @@ pub fn decode(
         claims,
         claims_json,
         algorithm: Some(alg),
+        signature,
     })
 }
 
@@ -338,9 +344,8 @@ pub fn decode(
 pub fn decode_unverified(token: &[u8], max_token_size: usize) -> Result<Token> {
     let parts = split(token, max_token_size)?;
     let header = parse_header(parts.header_b64)?;
-    if b64::decode(parts.signature_b64).is_none() {
-        return Err(malformed("Invalid crypto padding"));
-    }
+    let signature =
+        b64::decode(parts.signature_b64).ok_or_else(|| malformed("Invalid crypto padding"))?;
     let (claims, claims_json) = parse_payload(parts.payload_b64)?;
     let algorithm = Algorithm::from_name(header_alg(&header));
     Ok(Token {
@@ -348,6 +353,7 @@ pub fn decode_unverified(token: &[u8], max_token_size: usize) -> Result<Token> {
         claims,
         claims_json,
         algorithm,
+        signature,
     })
 }
 
@@ -660,14 +666,27 @@ pub fn encode(
         }
     }
     h.insert("alg", Value::String(alg.name().to_string()));
+    for name in ["kid", "typ", "cty"] {
+        if h.get(name).is_some_and(|v| v.as_str().is_none()) {
+            return Err(err!(
+                InvalidArgument,
+                "the header parameter {name:?} must be a string"
+            ));
+        }
+    }
     match &header.typ {
         Some(t) => h.insert("typ", Value::String(t.clone())),
         None => {
             h.remove("typ");
         }
     }
-    if let Some(kid) = header.kid.as_deref().or(key.kid()) {
+    // An explicit kid (argument, then extra header) wins over the key's own.
+    if let Some(kid) = header.kid.as_deref() {
         h.insert("kid", Value::String(kid.to_string()));
+    } else if !h.contains("kid") {
+        if let Some(kid) = key.kid() {
+            h.insert("kid", Value::String(kid.to_string()));
+        }
     }
     h.sort();
     let mut header_json = String::with_capacity(64);

@@ -23,9 +23,11 @@ use zeroize::Zeroizing;
 /// Smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 
-/// A key bound to one algorithm family.
+/// A key bound to one algorithm family. Cloning is cheap: the parsed key
+/// material is shared; the clone may carry its own `kid`/`alg` restriction.
+#[derive(Clone)]
 pub struct Key {
-    inner: Inner,
+    inner: std::sync::Arc<Inner>,
     kid: Option<String>,
     alg: Option<Algorithm>,
 }
@@ -104,7 +106,7 @@ impl Key {
 
     fn new(inner: Inner) -> Self {
         Self {
-            inner,
+            inner: std::sync::Arc::new(inner),
             kid: None,
             alg: None,
         }
@@ -529,7 +531,7 @@ impl Key {
     /// The family this key belongs to.
     #[must_use]
     pub fn family(&self) -> Family {
-        match &self.inner {
+        match &*self.inner {
             Inner::Hmac(_) => Family::Hmac,
             Inner::Rsa(_) => Family::Rsa,
             Inner::Ec(k) => Family::Ec(k.curve),
@@ -540,7 +542,7 @@ impl Key {
     /// True when the key can sign (an HMAC secret or a private key).
     #[must_use]
     pub fn can_sign(&self) -> bool {
-        match &self.inner {
+        match &*self.inner {
             Inner::Hmac(_) => true,
             Inner::Rsa(k) => k.private.is_some(),
             Inner::Ec(k) => k.private.is_some(),
@@ -586,7 +588,7 @@ impl Key {
     /// RSA modulus size in bits, for RSA keys.
     #[must_use]
     pub fn rsa_bits(&self) -> Option<usize> {
-        match &self.inner {
+        match &*self.inner {
             Inner::Rsa(k) => {
                 Some(k.n.len() * 8 - k.n.first().map_or(0, |b| b.leading_zeros() as usize))
             }
@@ -597,7 +599,7 @@ impl Key {
     /// The HMAC secret's length in bytes, for HMAC keys.
     #[must_use]
     pub fn secret_len(&self) -> Option<usize> {
-        match &self.inner {
+        match &*self.inner {
             Inner::Hmac(k) => Some(k.secret.len()),
             _ => None,
         }
@@ -628,7 +630,7 @@ impl Key {
     pub fn public_jwk(&self) -> Result<Object> {
         let mut o = Object::new();
         let s = |v: &[u8]| Value::String(b64::encode(v));
-        match &self.inner {
+        match &*self.inner {
             Inner::Hmac(_) => return Err(err!(InvalidKey, "an HMAC key has no public part")),
             Inner::Rsa(k) => {
                 o.insert("kty", Value::String("RSA".into()));
@@ -664,7 +666,7 @@ impl Key {
     /// rule (never the family rule).
     pub fn sign(&self, alg: Algorithm, message: &[u8], allow_weak: bool) -> Result<Vec<u8>> {
         self.ensure_fits(alg)?;
-        match &self.inner {
+        match &*self.inner {
             Inner::Hmac(k) => {
                 if !allow_weak {
                     secrets::check_hmac_secret(&k.secret, alg)?;
@@ -704,7 +706,7 @@ impl Key {
         allow_weak: bool,
     ) -> Result<()> {
         self.ensure_fits(alg)?;
-        let ok = match &self.inner {
+        let ok = match &*self.inner {
             Inner::Hmac(k) => {
                 if !allow_weak {
                     secrets::check_hmac_secret(&k.secret, alg)?;
@@ -897,7 +899,7 @@ impl fmt::Debug for Key {
 /// Reads the public-key bytes of an RSA key, for tests and JWKS export.
 #[doc(hidden)]
 pub fn rsa_public_der(key: &Key) -> Option<&[u8]> {
-    match &key.inner {
+    match &*key.inner {
         Inner::Rsa(k) => Some(&k.public_der),
         _ => None,
     }

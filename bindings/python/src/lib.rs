@@ -1,0 +1,25 @@
+//! `bastion._native`: PyO3 glue over `bastion-core`. Each file mirrors a core
+//! module; functions convert arguments, call the core and map errors
+//! (`errors.rs` is the one mapping point).
+
+mod clock;
+mod errors;
+mod json;
+mod password;
+mod token;
+
+use pyo3::prelude::*;
+
+/// The native extension module.
+#[pymodule(gil_used = false)]
+mod _native {
+    #[pymodule_export]
+    use super::clock::ManualClock;
+    #[pymodule_export]
+    use super::password::{argon2_hash_raw, identify_hash, verify_password, PasswordHasher};
+    #[pymodule_export]
+    use super::token::{
+        jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header, sign,
+        supported_algorithms, verify_jws, Key, Verifier,
+    };
+}

@@ -1,0 +1,88 @@
+"""bastion: an embedded security engine with a Rust core.
+
+- Tokens: :class:`Key` (typed keys), :class:`Verifier` (a verifier built once),
+  :func:`sign`, and :mod:`bastion.jwt`, a PyJWT-compatible API.
+- Passwords: :mod:`bastion.password` (argon2-cffi compatible, Django and
+  bcrypt formats), re-exported here as :func:`hash_password`,
+  :func:`verify_password`, :func:`needs_rehash` and their async twins.
+- Time: :class:`ManualClock` drives every time-based rule in tests.
+- Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from bastion._native import Key, ManualClock, Verifier, sign
+from bastion.exceptions import (
+    BastionError,
+    DecodeError,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAlgorithmError,
+    InvalidArgumentError,
+    InvalidAudienceError,
+    InvalidHashError,
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidJTIError,
+    InvalidKeyError,
+    InvalidSignatureError,
+    InvalidSubjectError,
+    InvalidTokenError,
+    InvalidTokenTypeError,
+    MissingRequiredClaimError,
+    PyJWTError,
+    VerificationError,
+    VerifyMismatchError,
+)
+from bastion.password import (
+    PasswordHasher,
+    ahash_password,
+    averify_password,
+    hash_password,
+    identify_hash,
+    needs_rehash,
+    verify_password,
+)
+
+try:
+    __version__ = _version("bastion-engine")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+    __version__ = "0.0.0"
+
+__all__ = [
+    "BastionError",
+    "DecodeError",
+    "ExpiredSignatureError",
+    "ImmatureSignatureError",
+    "InvalidAlgorithmError",
+    "InvalidArgumentError",
+    "InvalidAudienceError",
+    "InvalidHashError",
+    "InvalidIssuedAtError",
+    "InvalidIssuerError",
+    "InvalidJTIError",
+    "InvalidKeyError",
+    "InvalidSignatureError",
+    "InvalidSubjectError",
+    "InvalidTokenError",
+    "InvalidTokenTypeError",
+    "Key",
+    "ManualClock",
+    "MissingRequiredClaimError",
+    "PasswordHasher",
+    "PyJWTError",
+    "VerificationError",
+    "Verifier",
+    "VerifyMismatchError",
+    "__version__",
+    "ahash_password",
+    "averify_password",
+    "hash_password",
+    "identify_hash",
+    "needs_rehash",
+    "sign",
+    "verify_password",
+]

@@ -1,0 +1,245 @@
+"""Type stubs of ``bastion._native``, the PyO3 extension over bastion's Rust core.
+
+Hand-written and checked against the binary with ``python -m mypy.stubtest bastion._native``.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, final
+
+__all__ = [
+    "Key",
+    "ManualClock",
+    "PasswordHasher",
+    "Verifier",
+    "argon2_hash_raw",
+    "identify_hash",
+    "jwt_decode",
+    "jwt_decode_complete",
+    "jwt_encode",
+    "jwt_get_unverified_header",
+    "sign",
+    "supported_algorithms",
+    "verify_jws",
+    "verify_password",
+]
+
+# ---- clock ---------------------------------------------------------------------------
+
+@final
+class ManualClock:
+    """A clock that moves only when told to; copies share the same time."""
+
+    def __new__(cls, now: float = 0.0) -> ManualClock: ...
+    def now(self) -> float:
+        """Seconds since the Unix epoch."""
+    def set(self, secs: float) -> None:
+        """Sets the time to ``secs`` seconds since the Unix epoch."""
+    def advance(self, secs: float) -> None:
+        """Moves the time by ``secs`` seconds (backward when negative)."""
+
+# ---- tokens --------------------------------------------------------------------------
+
+@final
+class Key:
+    """A signing or verification key bound to one family when made."""
+
+    @staticmethod
+    def hmac(secret: str | bytes) -> Key:
+        """An HMAC key from a shared secret; key material in any form is refused."""
+    @staticmethod
+    def from_pem(pem: str | bytes) -> Key:
+        """A key from PEM text (public key, certificate, PKCS#8, PKCS#1, SEC1)."""
+    @staticmethod
+    def from_der(der: bytes) -> Key:
+        """A key from DER bytes in any form ``from_pem`` accepts."""
+    @staticmethod
+    def from_jwk(jwk: str | bytes | Mapping[str, Any], algorithm: str | None = None) -> Key:
+        """A key from a JWK (JSON text or dict), optionally restricted to ``algorithm``."""
+    @staticmethod
+    def from_ssh(line: str | bytes) -> Key:
+        """A public key from an OpenSSH ``authorized_keys`` line."""
+    @staticmethod
+    def from_material(material: str | bytes, algorithms: str | Iterable[str] | None = None) -> Key:
+        """A key from undeclared material, restricted to the families of ``algorithms``."""
+    @property
+    def family(self) -> str:
+        """ "HMAC", "RSA", "EC P-256", "EC P-384", "EC P-521", "EC secp256k1" or "Ed25519"."""
+    @property
+    def kid(self) -> str | None:
+        """The key id."""
+    @property
+    def algorithm(self) -> str | None:
+        """The one algorithm the key is restricted to, if any."""
+    @property
+    def can_sign(self) -> bool:
+        """True for HMAC secrets and private keys."""
+    @property
+    def algorithms(self) -> list[str]:
+        """Every algorithm the key may be used with."""
+    def sign(self, algorithm: str, message: bytes, *, allow_weak: bool = False) -> bytes:
+        """Raw signature of ``message`` (JWS form); RSA and ECDSA release the GIL."""
+    def verify(self, algorithm: str, message: bytes, signature: bytes, *, allow_weak: bool = False) -> None:
+        """Raises InvalidSignatureError unless ``signature`` verifies."""
+    def public_jwk(self) -> dict[str, Any]:
+        """The public part as a JWK dict (InvalidKeyError for HMAC keys)."""
+    def with_kid(self, kid: str) -> Key:
+        """The same key with key id ``kid``."""
+
+@final
+class Verifier:
+    """A verifier built once: key, accepted algorithms and claim rules fixed.
+
+    ``required`` defaults to ``("exp",)``; ``critical_extensions`` to ``()``.
+    """
+
+    def __new__(
+        cls,
+        key: Key | str | bytes,
+        algorithms: str | Iterable[str],
+        *,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        leeway: float = 0.0,
+        required: Iterable[str] | None = None,
+        typ: str | None = None,
+        max_age: float | None = None,
+        clock: ManualClock | None = None,
+        max_token_size: int = 8192,
+        critical_extensions: Iterable[str] | None = None,
+    ) -> Verifier: ...
+    def decode(self, token: str | bytes) -> dict[str, Any]:
+        """Verifies ``token`` and returns its claims."""
+    def decode_complete(self, token: str | bytes) -> dict[str, Any]:
+        """Verifies ``token``; returns ``{"header", "payload", "signature"}``."""
+    @property
+    def algorithms(self) -> list[str]:
+        """The accepted algorithms."""
+
+def sign(
+    claims: Mapping[str, Any],
+    key: Key,
+    algorithm: str,
+    *,
+    headers: Mapping[str, Any] | None = None,
+    typ: str | None = "JWT",
+    kid: str | None = None,
+) -> str:
+    """Signs ``claims`` with ``key``; RSA and ECDSA release the GIL."""
+
+def supported_algorithms() -> list[str]:
+    """Names of every algorithm bastion implements."""
+
+def jwt_encode(
+    payload: Mapping[str, Any],
+    key: Key | str | bytes,
+    algorithm: str | None = "HS256",
+    headers: Mapping[str, Any] | None = None,
+    json_encoder: type[Any] | None = None,
+    sort_headers: bool = True,
+    allow_weak_keys: bool = False,
+) -> str:
+    """PyJWT's ``encode``."""
+
+def jwt_decode_complete(
+    jwt: str | bytes,
+    key: Key | str | bytes | None = None,
+    algorithms: str | Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    detached_payload: bytes | None = None,
+    audience: str | Iterable[str] | None = None,
+    issuer: str | Iterable[str] | None = None,
+    subject: str | None = None,
+    leeway: float | timedelta | None = None,
+    clock: ManualClock | None = None,
+    max_token_size: int = 8192,
+) -> dict[str, Any]:
+    """PyJWT's ``decode_complete``."""
+
+def jwt_decode(
+    jwt: str | bytes,
+    key: Key | str | bytes | None = None,
+    algorithms: str | Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    detached_payload: bytes | None = None,
+    audience: str | Iterable[str] | None = None,
+    issuer: str | Iterable[str] | None = None,
+    subject: str | None = None,
+    leeway: float | timedelta | None = None,
+    clock: ManualClock | None = None,
+    max_token_size: int = 8192,
+) -> dict[str, Any]:
+    """PyJWT's ``decode``."""
+
+def verify_jws(
+    token: str | bytes,
+    key: Key | str | bytes,
+    algorithms: str | Iterable[str],
+    *,
+    typ: str | None = None,
+    critical_extensions: Iterable[str] | None = None,
+    max_token_size: int = 8192,
+    allow_weak_keys: bool = False,
+) -> dict[str, Any]:
+    """Verifies a compact JWS; returns ``{"header": dict, "payload": bytes, "algorithm": str}``."""
+
+def jwt_get_unverified_header(jwt: str | bytes) -> dict[str, Any]:
+    """The header, parsed strictly but NOT verified."""
+
+# ---- passwords -----------------------------------------------------------------------
+
+@final
+class PasswordHasher:
+    """Hashes with one scheme and format; verifies every supported format."""
+
+    def __new__(
+        cls,
+        algorithm: str = "argon2id",
+        format: str = "phc",
+        *,
+        time_cost: int | None = None,
+        memory_cost: int | None = None,
+        parallelism: int | None = None,
+        hash_len: int | None = None,
+        salt_len: int | None = None,
+        version: int | None = None,
+        iterations: int | None = None,
+        rounds: int | None = None,
+    ) -> PasswordHasher: ...
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        """Hashes ``password``; releases the GIL."""
+    def verify(self, encoded: str | bytes, password: str | bytes) -> bool:
+        """True on a match, False otherwise; releases the GIL."""
+    def needs_rehash(self, encoded: str | bytes) -> bool:
+        """True when ``encoded`` should be replaced by a fresh hash from this hasher."""
+    @property
+    def algorithm(self) -> str:
+        """The algorithm name ``identify_hash`` reports for this hasher's output."""
+    @property
+    def format(self) -> str:
+        """ "phc" or "django"."""
+    @property
+    def params(self) -> dict[str, Any]:
+        """The cost parameters new hashes use."""
+
+def verify_password(encoded: str | bytes, password: str | bytes) -> bool:
+    """True when ``password`` matches ``encoded`` in any supported format; releases the GIL."""
+
+def identify_hash(encoded: str | bytes) -> dict[str, Any]:
+    """``{"algorithm", "format", "params"}`` of a stored hash (never its salt or hash)."""
+
+def argon2_hash_raw(
+    password: str | bytes,
+    salt: bytes,
+    *,
+    variant: str = "argon2id",
+    version: int = 19,
+    time_cost: int = 3,
+    memory_cost: int = 65536,
+    parallelism: int = 4,
+    hash_len: int = 32,
+    secret: bytes | None = None,
+    associated_data: bytes | None = None,
+) -> bytes:
+    """Raw Argon2 tag with optional secret (K) and associated data (X); releases the GIL."""

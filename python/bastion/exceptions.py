@@ -1,0 +1,179 @@
+"""Every exception bastion raises.
+
+All derive from :class:`BastionError`. Token errors carry PyJWT's names and
+hierarchy (``bastion.jwt`` re-exports them), so ``except jwt.InvalidTokenError``
+keeps working after ``import bastion.jwt as jwt``. Each leaf also subclasses the
+fitting builtin (``ValueError``, ``TypeError``), and carries the stable ``code``
+that Node exposes as ``err.code``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BastionError",
+    "DecodeError",
+    "ExpiredSignatureError",
+    "ImmatureSignatureError",
+    "InvalidAlgorithmError",
+    "InvalidArgumentError",
+    "InvalidAudienceError",
+    "InvalidHashError",
+    "InvalidIssuedAtError",
+    "InvalidIssuerError",
+    "InvalidJTIError",
+    "InvalidKeyError",
+    "InvalidSignatureError",
+    "InvalidSubjectError",
+    "InvalidTokenError",
+    "InvalidTokenTypeError",
+    "MissingRequiredClaimError",
+    "PyJWKError",
+    "PyJWKSetError",
+    "PyJWTError",
+    "VerificationError",
+    "VerifyMismatchError",
+]
+
+
+class BastionError(Exception):
+    """Base class of every bastion error. ``code`` is the stable machine-readable code."""
+
+    code: str = "BASTION_ERROR"
+
+
+class InvalidArgumentError(BastionError, ValueError):
+    """An argument or configuration value is invalid."""
+
+    code = "INVALID_ARGUMENT"
+
+
+# ---- tokens (PyJWT's names and hierarchy) -----------------------------------------
+
+
+class PyJWTError(BastionError):
+    """Base class of token errors (PyJWT's ``PyJWTError``)."""
+
+    code = "TOKEN_ERROR"
+
+
+class InvalidTokenError(PyJWTError, ValueError):
+    """The token is not acceptable."""
+
+    code = "INVALID_TOKEN"
+
+
+class DecodeError(InvalidTokenError):
+    """The token is malformed: structure, base64url, JSON, size, header, claim types."""
+
+    code = "MALFORMED_TOKEN"
+
+
+class InvalidSignatureError(DecodeError):
+    """The signature does not verify."""
+
+    code = "INVALID_SIGNATURE"
+
+
+class ExpiredSignatureError(InvalidTokenError):
+    """``exp`` has passed."""
+
+    code = "TOKEN_EXPIRED"
+
+
+class InvalidAudienceError(InvalidTokenError):
+    """``aud`` does not match the expected audience."""
+
+    code = "INVALID_AUDIENCE"
+
+
+class InvalidIssuerError(InvalidTokenError):
+    """``iss`` does not match the expected issuer."""
+
+    code = "INVALID_ISSUER"
+
+
+class InvalidIssuedAtError(InvalidTokenError):
+    """``iat`` is not a number."""
+
+    code = "INVALID_ISSUED_AT"
+
+
+class ImmatureSignatureError(InvalidTokenError):
+    """``nbf`` or ``iat`` lies in the future."""
+
+    code = "TOKEN_NOT_YET_VALID"
+
+
+class InvalidKeyError(PyJWTError, ValueError):
+    """The key cannot be used: unparsable, too weak, or of the wrong family."""
+
+    code = "INVALID_KEY"
+
+
+class InvalidAlgorithmError(InvalidTokenError):
+    """The token's algorithm is not accepted, or does not fit the key."""
+
+    code = "INVALID_ALGORITHM"
+
+
+class MissingRequiredClaimError(InvalidTokenError):
+    """A required claim is absent. ``claim`` names it."""
+
+    code = "MISSING_CLAIM"
+
+    def __init__(self, claim: str) -> None:
+        self.claim = claim
+
+    def __str__(self) -> str:
+        return f'Token is missing the "{self.claim}" claim'
+
+
+class InvalidSubjectError(InvalidTokenError):
+    """``sub`` does not match the expected subject, or is not a string."""
+
+    code = "INVALID_SUBJECT"
+
+
+class InvalidJTIError(InvalidTokenError):
+    """``jti`` does not match, or is not a string."""
+
+    code = "INVALID_JTI"
+
+
+class InvalidTokenTypeError(InvalidTokenError):
+    """The header ``typ`` is not the expected one."""
+
+    code = "INVALID_TOKEN_TYPE"
+
+
+class PyJWKError(PyJWTError):
+    """A JWK cannot be used (PyJWT's ``PyJWKError``)."""
+
+    code = "INVALID_KEY"
+
+
+class PyJWKSetError(PyJWTError):
+    """A JWK set cannot be used (PyJWT's ``PyJWKSetError``)."""
+
+    code = "INVALID_KEY"
+
+
+# ---- passwords (argon2-cffi's names) -------------------------------------------------
+
+
+class VerificationError(BastionError):
+    """A password did not verify (argon2-cffi's ``VerificationError``)."""
+
+    code = "VERIFICATION_FAILED"
+
+
+class VerifyMismatchError(VerificationError):
+    """The password does not match the hash (argon2-cffi's ``VerifyMismatchError``)."""
+
+    code = "VERIFY_MISMATCH"
+
+
+class InvalidHashError(BastionError, ValueError):
+    """A stored hash is malformed or uses an unsupported scheme."""
+
+    code = "INVALID_HASH"

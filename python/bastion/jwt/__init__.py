@@ -1,0 +1,538 @@
+"""A PyJWT 2.x-compatible JSON Web Token API on bastion's native core.
+
+``import bastion.jwt as jwt`` works in code written for PyJWT 2.x: ``encode``,
+``decode``, ``decode_complete``, ``get_unverified_header``, the ``PyJWT`` class,
+``PyJWK`` / ``PyJWKSet`` and PyJWT's exception names and hierarchy. Parsing,
+verification and claim checks run in Rust; keys given as ``str`` / ``bytes``
+are parsed once and cached, ``cryptography`` key objects are converted once
+and cached.
+
+bastion is stricter than PyJWT where PyJWT is lenient: short HMAC keys are
+refused unless ``options={"enforce_minimum_key_length": False}``, ``none`` is
+never accepted, duplicate JSON members, padded base64 and tokens over
+``max_token_size`` bytes (8 KiB) are refused, and registered claims must have
+their JSON types. See the compatibility notes in the docs for the full list.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+from bastion import _native
+from bastion._native import Key, ManualClock, Verifier, sign
+from bastion.jwt.exceptions import (
+    DecodeError,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAlgorithmError,
+    InvalidAudienceError,
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidJTIError,
+    InvalidKeyError,
+    InvalidSignatureError,
+    InvalidSubjectError,
+    InvalidTokenError,
+    InvalidTokenTypeError,
+    MissingRequiredClaimError,
+    PyJWKError,
+    PyJWKSetError,
+    PyJWTError,
+)
+
+__all__ = [
+    "DecodeError",
+    "ExpiredSignatureError",
+    "ImmatureSignatureError",
+    "InvalidAlgorithmError",
+    "InvalidAudienceError",
+    "InvalidIssuedAtError",
+    "InvalidIssuerError",
+    "InvalidJTIError",
+    "InvalidKeyError",
+    "InvalidSignatureError",
+    "InvalidSubjectError",
+    "InvalidTokenError",
+    "InvalidTokenTypeError",
+    "Key",
+    "ManualClock",
+    "MissingRequiredClaimError",
+    "PyJWK",
+    "PyJWKError",
+    "PyJWKSet",
+    "PyJWKSetError",
+    "PyJWT",
+    "PyJWTError",
+    "RemovedInPyjwt3Warning",
+    "Verifier",
+    "decode",
+    "decode_complete",
+    "encode",
+    "get_unverified_header",
+    "sign",
+]
+
+DEFAULT_MAX_TOKEN_SIZE = 8192
+
+
+class RemovedInPyjwt3Warning(DeprecationWarning):
+    """An argument PyJWT 3 removes was passed (PyJWT's warning of the same name)."""
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_ALGORITHM_UNSET: Any = _Unset()
+
+
+# ---- keys ----------------------------------------------------------------------------
+
+
+class PyJWK:
+    """A JSON Web Key (PyJWT's ``PyJWK``).
+
+    ``key`` is a :class:`bastion.Key` restricted to ``algorithm_name``: the
+    ``algorithm`` argument, else the JWK's ``alg``, else the family's first
+    algorithm (HS256, RS256, ES256/ES384/ES512/ES256K by curve, EdDSA).
+    """
+
+    __slots__ = ("_jwk_data", "algorithm_name", "key")
+
+    def __init__(self, jwk_data: Mapping[str, Any], algorithm: str | None = None) -> None:
+        if not isinstance(jwk_data, Mapping):
+            raise InvalidKeyError("a JWK must be a JSON object")
+        self._jwk_data = jwk_data
+        if not jwk_data.get("kty"):
+            raise InvalidKeyError("kty is not found")
+        if not algorithm:
+            algorithm = jwk_data.get("alg") or None
+        data = dict(jwk_data)
+        try:
+            key = Key.from_jwk(data)
+            if algorithm is None:
+                algorithm = key.algorithm or key.algorithms[0]
+            if key.algorithm != algorithm:
+                key = Key.from_jwk(data, algorithm)
+        except InvalidAlgorithmError as e:
+            raise PyJWKError(f"Unable to find an algorithm for key: {e}") from e
+        self.algorithm_name: str = algorithm
+        self.key: Key = key
+
+    @staticmethod
+    def from_dict(obj: Mapping[str, Any], algorithm: str | None = None) -> PyJWK:
+        """A ``PyJWK`` from a JWK dict."""
+        return PyJWK(obj, algorithm)
+
+    @staticmethod
+    def from_json(data: str | bytes, algorithm: str | None = None) -> PyJWK:
+        """A ``PyJWK`` from JWK JSON text."""
+        import json
+
+        return PyJWK.from_dict(json.loads(data), algorithm)
+
+    @property
+    def key_type(self) -> str | None:
+        """The JWK's ``kty``."""
+        return cast("str | None", self._jwk_data.get("kty"))
+
+    @property
+    def key_id(self) -> str | None:
+        """The JWK's ``kid``."""
+        return cast("str | None", self._jwk_data.get("kid"))
+
+    @property
+    def public_key_use(self) -> str | None:
+        """The JWK's ``use``."""
+        return cast("str | None", self._jwk_data.get("use"))
+
+    def __repr__(self) -> str:
+        return f"<PyJWK algorithm={self.algorithm_name!r} kid={self.key_id!r}>"
+
+
+class PyJWKSet:
+    """A JWK Set (PyJWT's ``PyJWKSet``): unusable keys are skipped."""
+
+    def __init__(self, keys: list[Mapping[str, Any]]) -> None:
+        self.keys: list[PyJWK] = []
+        if not keys:
+            raise PyJWKSetError("The JWK Set did not contain any keys")
+        if not isinstance(keys, list):
+            raise PyJWKSetError("Invalid JWK Set value")
+        for key in keys:
+            if not isinstance(key, Mapping):
+                continue
+            try:
+                self.keys.append(PyJWK(key))
+            except PyJWTError:
+                continue
+        if not self.keys:
+            raise PyJWKSetError("The JWK Set did not contain any usable keys")
+
+    @staticmethod
+    def from_dict(obj: Mapping[str, Any]) -> PyJWKSet:
+        """A set from ``{"keys": [...]}``."""
+        return PyJWKSet(obj.get("keys", []))
+
+    @staticmethod
+    def from_json(data: str | bytes) -> PyJWKSet:
+        """A set from JWK Set JSON text."""
+        import json
+
+        return PyJWKSet.from_dict(json.loads(data))
+
+    def __getitem__(self, kid: str) -> PyJWK:
+        for key in self.keys:
+            if key.key_id == kid:
+                return key
+        raise KeyError(f"keyset has no key for kid: {kid}")
+
+    def __iter__(self) -> Iterator[PyJWK]:
+        return iter(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+_NATIVE_KEY_TYPES = (str, bytes, Key)
+_CACHE_SIZE = 64
+_converted: OrderedDict[int, tuple[object, Key]] = OrderedDict()
+_converted_lock = threading.Lock()
+
+
+def _cryptography_der(obj: object) -> bytes:
+    """DER of a ``cryptography`` private key (PKCS#8), public key (SPKI) or certificate."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization as ser
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    except ImportError:  # pragma: no cover - cryptography is optional
+        raise _bad_key_type(obj) from None
+    if isinstance(obj, x509.Certificate):
+        obj = obj.public_key()
+    if isinstance(obj, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        return obj.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+    if isinstance(obj, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+        return obj.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo)
+    raise _bad_key_type(obj)
+
+
+def _bad_key_type(obj: object) -> TypeError:
+    return TypeError(
+        "key must be str, bytes, a bastion Key, a PyJWK or a cryptography RSA, EC or Ed25519 key, "
+        f"not {type(obj).__name__}"
+    )
+
+
+def _coerce_key(key: object) -> str | bytes | Key:
+    """The native form of a key argument (cryptography conversions are cached)."""
+    if isinstance(key, _NATIVE_KEY_TYPES):
+        return key
+    if isinstance(key, PyJWK):
+        return key.key
+    if isinstance(key, (bytearray, memoryview)):
+        return bytes(key)
+    ident = id(key)
+    with _converted_lock:
+        hit = _converted.get(ident)
+        if hit is not None and hit[0] is key:
+            _converted.move_to_end(ident)
+            return hit[1]
+    native = Key.from_der(_cryptography_der(key))
+    with _converted_lock:
+        # The entry holds a strong reference, so ``id(key)`` cannot be reused while cached.
+        _converted[ident] = (key, native)
+        while len(_converted) > _CACHE_SIZE:
+            _converted.popitem(last=False)
+    return native
+
+
+# ---- module-level functions ----------------------------------------------------------
+
+
+def _legacy_arguments(name: str, kwargs: dict[str, Any], verify: bool | None, options: Any) -> None:
+    if kwargs:
+        warnings.warn(
+            f"passing additional kwargs to {name}() is deprecated "
+            "and will be removed in pyjwt version 3. "
+            f"Unsupported kwargs: {tuple(kwargs.keys())}",
+            RemovedInPyjwt3Warning,
+            stacklevel=3,
+        )
+    if verify is not None:
+        verify_signature = True if options is None else options.get("verify_signature", True)
+        if verify != verify_signature:
+            warnings.warn(
+                "The `verify` argument to `decode` does nothing in PyJWT 2.0 and newer. "
+                "The equivalent is setting `verify_signature` to False in the `options` dictionary. "
+                "This invocation has a mismatch between the kwarg and the option entry.",
+                category=DeprecationWarning,
+                stacklevel=3,
+            )
+
+
+def encode(
+    payload: Mapping[str, Any],
+    key: Any,
+    algorithm: str | None = _ALGORITHM_UNSET,
+    headers: Mapping[str, Any] | None = None,
+    json_encoder: type[Any] | None = None,
+    sort_headers: bool = True,
+) -> str:
+    """Sign ``payload`` as a JWT (PyJWT's ``jwt.encode``).
+
+    ``key``: ``str`` / ``bytes`` (an HMAC secret or PEM/JWK/OpenSSH text), a
+    :class:`bastion.Key`, a :class:`PyJWK` or a ``cryptography`` private key.
+    ``datetime`` values of ``exp``, ``iat`` and ``nbf`` become integer
+    timestamps; header members are written sorted.
+    """
+    return _encode(payload, key, algorithm, headers, json_encoder, sort_headers, False)
+
+
+def _encode(
+    payload: Mapping[str, Any],
+    key: Any,
+    algorithm: str | None,
+    headers: Mapping[str, Any] | None,
+    json_encoder: type[Any] | None,
+    sort_headers: bool,
+    allow_weak_keys: bool,
+) -> str:
+    if algorithm is _ALGORITHM_UNSET or algorithm is None:
+        if isinstance(key, PyJWK):
+            algorithm = key.algorithm_name
+        elif algorithm is _ALGORITHM_UNSET:
+            algorithm = "HS256"
+    if key.__class__ not in _NATIVE_KEY_TYPES:
+        key = _coerce_key(key)
+    return _native.jwt_encode(payload, key, algorithm, headers, json_encoder, sort_headers, allow_weak_keys)
+
+
+def decode_complete(
+    jwt: str | bytes,
+    key: Any = "",
+    algorithms: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    verify: bool | None = None,
+    detached_payload: bytes | None = None,
+    audience: str | Iterable[str] | None = None,
+    issuer: str | Iterable[str] | None = None,
+    subject: str | None = None,
+    leeway: float | timedelta = 0,
+    *,
+    clock: ManualClock | None = None,
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Verify ``jwt`` and return ``{"header": ..., "payload": ..., "signature": ...}``
+    (PyJWT's ``jwt.decode_complete``). ``clock`` and ``max_token_size`` are
+    bastion extensions."""
+    if kwargs or verify is not None:
+        _legacy_arguments("decode_complete", kwargs, verify, options)
+    if key.__class__ not in _NATIVE_KEY_TYPES:
+        if isinstance(key, PyJWK) and algorithms is None:
+            algorithms = [key.algorithm_name]
+        key = _coerce_key(key)
+    return _native.jwt_decode_complete(
+        jwt,
+        key,
+        algorithms,
+        options,
+        detached_payload,
+        audience,
+        issuer,
+        subject,
+        leeway,
+        clock,
+        max_token_size,
+    )
+
+
+def decode(
+    jwt: str | bytes,
+    key: Any = "",
+    algorithms: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    verify: bool | None = None,
+    detached_payload: bytes | None = None,
+    audience: str | Iterable[str] | None = None,
+    subject: str | None = None,
+    issuer: str | Iterable[str] | None = None,
+    leeway: float | timedelta = 0,
+    *,
+    clock: ManualClock | None = None,
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Verify ``jwt`` and return its claims (PyJWT's ``jwt.decode``).
+
+    ``algorithms`` is required unless ``options["verify_signature"]`` is false.
+    ``options`` takes PyJWT's keys (``verify_signature``, ``verify_exp``,
+    ``verify_nbf``, ``verify_iat``, ``verify_aud``, ``verify_iss``,
+    ``verify_sub``, ``verify_jti``, ``require``, ``strict_aud``) and
+    ``enforce_minimum_key_length`` (default True here).
+    """
+    if kwargs or verify is not None:
+        _legacy_arguments("decode", kwargs, verify, options)
+    if key.__class__ not in _NATIVE_KEY_TYPES:
+        if isinstance(key, PyJWK) and algorithms is None:
+            algorithms = [key.algorithm_name]
+        key = _coerce_key(key)
+    return _native.jwt_decode(
+        jwt,
+        key,
+        algorithms,
+        options,
+        detached_payload,
+        audience,
+        issuer,
+        subject,
+        leeway,
+        clock,
+        max_token_size,
+    )
+
+
+def get_unverified_header(jwt: str | bytes) -> dict[str, Any]:
+    """The token's header, parsed strictly but NOT verified (PyJWT's
+    ``jwt.get_unverified_header``). Use it only to pick a key (``kid``)."""
+    return _native.jwt_get_unverified_header(jwt)
+
+
+# ---- the PyJWT class -----------------------------------------------------------------
+
+
+class PyJWT:
+    """PyJWT's ``PyJWT`` class: default ``options`` for ``encode`` / ``decode``."""
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        self.options: dict[str, Any] = self._get_default_options()
+        if options is not None:
+            self.options = self._merge_options(options)
+
+    @staticmethod
+    def _get_default_options() -> dict[str, Any]:
+        return {
+            "verify_signature": True,
+            "verify_exp": True,
+            "verify_nbf": True,
+            "verify_iat": True,
+            "verify_aud": True,
+            "verify_iss": True,
+            "verify_sub": True,
+            "verify_jti": True,
+            "require": [],
+            "strict_aud": False,
+            "enforce_minimum_key_length": True,
+        }
+
+    def _merge_options(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if options is None:
+            return self.options
+        merged = dict(options)
+        if not merged.get("verify_signature", True):
+            for name in (
+                "verify_exp",
+                "verify_nbf",
+                "verify_iat",
+                "verify_aud",
+                "verify_iss",
+                "verify_sub",
+                "verify_jti",
+            ):
+                merged[name] = merged.get(name, False)
+        return {**self.options, **merged}
+
+    def encode(
+        self,
+        payload: Mapping[str, Any],
+        key: Any,
+        algorithm: str | None = _ALGORITHM_UNSET,
+        headers: Mapping[str, Any] | None = None,
+        json_encoder: type[Any] | None = None,
+        sort_headers: bool = True,
+    ) -> str:
+        """Sign ``payload`` (see :func:`encode`) with this instance's options."""
+        weak = not self.options.get("enforce_minimum_key_length", True)
+        return _encode(payload, key, algorithm, headers, json_encoder, sort_headers, weak)
+
+    def decode_complete(
+        self,
+        jwt: str | bytes,
+        key: Any = "",
+        algorithms: Sequence[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        verify: bool | None = None,
+        detached_payload: bytes | None = None,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        leeway: float | timedelta = 0,
+        *,
+        clock: ManualClock | None = None,
+        max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """:func:`decode_complete` with this instance's options merged under ``options``."""
+        if kwargs or verify is not None:
+            _legacy_arguments("decode_complete", kwargs, verify, options)
+        merged = self._merge_options(options)
+        # As in PyJWT, only the call's options decide whether the signature is verified.
+        merged["verify_signature"] = True if options is None else options.get("verify_signature", True)
+        return decode_complete(
+            jwt,
+            key,
+            algorithms,
+            merged,
+            None,
+            detached_payload,
+            audience,
+            issuer,
+            subject,
+            leeway,
+            clock=clock,
+            max_token_size=max_token_size,
+        )
+
+    def decode(
+        self,
+        jwt: str | bytes,
+        key: Any = "",
+        algorithms: Sequence[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        verify: bool | None = None,
+        detached_payload: bytes | None = None,
+        audience: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        issuer: str | Iterable[str] | None = None,
+        leeway: float | timedelta = 0,
+        *,
+        clock: ManualClock | None = None,
+        max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """:func:`decode` with this instance's options merged under ``options``."""
+        if kwargs or verify is not None:
+            _legacy_arguments("decode", kwargs, verify, options)
+        merged = self._merge_options(options)
+        merged["verify_signature"] = True if options is None else options.get("verify_signature", True)
+        return decode(
+            jwt,
+            key,
+            algorithms,
+            merged,
+            None,
+            detached_payload,
+            audience,
+            subject,
+            issuer,
+            leeway,
+            clock=clock,
+            max_token_size=max_token_size,
+        )

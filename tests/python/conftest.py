@@ -1,0 +1,81 @@
+"""Shared fixtures: real keys made with ``cryptography``, fixed clocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from bastion import ManualClock
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+# A fixed instant: every time-dependent test reads a ManualClock set here.
+NOW = 1_700_000_000
+
+# Long enough for HS512 (64 bytes), random-looking (many distinct bytes).
+HMAC_SECRET = "k3Y-9fQ2_vLx8RtZp4Wn7JcB1sHd6MgA0eUoTyIqXrNbVwEiCjGlKhPzSaDuFmOy"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """One asymmetric key in the forms the tests need."""
+
+    alg: str
+    private: Any  # cryptography private key
+    public: Any  # cryptography public key
+
+    @property
+    def private_pem(self) -> bytes:
+        return self.private.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+
+    @property
+    def public_pem(self) -> bytes:
+        return self.public.public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo)
+
+    @property
+    def private_der(self) -> bytes:
+        return self.private.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+
+    @property
+    def public_der(self) -> bytes:
+        return self.public.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo)
+
+    @property
+    def public_ssh(self) -> bytes:
+        return self.public.public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH)
+
+
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_EC = {
+    "ES256": ec.generate_private_key(ec.SECP256R1()),
+    "ES384": ec.generate_private_key(ec.SECP384R1()),
+    "ES512": ec.generate_private_key(ec.SECP521R1()),
+    "ES256K": ec.generate_private_key(ec.SECP256K1()),
+}
+_ED = ed25519.Ed25519PrivateKey.generate()
+
+ASYMMETRIC: dict[str, KeyPair] = {
+    **{
+        a: KeyPair(a, _RSA, _RSA.public_key()) for a in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+    },
+    **{a: KeyPair(a, k, k.public_key()) for a, k in _EC.items()},
+    "EdDSA": KeyPair("EdDSA", _ED, _ED.public_key()),
+}
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+ALL_ALGORITHMS = HMAC_ALGORITHMS + tuple(ASYMMETRIC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def claims() -> dict[str, Any]:
+    return {"sub": "user-1", "iat": NOW, "exp": NOW + 300, "role": "admin"}
+
+
+@pytest.fixture(scope="session")
+def rsa_pair() -> KeyPair:
+    return ASYMMETRIC["RS256"]
