@@ -14,8 +14,7 @@ use crate::json::{self, DumpOptions};
 use bastion_core::clock::SharedClock;
 use bastion_core::token::json::{self as core_json, Object, Value};
 use bastion_core::token::{
-    self as core, Algorithm, Family, Header, KeyCache, Token, Validation,
-    DEFAULT_MAX_TOKEN_SIZE,
+    self as core, Algorithm, Family, Header, KeyCache, Token, Validation, DEFAULT_MAX_TOKEN_SIZE,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -189,10 +188,7 @@ fn complete<'py>(py: Python<'py>, token: &Token) -> PyResult<Bound<'py, PyDict>>
         intern!(py, "payload"),
         json::object_to_py(py, &token.claims)?,
     )?;
-    out.set_item(
-        intern!(py, "signature"),
-        PyBytes::new(py, &token.signature),
-    )?;
+    out.set_item(intern!(py, "signature"), PyBytes::new(py, &token.signature))?;
     Ok(out)
 }
 
