@@ -6,6 +6,7 @@ Timings are the best of several repeats (µs per operation); ratios are peer / b
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -57,6 +58,9 @@ def compare(group: str, op: str, peer_name: str, peer, ours, number: int) -> Non
 
 
 def jwt_benchmarks() -> None:
+    # Every decode row below runs with the verified-token cache OFF (each call
+    # decodes and checks the signature); the "seen before" rows turn it on.
+    cache_size = bastion.set_verified_token_cache_size(0)
     # HS256: PyJWT and bastion's PyJWT-compatible API, same str key, with claim validation.
     tok_peer = pyjwt.encode(CLAIMS, SECRET, algorithm="HS256")
     tok_ours = bjwt.encode(CLAIMS, SECRET, algorithm="HS256")
@@ -125,6 +129,17 @@ def jwt_benchmarks() -> None:
             lambda alg=alg, tok=tok, pem=pem_public: bjwt.decode(tok, pem, algorithms=[alg], **DECODE_KW),
             3000,
         )
+        bastion.set_verified_token_cache_size(cache_size)
+        compare(
+            alg,
+            "decode, token seen before (verified cache)",
+            "PyJWT",
+            lambda alg=alg, tok=tok, public=public: pyjwt.decode(tok, public, algorithms=[alg], **DECODE_KW),
+            lambda alg=alg, tok=tok, public=public: bjwt.decode(tok, public, algorithms=[alg], **DECODE_KW),
+            3000,
+        )
+        bastion.set_verified_token_cache_size(0)
+    bastion.set_verified_token_cache_size(cache_size)
 
 
 def password_benchmarks() -> None:
@@ -199,7 +214,7 @@ def main() -> None:
         "python": platform.python_version(),
         "cores": os.cpu_count(),
         "pyjwt": pyjwt.__version__,
-        "argon2_cffi": argon2.__version__ if hasattr(argon2, "__version__") else "",
+        "argon2_cffi": importlib.metadata.version("argon2-cffi"),
         "rows": rows,
         "gil_scaling": scaling,
     }

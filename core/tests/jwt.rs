@@ -459,3 +459,153 @@ fn key_cache_refuses_huge_material() {
     cache.get(&big, &[Family::Hmac]).unwrap();
     assert_eq!(cache.len(), 0, "large material is not cached");
 }
+
+mod verified_cache {
+    use super::*;
+    use bastion_core::token::VerifiedCache;
+
+    #[test]
+    fn hits_give_the_same_answers_as_decode() {
+        let cache = VerifiedCache::new(64);
+        let key = private_key(Algorithm::ES256);
+        let public = public_of(&key);
+        let token = encode(
+            &Header::new(Algorithm::ES256),
+            &claims(NOW + 60.0),
+            &key,
+            false,
+        )
+        .unwrap();
+        let v = Validation::new(&[Algorithm::ES256]);
+        let clock = ManualClock::new(NOW);
+        let first = cache.decode(token.as_bytes(), &public, &v, &clock).unwrap();
+        assert_eq!(cache.len(), 1);
+        let again = cache.decode(token.as_bytes(), &public, &v, &clock).unwrap();
+        assert_eq!(first.claims_json, again.claims_json);
+        // Every configuration- and time-dependent rule still applies on a hit.
+        assert_eq!(
+            cache
+                .decode(
+                    token.as_bytes(),
+                    &public,
+                    &Validation::new(&[Algorithm::ES384]),
+                    &clock
+                )
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidAlgorithm
+        );
+        let mut typed = v.clone();
+        typed.typ = Some("at+jwt".into());
+        assert_eq!(
+            cache
+                .decode(token.as_bytes(), &public, &typed, &clock)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidTokenType
+        );
+        let mut aud = v.clone();
+        aud.audience = Some(vec!["api".into()]);
+        assert_eq!(
+            cache
+                .decode(token.as_bytes(), &public, &aud, &clock)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::MissingClaim
+        );
+        let mut small = v.clone();
+        small.max_token_size = 10;
+        assert_eq!(
+            cache
+                .decode(token.as_bytes(), &public, &small, &clock)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::MalformedToken
+        );
+        clock.advance(60.0);
+        assert_eq!(
+            cache
+                .decode(token.as_bytes(), &public, &v, &clock)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::TokenExpired
+        );
+        // Another key never hits the entry made with this one.
+        let other = public_of(&private_key(Algorithm::ES256));
+        clock.set(NOW);
+        assert_eq!(
+            cache
+                .decode(token.as_bytes(), &other, &v, &clock)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidSignature
+        );
+    }
+
+    #[test]
+    fn forged_tokens_are_never_stored_and_weak_keys_still_refused() {
+        let cache = VerifiedCache::new(64);
+        let clock = ManualClock::new(NOW);
+        let short = Key::hmac(b"0123456789abcdefghijklmnopqrstu").unwrap();
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims(NOW + 60.0),
+            &short,
+            true,
+        )
+        .unwrap();
+        let mut lenient = Validation::new(&[Algorithm::HS256]);
+        lenient.allow_weak_keys = true;
+        cache
+            .decode(token.as_bytes(), &short, &lenient, &clock)
+            .unwrap();
+        assert_eq!(
+            cache
+                .decode(
+                    token.as_bytes(),
+                    &short,
+                    &Validation::new(&[Algorithm::HS256]),
+                    &clock
+                )
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidKey
+        );
+        let before = cache.len();
+        let mut forged = token.clone().into_bytes();
+        let n = forged.len();
+        forged[n - 3] = if forged[n - 3] == b'A' { b'B' } else { b'A' };
+        assert!(cache.decode(&forged, &short, &lenient, &clock).is_err());
+        assert_eq!(cache.len(), before);
+    }
+
+    #[test]
+    fn stays_bounded_and_can_be_turned_off() {
+        let cache = VerifiedCache::new(32);
+        let key = Key::hmac(SECRET).unwrap();
+        let clock = ManualClock::new(NOW);
+        let v = Validation::new(&[Algorithm::HS256]);
+        for i in 0..500 {
+            let t = encode(
+                &Header::new(Algorithm::HS256),
+                &format!(r#"{{"exp":{},"n":{i}}}"#, NOW + 60.0),
+                &key,
+                false,
+            )
+            .unwrap();
+            cache.decode(t.as_bytes(), &key, &v, &clock).unwrap();
+            assert!(cache.len() <= 32 + 16, "{}", cache.len());
+        }
+        cache.set_capacity(0);
+        assert!(cache.is_empty());
+        let t = encode(
+            &Header::new(Algorithm::HS256),
+            &claims(NOW + 60.0),
+            &key,
+            false,
+        )
+        .unwrap();
+        cache.decode(t.as_bytes(), &key, &v, &clock).unwrap();
+        assert!(cache.is_empty());
+    }
+}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from bastion._native import Key, ManualClock, Verifier, sign
+from bastion._native import Key, ManualClock, Verifier, set_verified_token_cache_size, sign
 from bastion.exceptions import (
     BastionError,
     DecodeError,
@@ -83,6 +83,7 @@ __all__ = [
     "hash_password",
     "identify_hash",
     "needs_rehash",
+    "set_verified_token_cache_size",
     "sign",
     "verify_password",
 ]

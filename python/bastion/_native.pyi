@@ -18,6 +18,7 @@ __all__ = [
     "jwt_decode_complete",
     "jwt_encode",
     "jwt_get_unverified_header",
+    "set_verified_token_cache_size",
     "sign",
     "supported_algorithms",
     "verify_jws",
@@ -130,6 +131,13 @@ def sign(
 
 def supported_algorithms() -> list[str]:
     """Names of every algorithm bastion implements."""
+
+def set_verified_token_cache_size(size: int) -> int:
+    """Sets how many verified tokens are remembered (default 4096; 0 turns the cache off).
+
+    A token presented again with the same key skips decoding and the signature check;
+    every configuration- and time-dependent rule still runs. Returns the previous size.
+    """
 
 def jwt_encode(
     payload: Mapping[str, Any],

@@ -19,7 +19,7 @@ mod _native {
     use super::password::{argon2_hash_raw, identify_hash, verify_password, PasswordHasher};
     #[pymodule_export]
     use super::token::{
-        jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header, sign,
-        supported_algorithms, verify_jws, Key, Verifier,
+        jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header,
+        set_verified_token_cache_size, sign, supported_algorithms, verify_jws, Key, Verifier,
     };
 }

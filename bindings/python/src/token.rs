@@ -14,7 +14,8 @@ use crate::json::{self, DumpOptions};
 use bastion_core::clock::SharedClock;
 use bastion_core::token::json::{self as core_json, Object, Value};
 use bastion_core::token::{
-    self as core, Algorithm, Family, Header, KeyCache, Token, Validation, DEFAULT_MAX_TOKEN_SIZE,
+    self as core, Algorithm, Family, Header, KeyCache, Token, Validation, VerifiedCache,
+    DEFAULT_MAX_TOKEN_SIZE,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -663,7 +664,9 @@ fn compat_decode(
     let clock = clock::borrow(clock);
     if opts.verify_signature {
         let key = key_arg(key, &families(&algs))?;
-        core::decode(raw, &key, &v, clock).py_err()
+        VerifiedCache::global()
+            .decode(raw, &key, &v, clock)
+            .py_err()
     } else {
         let token = core::decode_unverified(raw, max_token_size).py_err()?;
         if opts.any_enabled {
@@ -804,13 +807,14 @@ pub struct Verifier {
 
 impl Verifier {
     fn verify(&self, jwt: &Bound<'_, PyAny>) -> PyResult<Token> {
-        core::decode(
-            token_bytes(jwt)?,
-            &self.key,
-            &self.validation,
-            self.clock.as_ref(),
-        )
-        .py_err()
+        VerifiedCache::global()
+            .decode(
+                token_bytes(jwt)?,
+                &self.key,
+                &self.validation,
+                self.clock.as_ref(),
+            )
+            .py_err()
     }
 }
 
@@ -904,4 +908,16 @@ impl Verifier {
 #[pyfunction]
 pub fn supported_algorithms<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
     PyList::new(py, algorithm_names(Algorithm::ALL))
+}
+
+/// Sets how many verified tokens are remembered (default 4096; 0 turns the
+/// cache off). A token presented again with the same key skips decoding and
+/// the signature check; every configuration- and time-dependent rule still
+/// runs. Returns the previous capacity.
+#[pyfunction]
+pub fn set_verified_token_cache_size(size: usize) -> usize {
+    let cache = VerifiedCache::global();
+    let before = cache.capacity();
+    cache.set_capacity(size);
+    before
 }

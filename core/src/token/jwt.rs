@@ -300,12 +300,7 @@ fn verify_parts(
     validation: &Validation,
 ) -> Result<(Object, Algorithm, Vec<u8>)> {
     let header = parse_header(parts.header_b64)?;
-    check_crit(&header, &validation.critical_extensions)?;
-    let alg = Algorithm::from_name(header_alg(&header))
-        .filter(|a| validation.algorithms.contains(a))
-        .ok_or_else(|| err!(InvalidAlgorithm, "The specified alg value is not allowed"))?;
-    key.ensure_fits(alg)?;
-    check_typ(&header, validation.typ.as_deref())?;
+    let alg = check_header(&header, key, validation)?;
     let signature =
         b64::decode(parts.signature_b64).ok_or_else(|| malformed("Invalid crypto padding"))?;
     key.verify(
@@ -317,18 +312,30 @@ fn verify_parts(
     Ok((header, alg, signature))
 }
 
-/// Verifies a token and checks its claims with `clock`'s time.
-pub fn decode(
-    token: &[u8],
+/// The header rules that depend on the caller's configuration and key:
+/// `crit`, the accepted algorithms, the key family (and HMAC strength), `typ`.
+/// Returns the algorithm to verify with.
+pub(crate) fn check_header(
+    header: &Object,
     key: &Key,
     validation: &Validation,
-    clock: &dyn Clock,
-) -> Result<Token> {
+) -> Result<Algorithm> {
+    check_crit(header, &validation.critical_extensions)?;
+    let alg = Algorithm::from_name(header_alg(header))
+        .filter(|a| validation.algorithms.contains(a))
+        .ok_or_else(|| err!(InvalidAlgorithm, "The specified alg value is not allowed"))?;
+    key.ensure_usable(alg, validation.allow_weak_keys)?;
+    check_typ(header, validation.typ.as_deref())?;
+    Ok(alg)
+}
+
+/// Splits, bounds and verifies `token`, then parses its claims, without the
+/// claim checks (shared by [`decode`] and the verified-token cache).
+pub(crate) fn verify_token(token: &[u8], key: &Key, validation: &Validation) -> Result<Token> {
     validation.validate()?;
     let parts = split(token, validation.max_token_size)?;
     let (header, alg, signature) = verify_parts(&parts, key, validation)?;
     let (claims, claims_json) = parse_payload(parts.payload_b64)?;
-    validate_claims(&claims, validation, clock.now_secs())?;
     Ok(Token {
         header,
         claims,
@@ -336,6 +343,23 @@ pub fn decode(
         algorithm: Some(alg),
         signature,
     })
+}
+
+/// Bounds a token's size and checks it has three segments (no decoding).
+pub(crate) fn check_shape(token: &[u8], max_token_size: usize) -> Result<()> {
+    split(token, max_token_size).map(|_| ())
+}
+
+/// Verifies a token and checks its claims with `clock`'s time.
+pub fn decode(
+    token: &[u8],
+    key: &Key,
+    validation: &Validation,
+    clock: &dyn Clock,
+) -> Result<Token> {
+    let t = verify_token(token, key, validation)?;
+    validate_claims(&t.claims, validation, clock.now_secs())?;
+    Ok(t)
 }
 
 /// Decodes a token WITHOUT verifying its signature or claims. The same strict

@@ -28,9 +28,12 @@ pub const MIN_RSA_BITS: usize = 2048;
 #[derive(Clone)]
 pub struct Key {
     inner: std::sync::Arc<Inner>,
+    inner_id: u64,
     kid: Option<String>,
     alg: Option<Algorithm>,
 }
+
+static NEXT_KEY_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 enum Inner {
     Hmac(Box<HmacKey>),
@@ -107,6 +110,7 @@ impl Key {
     fn new(inner: Inner) -> Self {
         Self {
             inner: std::sync::Arc::new(inner),
+            inner_id: NEXT_KEY_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             kid: None,
             alg: None,
         }
@@ -603,6 +607,25 @@ impl Key {
             Inner::Hmac(k) => Some(k.secret.len()),
             _ => None,
         }
+    }
+
+    /// Errors unless `alg` may be used with this key and, for HMAC (unless
+    /// `allow_weak`), the secret is strong enough for `alg`.
+    pub fn ensure_usable(&self, alg: Algorithm, allow_weak: bool) -> Result<()> {
+        self.ensure_fits(alg)?;
+        if let Inner::Hmac(k) = &*self.inner {
+            if !allow_weak {
+                secrets::check_hmac_secret(&k.secret, alg)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An identifier of the parsed key material, unique in this process and
+    /// shared by clones (which differ at most in `kid` / algorithm restriction).
+    #[must_use]
+    pub fn material_id(&self) -> u64 {
+        self.inner_id
     }
 
     /// Errors unless `alg` may be used with this key.

@@ -6,6 +6,8 @@
 //!   list, strict header and claims checks, injected clock.
 //! - [`encode`]: signing with a typed key.
 //! - [`KeyCache`]: keys for the compatibility layers that receive raw strings.
+//! - [`VerifiedCache`]: tokens whose signature already verified, so a bearer
+//!   token presented again skips the signature check (every other rule reruns).
 
 pub mod algorithm;
 pub mod b64;
@@ -15,6 +17,7 @@ pub mod json;
 pub mod jwt;
 pub mod key;
 pub mod secrets;
+pub mod verified;
 
 pub use algorithm::{Algorithm, Curve, Family};
 pub use cache::KeyCache;
@@ -23,3 +26,4 @@ pub use jwt::{
     Token, Validation, DEFAULT_MAX_TOKEN_SIZE,
 };
 pub use key::Key;
+pub use verified::VerifiedCache;

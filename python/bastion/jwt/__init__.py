@@ -232,6 +232,11 @@ def _bad_key_type(obj: object) -> TypeError:
 
 def _coerce_key(key: object) -> str | bytes | Key:
     """The native form of a key argument (cryptography conversions are cached)."""
+    # Hot path, lock-free: a dict read is atomic; the entry's strong reference
+    # guarantees ``id(key)`` still names the same object.
+    hit = _converted.get(id(key))
+    if hit is not None and hit[0] is key:
+        return hit[1]
     if isinstance(key, _NATIVE_KEY_TYPES):
         return key
     if isinstance(key, PyJWK):
@@ -239,11 +244,6 @@ def _coerce_key(key: object) -> str | bytes | Key:
     if isinstance(key, (bytearray, memoryview)):
         return bytes(key)
     ident = id(key)
-    with _converted_lock:
-        hit = _converted.get(ident)
-        if hit is not None and hit[0] is key:
-            _converted.move_to_end(ident)
-            return hit[1]
     native = Key.from_der(_cryptography_der(key))
     with _converted_lock:
         # The entry holds a strong reference, so ``id(key)`` cannot be reused while cached.
