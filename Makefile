@@ -1,0 +1,102 @@
+# bastion — the documented way in. `make help` lists the targets.
+#
+#   make demo   build everything and run the demo (embedded memory store)
+#   make test   every check CI runs: formatting, lints, Rust, Python and Node suites
+#   make bench  release builds, then the side-by-side benchmarks against the peers
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.deps-installed
+NODE_DEPS := node/node_modules/.package-lock.json
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+.PHONY: venv
+venv: $(STAMP) ## Create .venv with the Python tools and peer libraries
+
+# `npm ci` refuses this lockfile: @napi-rs/cli's optional per-platform binaries
+# for other systems are not served by the registry, so they cannot be recorded.
+# `npm install --no-save` against the committed lockfile installs the same tree
+# and never rewrites the lockfile.
+$(NODE_DEPS): node/package.json node/package-lock.json
+	cd node && npm install --no-save --no-audit --no-fund
+	touch $(NODE_DEPS)
+
+.PHONY: node-deps
+node-deps: $(NODE_DEPS) ## Install the npm dev dependencies from the committed lockfile
+
+.PHONY: build-python
+build-python: $(STAMP) ## Build the extension into .venv (debug) with maturin develop
+	$(VENV)/bin/maturin develop --quiet
+
+.PHONY: build-node
+build-node: $(NODE_DEPS) ## Build the Node addon (debug); regenerates node/index.js and node/index.d.ts
+	cd node && npm run --silent build:debug
+
+.PHONY: build
+build: build-python build-node ## Build the Python extension and the Node addon (debug)
+
+.PHONY: check-generated
+check-generated: build-node ## Fail if the generated node/index.js or node/index.d.ts differ from the committed ones
+	git diff --exit-code -- node/index.js node/index.d.ts
+
+.PHONY: lint
+lint: $(STAMP) ## cargo fmt --check, clippy -D warnings, ruff
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: test-rust
+test-rust: ## The Rust suites (core)
+	cargo test --quiet
+
+.PHONY: test-python
+test-python: build-python ## pytest, and the .pyi stub checked against the binary
+	$(PY) -m mypy.stubtest bastion._native
+	$(PY) -m pytest -q
+
+.PHONY: test-node
+test-node: check-generated ## node --test
+	cd node && npm test
+
+.PHONY: test
+test: lint test-rust test-python test-node ## Everything CI runs
+
+.PHONY: demo
+demo: build ## Build everything and run the demo (embedded memory store)
+	$(PY) examples/demo.py
+	node examples/demo.mjs
+
+.PHONY: bench
+bench: $(STAMP) $(NODE_DEPS) ## Release builds, then benchmarks side by side with the peers
+	$(VENV)/bin/maturin develop --release --quiet
+	cd node && npm run --silent build
+	mkdir -p bench/results
+	cd bench/crypto-backend && cargo run --release --quiet > ../results/crypto_backend.md
+	$(PY) bench/python_bench.py
+	node bench/node_bench.mjs
+	$(PY) bench/report.py
+
+.PHONY: fmt
+fmt: $(STAMP) ## Format Rust and Python sources
+	cargo fmt --all
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: clean
+clean: ## Remove build outputs (keeps .venv and node_modules)
+	cargo clean
+	rm -f node/*.node python/bastion/*.so

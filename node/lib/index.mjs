@@ -1,0 +1,20 @@
+// ESM entry of bastion-engine (the same objects as the CommonJS entry).
+import bastion from './index.js';
+
+export const {
+  sign,
+  verify,
+  decode,
+  signAsync,
+  verifyAsync,
+  JsonWebTokenError,
+  NotBeforeError,
+  TokenExpiredError,
+  Key,
+  ManualClock,
+  Verifier,
+  setVerifiedTokenCacheSize,
+  password,
+} = bastion;
+
+export default bastion;

@@ -1,0 +1,49 @@
+// Shared helpers for the Node suites: the package (CommonJS entry), its native
+// addon, and the peer libraries installed as devDependencies of node/.
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
+
+const require = createRequire(new URL('../../node/package.json', import.meta.url));
+
+/** The bastion-engine package (jsonwebtoken-compatible layer). */
+export const bastion = require('./lib/index.js');
+/** The native addon (`bastion-engine/native`). */
+export const native = require('./index.js');
+/** The peers, as installed in node/node_modules. */
+export const jsonwebtoken = require('jsonwebtoken');
+export const jose = require('jose');
+export const noders = require('@node-rs/jsonwebtoken');
+
+/** A fixed "now" (2023-11-14T22:13:20Z) for every time-dependent test. */
+export const NOW = 1_700_000_000;
+
+/** A strong HMAC secret (64 random-looking ASCII bytes: fits HS256/384/512). */
+export const SECRET = 'Qm9yZWFsaXMtc2VjcmV0LWZvci1iYXN0aW9uLXRlc3RzLTIwMjMtMTEtMTQtIQ==xY7k';
+
+/** Asserts that `fn` throws (or rejects with) an error carrying `code`; returns it. */
+export function throwsCode(fn, code, extra = {}) {
+  let caught;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught, `expected an error with code ${code}`);
+  assert.ok(caught instanceof Error, `not an Error: ${caught}`);
+  assert.equal(caught.code, code, `code of: ${caught.message}`);
+  for (const [k, v] of Object.entries(extra)) assert.deepEqual(caught[k], v, k);
+  return caught;
+}
+
+export async function rejectsCode(promise, code) {
+  let caught;
+  try {
+    await promise;
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught, `expected a rejection with code ${code}`);
+  assert.ok(caught instanceof Error, `not an Error: ${caught}`);
+  assert.equal(caught.code, code, `code of: ${caught.message}`);
+  return caught;
+}
