@@ -102,7 +102,7 @@ async function hs256() {
   record("HS256", "verify (both async)", "jose (async)", joseVerify, oursVerifyAsync);
 }
 
-async function rs256() {
+async function rs256(cacheSize) {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", {
     modulusLength: 2048,
     publicKeyEncoding: { type: "spki", format: "pem" },
@@ -131,6 +131,15 @@ async function rs256() {
     perOpSync(() => noders.verifySync(t2, publicKey, validation), 1000),
     oursVerify,
   );
+  bastion.setVerifiedTokenCacheSize(cacheSize);
+  record(
+    "RS256",
+    "verify, token seen before (cache)",
+    "jsonwebtoken",
+    perOpSync(() => jsonwebtoken.verify(t1, publicKey, { algorithms: ["RS256"], ...VERIFY }), 3000),
+    perOpSync(() => bastion.verify(ours, publicKey, { algorithms: ["RS256"], ...VERIFY }), 3000),
+  );
+  bastion.setVerifiedTokenCacheSize(0);
   const priv = createPrivateKey(privateKey);
   const pub = createPublicKey(publicKey);
   const t3 = await new jose.SignJWT(CLAIMS).setProtectedHeader({ alg: "RS256" }).sign(priv);
@@ -151,8 +160,11 @@ async function rs256() {
 }
 
 console.log(`Node ${process.version}, ${os.cpus().length} cores`);
+// Every verify row runs with bastion's verified-token cache OFF (each call
+// decodes and checks the signature) except the "token seen before" rows.
+const cacheSize = bastion.setVerifiedTokenCacheSize(0);
 await hs256();
-await rs256();
+await rs256(cacheSize);
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(
   new URL("./results/node.json", import.meta.url),

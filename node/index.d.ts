@@ -156,8 +156,9 @@ export declare function decodeHeader(token: string, maxTokenSize?: number | null
 
 /**
  * How `hash` hashes and what `needsRehash` compares against. Defaults are
- * argon2-cffi's: Argon2id, t=3, m=65536 KiB, p=4, 32-byte hash, 16-byte salt.
- * Options that do not apply to the algorithm are ignored.
+ * argon2-cffi's: Argon2id, t=3, m=65536 KiB, p=4, 32-byte hash, 16-byte salt
+ * (Django's Argon2 costs with `encoding: "django"`). An option that does not
+ * apply to the algorithm is an `INVALID_ARGUMENT` error.
  */
 export interface HashOptions {
   /**
@@ -195,6 +196,13 @@ export interface HashOptions {
    */
   salt?: string | Buffer
 }
+
+/**
+ * Seconds in a span written as the `ms` package reads it (`"2h"`, `"7 days"`,
+ * `"1.5h"`, `"-10m"`; a bare number in a string is milliseconds). Throws
+ * `INVALID_ARGUMENT` for anything else.
+ */
+export declare function parseTimespan(text: string): number
 
 /**
  * Sets how many verified tokens the core remembers (default 4096; 0 turns
@@ -285,6 +293,8 @@ export interface VerifierOptions {
   strictAud?: boolean
   /** Accept HMAC secrets shorter than the hash output (false). */
   allowWeakKeys?: boolean
+  /** Expected `nonce` claim (OpenID Connect ID tokens). */
+  nonce?: string
 }
 
 /**
@@ -316,14 +326,14 @@ export interface VerifierOptions {
  * `TOKEN_NOT_YET_VALID`, `INVALID_AUDIENCE`, `MISSING_CLAIM`, ...), with `at`
  * (seconds since the epoch) on time errors and `claim` on claim errors.
  */
-export declare function verify(token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null): string
+export declare function verify(token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null, nonce?: string | null): string
 
 /**
  * `verify`, computed on the libuv thread pool: the same arguments, then an
  * optional `AbortSignal`. Resolves to the claims JSON text; rejects with the
  * same coded `Error` `verify` throws.
  */
-export declare function verifyAsync(token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null, signal?: AbortSignal | null): Promise<string>
+export declare function verifyAsync(token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null, nonce?: string | null, signal?: AbortSignal | null): Promise<string>
 
 /**
  * Verifies a JWS in compact form WITHOUT reading its payload as a claims

@@ -840,6 +840,7 @@ module.exports.ManualClock = nativeBinding.ManualClock
 module.exports.Verifier = nativeBinding.Verifier
 module.exports.decode = nativeBinding.decode
 module.exports.decodeHeader = nativeBinding.decodeHeader
+module.exports.parseTimespan = nativeBinding.parseTimespan
 module.exports.setVerifiedTokenCacheSize = nativeBinding.setVerifiedTokenCacheSize
 module.exports.sign = nativeBinding.sign
 module.exports.signAsync = nativeBinding.signAsync

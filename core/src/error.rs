@@ -35,6 +35,8 @@ pub enum ErrorKind {
     InvalidSubject,
     /// `jti` does not match, or has the wrong JSON type.
     InvalidJti,
+    /// `nonce` does not match the expected one (OpenID Connect ID tokens).
+    InvalidNonce,
     /// The header `typ` is not the expected one.
     InvalidTokenType,
     /// A required claim is absent.
@@ -62,6 +64,7 @@ impl ErrorKind {
             Self::InvalidIssuer => "INVALID_ISSUER",
             Self::InvalidSubject => "INVALID_SUBJECT",
             Self::InvalidJti => "INVALID_JTI",
+            Self::InvalidNonce => "INVALID_NONCE",
             Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
             Self::MissingClaim => "MISSING_CLAIM",
             Self::InvalidHash => "INVALID_HASH",
@@ -83,6 +86,7 @@ impl ErrorKind {
         Self::InvalidIssuer,
         Self::InvalidSubject,
         Self::InvalidJti,
+        Self::InvalidNonce,
         Self::InvalidTokenType,
         Self::MissingClaim,
         Self::InvalidHash,
@@ -106,12 +110,14 @@ pub enum Detail {
     At(f64),
 }
 
-/// The engine's error: a kind, a human-readable message and optional details.
+/// The engine's error: a kind, a human-readable message and optional details
+/// (the claim concerned and the instant concerned, each when known).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
-    detail: Option<Detail>,
+    claim: Option<String>,
+    at: Option<f64>,
 }
 
 impl Error {
@@ -121,14 +127,18 @@ impl Error {
         Self {
             kind,
             message: message.into(),
-            detail: None,
+            claim: None,
+            at: None,
         }
     }
 
-    /// Attaches a detail.
+    /// Attaches a detail (a claim and an instant can both be attached).
     #[must_use]
     pub fn with_detail(mut self, detail: Detail) -> Self {
-        self.detail = Some(detail);
+        match detail {
+            Detail::Claim(c) => self.claim = Some(c),
+            Detail::At(t) => self.at = Some(t),
+        }
         self
     }
 
@@ -153,19 +163,13 @@ impl Error {
     /// The claim concerned, for claim errors.
     #[must_use]
     pub fn claim(&self) -> Option<&str> {
-        match &self.detail {
-            Some(Detail::Claim(c)) => Some(c),
-            _ => None,
-        }
+        self.claim.as_deref()
     }
 
     /// The instant concerned, for expiry / not-before errors.
     #[must_use]
     pub fn at(&self) -> Option<f64> {
-        match &self.detail {
-            Some(Detail::At(t)) => Some(*t),
-            _ => None,
-        }
+        self.at
     }
 }
 

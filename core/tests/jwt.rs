@@ -609,3 +609,34 @@ mod verified_cache {
         assert!(cache.is_empty());
     }
 }
+
+#[test]
+fn nonce_and_error_details() {
+    let key = Key::hmac(SECRET).unwrap();
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &format!(r#"{{"exp":{},"iat":{},"nonce":"n-1"}}"#, NOW + 60.0, NOW),
+        &key,
+        false,
+    )
+    .unwrap();
+    let clock = ManualClock::new(NOW);
+    let mut v = Validation::new(&[Algorithm::HS256]);
+    v.nonce = Some("n-1".into());
+    decode(token.as_bytes(), &key, &v, &clock).unwrap();
+    v.nonce = Some("n-2".into());
+    let e = decode(token.as_bytes(), &key, &v, &clock).unwrap_err();
+    assert_eq!((e.code(), e.claim()), ("INVALID_NONCE", Some("nonce")));
+    v.nonce = None;
+    v.max_age = Some(10.0);
+    clock.advance(10.0);
+    let e = decode(token.as_bytes(), &key, &v, &clock).unwrap_err();
+    assert_eq!(
+        (e.code(), e.claim(), e.at()),
+        ("TOKEN_EXPIRED", Some("iat"), Some(NOW + 10.0))
+    );
+    v.max_age = None;
+    clock.advance(50.0);
+    let e = decode(token.as_bytes(), &key, &v, &clock).unwrap_err();
+    assert_eq!((e.claim(), e.at()), (Some("exp"), Some(NOW + 60.0)));
+}

@@ -13,10 +13,7 @@ export type { VerifierOptions } from '../index';
 import * as password from './password';
 export { password };
 
-/**
- * The stable codes of the core's errors (`err.code`). `INVALID_NONCE` is set
- * by this layer (the core has no nonce rule yet).
- */
+/** The stable codes of the core's errors (`err.code`). */
 export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_KEY'

@@ -307,6 +307,7 @@ function callVerify(fn, token, key, o) {
     undefined,
     undefined,
     o.allowInsecureKeySizes,
+    o.nonce || undefined,
   );
 }
 
@@ -322,18 +323,10 @@ function claimMessage(claim, o) {
       return `jwt subject invalid. expected: ${o.subject}`;
     case 'jti':
       return `jwt jwtid invalid. expected: ${o.jwtid}`;
+    case 'nonce':
+      return `jwt nonce invalid. expected: ${o.nonce}`;
     default:
       return undefined;
-  }
-}
-
-function expiredByMaxAge(token, err, o) {
-  if (!o.maxAge) return false;
-  if (o.ignoreExpiration) return true;
-  try {
-    return JSON.parse(native.decode(token, o.maxTokenSize).payload).exp !== err.at;
-  } catch {
-    return false;
   }
 }
 
@@ -345,7 +338,8 @@ function verifyError(err, token, o) {
   let message;
   switch (code) {
     case 'TOKEN_EXPIRED':
-      return new TokenExpiredError(expiredByMaxAge(token, err, o) ? 'maxAge exceeded' : 'jwt expired', date, err);
+      // The core names the claim: `exp` for expiry, `iat` when maxAge ran out.
+      return new TokenExpiredError(err.claim === 'iat' ? 'maxAge exceeded' : 'jwt expired', date, err);
     case 'TOKEN_NOT_YET_VALID':
       return new NotBeforeError('jwt not active', date, err);
     case 'MALFORMED_TOKEN':
@@ -364,6 +358,7 @@ function verifyError(err, token, o) {
     case 'INVALID_ISSUER':
     case 'INVALID_SUBJECT':
     case 'INVALID_JTI':
+    case 'INVALID_NONCE':
       message = claimMessage(err.claim, o);
       break;
     case 'MISSING_CLAIM':
@@ -383,11 +378,6 @@ function verifyError(err, token, o) {
 /** The verified result: payload, or { header, payload, signature } with `complete`. */
 function result(json, token, o) {
   const payload = JSON.parse(json);
-  if (o.nonce && payload.nonce !== o.nonce) {
-    // PROVISIONAL: the core has no nonce rule yet; this mirrors jsonwebtoken's
-    // exact-match check until `Validation` gains one.
-    throw jwtError(`jwt nonce invalid. expected: ${o.nonce}`, 'INVALID_NONCE');
-  }
   if (o.complete !== true) return payload;
   return {
     header: JSON.parse(native.decodeHeader(token, o.maxTokenSize)),

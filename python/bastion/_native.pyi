@@ -204,7 +204,7 @@ class PasswordHasher:
     def __new__(
         cls,
         algorithm: str = "argon2id",
-        format: str = "phc",
+        format: str | None = None,
         *,
         time_cost: int | None = None,
         memory_cost: int | None = None,

@@ -22,6 +22,7 @@ __all__ = [
     "InvalidIssuerError",
     "InvalidJTIError",
     "InvalidKeyError",
+    "InvalidNonceError",
     "InvalidSignatureError",
     "InvalidSubjectError",
     "InvalidTokenError",
@@ -138,6 +139,12 @@ class InvalidJTIError(InvalidTokenError):
     """``jti`` does not match, or is not a string."""
 
     code = "INVALID_JTI"
+
+
+class InvalidNonceError(InvalidTokenError):
+    """``nonce`` does not match the expected one (OpenID Connect ID tokens)."""
+
+    code = "INVALID_NONCE"
 
 
 class InvalidTokenTypeError(InvalidTokenError):

@@ -237,11 +237,13 @@ class PasswordHasher:
 
 
 @functools.lru_cache(maxsize=64)
-def _hasher(algorithm: str, format: str, params: tuple[tuple[str, int], ...]) -> _native.PasswordHasher:
+def _hasher(
+    algorithm: str, format: str | None, params: tuple[tuple[str, int], ...]
+) -> _native.PasswordHasher:
     return _native.PasswordHasher(algorithm, format, **dict(params))
 
 
-def _get(algorithm: str, format: str, params: dict[str, Any]) -> _native.PasswordHasher:
+def _get(algorithm: str, format: str | None, params: dict[str, Any]) -> _native.PasswordHasher:
     try:
         key = tuple(sorted(params.items()))
         hash(key)
@@ -254,7 +256,7 @@ def hash_password(
     password: str | bytes,
     algorithm: str = "argon2id",
     *,
-    format: str = "phc",
+    format: str | None = None,
     salt: bytes | None = None,
     **params: int,
 ) -> str:
@@ -264,7 +266,8 @@ def hash_password(
     ``"argon2"`` (Django's name, argon2id), ``"pbkdf2_sha256"``,
     ``"pbkdf2_sha1"``, ``"bcrypt"``, ``"bcrypt_sha256"``. ``format``:
     ``"phc"`` (argon2-cffi / ``$2b$`` bcrypt strings) or ``"django"``
-    (``make_password`` strings). ``params``: ``time_cost``, ``memory_cost``,
+    (``make_password`` strings); by default ``"django"`` for PBKDF2 and
+    bcrypt_sha256 (only Django writes them), ``"phc"`` otherwise. ``params``: ``time_cost``, ``memory_cost``,
     ``parallelism``, ``hash_len``, ``salt_len``, ``version`` (Argon2),
     ``iterations`` (PBKDF2), ``rounds`` (bcrypt); unset ones take the format's
     defaults (argon2-cffi's for Argon2 PHC, Django's otherwise).
@@ -282,7 +285,7 @@ def needs_rehash(
     encoded: str | bytes,
     algorithm: str = "argon2id",
     *,
-    format: str = "phc",
+    format: str | None = None,
     **params: int,
 ) -> bool:
     """True when ``encoded`` differs from what :func:`hash_password` with the
@@ -294,7 +297,7 @@ async def ahash_password(
     password: str | bytes,
     algorithm: str = "argon2id",
     *,
-    format: str = "phc",
+    format: str | None = None,
     salt: bytes | None = None,
     **params: int,
 ) -> str:

@@ -9,4 +9,5 @@
 mod clock;
 mod errors;
 mod password;
+mod timespan;
 mod token;

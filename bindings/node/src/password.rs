@@ -3,10 +3,7 @@
 //! pool, `hashSync` / `verifySync` run the same task on the calling thread
 //! (the `@node-rs/argon2` pattern), `needsRehash` only parses.
 
-use bastion_core::password::{
-    self, Argon2Params, Argon2Variant, Encoding, PasswordHasher, Pbkdf2Digest, Scheme,
-    DJANGO_BCRYPT_COST, DJANGO_PBKDF2_ITERATIONS,
-};
+use bastion_core::password::{self, HasherOptions, PasswordHasher};
 use bastion_core::Result as CoreResult;
 use napi::bindgen_prelude::{AbortSignal, AsyncTask, Buffer, Either, Unknown};
 use napi::{Env, Task};
@@ -16,8 +13,9 @@ use zeroize::Zeroizing;
 use crate::errors::{self, arg, bytes_arg, invalid_argument, options_arg, Result};
 
 /// How `hash` hashes and what `needsRehash` compares against. Defaults are
-/// argon2-cffi's: Argon2id, t=3, m=65536 KiB, p=4, 32-byte hash, 16-byte salt.
-/// Options that do not apply to the algorithm are ignored.
+/// argon2-cffi's: Argon2id, t=3, m=65536 KiB, p=4, 32-byte hash, 16-byte salt
+/// (Django's Argon2 costs with `encoding: "django"`). An option that does not
+/// apply to the algorithm is an `INVALID_ARGUMENT` error.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct HashOptions {
@@ -51,10 +49,12 @@ pub struct HashOptions {
     pub salt: Option<Either<String, Buffer>>,
 }
 
-fn int(value: Option<f64>, name: &str, default: u32) -> CoreResult<u32> {
+fn int(value: Option<f64>, name: &str) -> CoreResult<Option<u32>> {
     match value {
-        None => Ok(default),
-        Some(v) if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) => Ok(v as u32),
+        None => Ok(None),
+        Some(v) if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) => {
+            Ok(Some(v as u32))
+        }
         Some(_) => Err(invalid_argument(format!(
             "{name} must be a non-negative integer"
         ))),
@@ -72,55 +72,19 @@ fn hasher(options: Unknown) -> CoreResult<(PasswordHasher, Option<Zeroizing<Vec<
             Either::B(buf) => buf.to_vec(),
         })
     });
-    let name = o.algorithm.as_deref().unwrap_or("argon2id");
-    let scheme = if let Some(variant) = Argon2Variant::from_name(name) {
-        let d = Argon2Params::default();
-        Scheme::Argon2(Argon2Params {
-            variant,
-            version: int(o.version, "version", d.version)?,
-            time_cost: int(o.time_cost, "timeCost", d.time_cost)?,
-            memory_cost: int(o.memory_cost, "memoryCost", d.memory_cost)?,
-            parallelism: int(o.parallelism, "parallelism", d.parallelism)?,
-            hash_len: int(o.hash_length, "hashLength", d.hash_len)?,
-            salt_len: int(o.salt_length, "saltLength", d.salt_len)?,
-        })
-    } else {
-        match name {
-            "pbkdf2_sha256" | "pbkdf2_sha1" => Scheme::Pbkdf2 {
-                digest: if name == "pbkdf2_sha1" {
-                    Pbkdf2Digest::Sha1
-                } else {
-                    Pbkdf2Digest::Sha256
-                },
-                iterations: int(o.iterations, "iterations", DJANGO_PBKDF2_ITERATIONS)?,
-            },
-            "bcrypt" => Scheme::Bcrypt {
-                cost: int(o.rounds, "rounds", DJANGO_BCRYPT_COST)?,
-            },
-            "bcrypt_sha256" => Scheme::BcryptSha256 {
-                cost: int(o.rounds, "rounds", DJANGO_BCRYPT_COST)?,
-            },
-            other => {
-                return Err(invalid_argument(format!(
-                    "unknown password algorithm {other:?}"
-                )))
-            }
-        }
+    let options = HasherOptions {
+        algorithm: o.algorithm,
+        encoding: o.encoding,
+        time_cost: int(o.time_cost, "timeCost")?,
+        memory_cost: int(o.memory_cost, "memoryCost")?,
+        parallelism: int(o.parallelism, "parallelism")?,
+        hash_len: int(o.hash_length, "hashLength")?,
+        salt_len: int(o.salt_length, "saltLength")?,
+        version: int(o.version, "version")?,
+        iterations: int(o.iterations, "iterations")?,
+        rounds: int(o.rounds, "rounds")?,
     };
-    let encoding = match o.encoding.as_deref() {
-        Some("phc") => Encoding::Phc,
-        Some("django") => Encoding::Django,
-        None => match scheme {
-            Scheme::Pbkdf2 { .. } | Scheme::BcryptSha256 { .. } => Encoding::Django,
-            Scheme::Argon2(_) | Scheme::Bcrypt { .. } => Encoding::Phc,
-        },
-        Some(other) => {
-            return Err(invalid_argument(format!(
-                "unknown encoding {other:?} (\"phc\" or \"django\")"
-            )))
-        }
-    };
-    Ok((PasswordHasher::new(scheme, encoding)?, salt))
+    Ok((PasswordHasher::from_options(&options)?, salt))
 }
 
 // ---- hash --------------------------------------------------------------------

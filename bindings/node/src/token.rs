@@ -459,6 +459,8 @@ pub struct VerifierOptions {
     pub strict_aud: Option<bool>,
     /// Accept HMAC secrets shorter than the hash output (false).
     pub allow_weak_keys: Option<bool>,
+    /// Expected `nonce` claim (OpenID Connect ID tokens).
+    pub nonce: Option<String>,
 }
 
 /// A verification request with its arguments converted and its key not yet
@@ -504,6 +506,7 @@ impl VerifySpec {
             issuer: o.issuer,
             subject: o.subject,
             jti: o.jti,
+            nonce: o.nonce,
             typ: o.typ,
             max_age: o.max_age,
             max_token_size: max_token_size.unwrap_or(d.max_token_size),
@@ -537,6 +540,7 @@ impl VerifySpec {
         validate_aud: Unknown,
         strict_aud: Unknown,
         allow_weak_keys: Unknown,
+        nonce: Unknown,
     ) -> CoreResult<Self> {
         Self::from_options(VerifierOptions {
             algorithms: arg(algorithms, "algorithms", "an array of algorithm names")?,
@@ -556,6 +560,7 @@ impl VerifySpec {
             validate_aud: boolean(validate_aud, "validateAud")?,
             strict_aud: boolean(strict_aud, "strictAud")?,
             allow_weak_keys: boolean(allow_weak_keys, "allowWeakKeys")?,
+            nonce: string(nonce, "nonce")?,
         })
     }
 
@@ -699,7 +704,7 @@ impl Verifier {
 /// `TOKEN_NOT_YET_VALID`, `INVALID_AUDIENCE`, `MISSING_CLAIM`, ...), with `at`
 /// (seconds since the epoch) on time errors and `claim` on claim errors.
 #[napi(
-    ts_args_type = "token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null"
+    ts_args_type = "token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null, nonce?: string | null"
 )]
 #[allow(clippy::too_many_arguments)]
 pub fn verify(
@@ -724,6 +729,7 @@ pub fn verify(
     validate_aud: Unknown,
     strict_aud: Unknown,
     allow_weak_keys: Unknown,
+    nonce: Unknown,
 ) -> Result<String> {
     errors::guard(|| {
         let token: String = arg(token, "token", "a string")?;
@@ -747,6 +753,7 @@ pub fn verify(
             validate_aud,
             strict_aud,
             allow_weak_keys,
+            nonce,
         )?;
         let key = key.resolve(&spec.families)?;
         spec.run(&token, &key, &time)
@@ -783,7 +790,7 @@ impl Task for VerifyTask {
 /// optional `AbortSignal`. Resolves to the claims JSON text; rejects with the
 /// same coded `Error` `verify` throws.
 #[napi(
-    ts_args_type = "token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null, signal?: AbortSignal | null",
+    ts_args_type = "token: string, key: Key | string | Buffer, algorithms?: string[] | null, clock?: ManualClock | number | null, leeway?: number | null, requiredClaims?: string[] | null, audience?: string[] | null, issuer?: string[] | null, subject?: string | null, jti?: string | null, maxAge?: number | null, typ?: string | null, maxTokenSize?: number | null, criticalExtensions?: string[] | null, validateExp?: boolean | null, validateNbf?: boolean | null, validateIat?: boolean | null, validateAud?: boolean | null, strictAud?: boolean | null, allowWeakKeys?: boolean | null, nonce?: string | null, signal?: AbortSignal | null",
     ts_return_type = "Promise<string>"
 )]
 #[allow(clippy::too_many_arguments)]
@@ -809,6 +816,7 @@ pub fn verify_async(
     validate_aud: Unknown,
     strict_aud: Unknown,
     allow_weak_keys: Unknown,
+    nonce: Unknown,
     signal: Unknown,
 ) -> Result<AsyncTask<VerifyTask>> {
     let (job, signal) = errors::guard(|| {
@@ -833,6 +841,7 @@ pub fn verify_async(
             validate_aud,
             strict_aud,
             allow_weak_keys,
+            nonce,
         )?;
         let signal: Option<AbortSignal> = arg(signal, "signal", "an AbortSignal")?;
         Ok(((token, material, spec, time), signal))

@@ -19,6 +19,7 @@ pyo3::import_exception!(bastion.exceptions, ImmatureSignatureError);
 pyo3::import_exception!(bastion.exceptions, InvalidIssuedAtError);
 pyo3::import_exception!(bastion.exceptions, InvalidAudienceError);
 pyo3::import_exception!(bastion.exceptions, InvalidIssuerError);
+pyo3::import_exception!(bastion.exceptions, InvalidNonceError);
 pyo3::import_exception!(bastion.exceptions, InvalidSubjectError);
 pyo3::import_exception!(bastion.exceptions, InvalidJTIError);
 pyo3::import_exception!(bastion.exceptions, InvalidTokenTypeError);
@@ -44,6 +45,7 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::InvalidIssuer => InvalidIssuerError::new_err(msg),
         ErrorKind::InvalidSubject => InvalidSubjectError::new_err(msg),
         ErrorKind::InvalidJti => InvalidJTIError::new_err(msg),
+        ErrorKind::InvalidNonce => InvalidNonceError::new_err(msg),
         ErrorKind::InvalidTokenType => InvalidTokenTypeError::new_err(msg),
         ErrorKind::MissingClaim => {
             MissingRequiredClaimError::new_err(e.claim().unwrap_or_default().to_owned())

@@ -4,8 +4,7 @@
 
 use crate::errors::{self, IntoPyResult, InvalidArgumentError};
 use bastion_core::password::{
-    self as core, Argon2Params, Argon2Variant, Encoding, Pbkdf2Digest, Scheme, DJANGO_BCRYPT_COST,
-    DJANGO_PBKDF2_ITERATIONS,
+    self as core, Argon2Params, Argon2Variant, Encoding, HasherOptions, Pbkdf2Digest, Scheme,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
@@ -99,9 +98,11 @@ fn scheme_params<'py>(py: Python<'py>, scheme: &Scheme) -> PyResult<Bound<'py, P
 /// ``algorithm``: "argon2id" (default), "argon2i", "argon2d", "argon2"
 /// (Django's name for argon2id), "pbkdf2_sha256", "pbkdf2_sha1", "bcrypt",
 /// "bcrypt_sha256". ``format``: "phc" (argon2-cffi / bcrypt strings) or
-/// "django" (``django.contrib.auth.hashers`` strings). Parameters left as None
-/// take the defaults of the format: argon2-cffi's for Argon2 PHC, Django's
-/// for the Django encoding, Django's for PBKDF2 and bcrypt.
+/// "django" (``django.contrib.auth.hashers`` strings); None: "django" for
+/// PBKDF2 and bcrypt_sha256 (only Django writes them), "phc" otherwise.
+/// Parameters left as None take the defaults of the format: argon2-cffi's for
+/// Argon2 PHC, Django's for the Django encoding, Django's for PBKDF2 and
+/// bcrypt. A parameter that does not apply to the algorithm is an error.
 #[pyclass(frozen, module = "bastion._native")]
 pub struct PasswordHasher {
     inner: core::PasswordHasher,
@@ -110,11 +111,11 @@ pub struct PasswordHasher {
 #[pymethods]
 impl PasswordHasher {
     #[new]
-    #[pyo3(signature = (algorithm = "argon2id", format = "phc", *, time_cost = None, memory_cost = None, parallelism = None, hash_len = None, salt_len = None, version = None, iterations = None, rounds = None))]
+    #[pyo3(signature = (algorithm = "argon2id", format = None, *, time_cost = None, memory_cost = None, parallelism = None, hash_len = None, salt_len = None, version = None, iterations = None, rounds = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         algorithm: &str,
-        format: &str,
+        format: Option<&str>,
         time_cost: Option<&Bound<'_, PyAny>>,
         memory_cost: Option<&Bound<'_, PyAny>>,
         parallelism: Option<&Bound<'_, PyAny>>,
@@ -124,86 +125,20 @@ impl PasswordHasher {
         iterations: Option<&Bound<'_, PyAny>>,
         rounds: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let encoding = match format {
-            "phc" => Encoding::Phc,
-            "django" => Encoding::Django,
-            other => {
-                return Err(InvalidArgumentError::new_err(format!(
-                    "format must be \"phc\" or \"django\", not {other:?}"
-                )))
-            }
-        };
-        let argon2 = [
-            ("time_cost", param(time_cost, "time_cost")?),
-            ("memory_cost", param(memory_cost, "memory_cost")?),
-            ("parallelism", param(parallelism, "parallelism")?),
-            ("hash_len", param(hash_len, "hash_len")?),
-            ("salt_len", param(salt_len, "salt_len")?),
-            ("version", param(version, "version")?),
-        ];
-        let iterations = param(iterations, "iterations")?;
-        let rounds = param(rounds, "rounds")?;
-        let unused = |names: &[(&str, Option<u32>)]| -> PyResult<()> {
-            match names.iter().find(|(_, v)| v.is_some()) {
-                Some((n, _)) => Err(InvalidArgumentError::new_err(format!(
-                    "{n} does not apply to {algorithm}"
-                ))),
-                None => Ok(()),
-            }
-        };
-        let variant = match algorithm {
-            "argon2id" | "argon2" => Some(Argon2Variant::Argon2id),
-            "argon2i" => Some(Argon2Variant::Argon2i),
-            "argon2d" => Some(Argon2Variant::Argon2d),
-            _ => None,
-        };
-        let scheme = if let Some(variant) = variant {
-            unused(&[("iterations", iterations), ("rounds", rounds)])?;
-            let mut p = match encoding {
-                Encoding::Phc => Argon2Params::default(),
-                Encoding::Django => Argon2Params::django(),
-            };
-            p.variant = variant;
-            let [t, m, par, h, s, v] = argon2.map(|(_, v)| v);
-            p.time_cost = t.unwrap_or(p.time_cost);
-            p.memory_cost = m.unwrap_or(p.memory_cost);
-            p.parallelism = par.unwrap_or(p.parallelism);
-            p.hash_len = h.unwrap_or(p.hash_len);
-            p.salt_len = s.unwrap_or(p.salt_len);
-            p.version = v.unwrap_or(p.version);
-            Scheme::Argon2(p)
-        } else {
-            unused(&argon2)?;
-            match algorithm {
-                "pbkdf2_sha256" | "pbkdf2_sha1" => {
-                    unused(&[("rounds", rounds)])?;
-                    Scheme::Pbkdf2 {
-                        digest: if algorithm == "pbkdf2_sha1" {
-                            Pbkdf2Digest::Sha1
-                        } else {
-                            Pbkdf2Digest::Sha256
-                        },
-                        iterations: iterations.unwrap_or(DJANGO_PBKDF2_ITERATIONS),
-                    }
-                }
-                "bcrypt" | "bcrypt_sha256" => {
-                    unused(&[("iterations", iterations)])?;
-                    let cost = rounds.unwrap_or(DJANGO_BCRYPT_COST);
-                    if algorithm == "bcrypt" {
-                        Scheme::Bcrypt { cost }
-                    } else {
-                        Scheme::BcryptSha256 { cost }
-                    }
-                }
-                other => {
-                    return Err(InvalidArgumentError::new_err(format!(
-                        "unsupported password hashing algorithm {other:?}"
-                    )))
-                }
-            }
+        let options = HasherOptions {
+            algorithm: Some(algorithm.to_owned()),
+            encoding: format.map(str::to_owned),
+            time_cost: param(time_cost, "time_cost")?,
+            memory_cost: param(memory_cost, "memory_cost")?,
+            parallelism: param(parallelism, "parallelism")?,
+            hash_len: param(hash_len, "hash_len")?,
+            salt_len: param(salt_len, "salt_len")?,
+            version: param(version, "version")?,
+            iterations: param(iterations, "iterations")?,
+            rounds: param(rounds, "rounds")?,
         };
         Ok(Self {
-            inner: core::PasswordHasher::new(scheme, encoding).py_err()?,
+            inner: core::PasswordHasher::from_options(&options).py_err()?,
         })
     }
 

@@ -40,6 +40,7 @@ mod argon2;
 mod bcrypt;
 mod encoding;
 mod limiter;
+mod options;
 mod pbkdf2;
 
 use std::fmt;
@@ -58,6 +59,7 @@ pub use self::limiter::{
     global_limiter, memory_budget_kib, memory_in_use_kib, set_memory_budget_kib, MemoryLimiter,
     MemoryPermit, DEFAULT_MEMORY_BUDGET_KIB,
 };
+pub use self::options::HasherOptions;
 pub use self::pbkdf2::{Pbkdf2Digest, DJANGO_PBKDF2_ITERATIONS, PBKDF2_MAX_ITERATIONS};
 
 use self::encoding::{

@@ -14,25 +14,28 @@ use crate::error::Result;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use zeroize::Zeroizing;
 
-#[derive(PartialEq, Eq)]
-struct CacheKey {
-    material: Zeroizing<Vec<u8>>,
-    families: u16,
-}
+/// Key material as a map key: hashed and compared as its bytes (so lookups
+/// borrow the caller's slice, no copy), zeroized when dropped.
+#[derive(PartialEq, Eq, Hash)]
+struct Material(Box<[u8]>);
 
-impl std::hash::Hash for CacheKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.material.as_slice().hash(state);
-        self.families.hash(state);
+impl std::borrow::Borrow<[u8]> for Material {
+    fn borrow(&self) -> &[u8] {
+        &self.0
     }
 }
 
-/// Keys made from raw material, shared between calls.
+impl Drop for Material {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0[..]);
+    }
+}
+
+/// Keys made from raw material, shared between calls, per set of families.
 #[derive(Default)]
 pub struct KeyCache {
-    map: RwLock<HashMap<CacheKey, Arc<Key>>>,
+    map: RwLock<HashMap<u16, HashMap<Material, Arc<Key>>>>,
 }
 
 fn family_bits(families: &[Family]) -> u16 {
@@ -74,34 +77,33 @@ impl KeyCache {
             return Ok(Arc::new(Key::from_material(material, families)?));
         }
         let bits = family_bits(families);
-        let probe = CacheKey {
-            material: Zeroizing::new(material.to_vec()),
-            families: bits,
-        };
-        if let Some(k) = self.map.read().get(&probe) {
+        if let Some(k) = self.map.read().get(&bits).and_then(|m| m.get(material)) {
             return Ok(Arc::clone(k));
         }
         let key = Arc::new(Key::from_material(material, families)?);
         let mut map = self.map.write();
-        if map.len() >= Self::CAPACITY {
-            let drop: Vec<_> = map
-                .keys()
-                .take(Self::CAPACITY / 2)
-                .map(|k| CacheKey {
-                    material: k.material.clone(),
-                    families: k.families,
-                })
-                .collect();
-            for k in drop {
-                map.remove(&k);
+        if map.values().map(HashMap::len).sum::<usize>() >= Self::CAPACITY {
+            // Drop about half, spread over the family sets.
+            for inner in map.values_mut() {
+                let n = inner.len().div_ceil(2);
+                let victims: Vec<Box<[u8]>> = inner.keys().take(n).map(|m| m.0.clone()).collect();
+                for v in victims {
+                    inner.remove(&v[..]);
+                    zeroize::Zeroize::zeroize(&mut v.into_vec()[..]);
+                }
             }
         }
-        Ok(Arc::clone(map.entry(probe).or_insert(key)))
+        Ok(Arc::clone(
+            map.entry(bits)
+                .or_default()
+                .entry(Material(material.into()))
+                .or_insert(key),
+        ))
     }
 
     /// Number of cached keys.
     pub fn len(&self) -> usize {
-        self.map.read().len()
+        self.map.read().values().map(HashMap::len).sum()
     }
 
     /// True when nothing is cached.

@@ -63,6 +63,8 @@ pub struct Validation {
     pub subject: Option<String>,
     /// Expected token id: `jti` must equal it.
     pub jti: Option<String>,
+    /// Expected `nonce` (OpenID Connect ID tokens): the claim must equal it.
+    pub nonce: Option<String>,
     /// Expected header `typ` (compared case-insensitively, `application/`
     /// prefix ignored, as RFC 7515 §4.1.9 describes).
     pub typ: Option<String>,
@@ -92,6 +94,7 @@ impl Default for Validation {
             issuer: None,
             subject: None,
             jti: None,
+            nonce: None,
             typ: None,
             max_age: None,
             max_token_size: DEFAULT_MAX_TOKEN_SIZE,
@@ -518,7 +521,8 @@ pub fn validate_claims(claims: &Object, v: &Validation, now: f64) -> Result<()> 
                     ErrorKind::TokenNotYetValid,
                     "The token is not yet valid (iat)",
                 )
-                .with_detail(Detail::At(iat)));
+                .with_detail(Detail::At(iat))
+                .with_detail(Detail::Claim("iat".into())));
             }
         }
     }
@@ -529,7 +533,8 @@ pub fn validate_claims(claims: &Object, v: &Validation, now: f64) -> Result<()> 
                     ErrorKind::TokenNotYetValid,
                     "The token is not yet valid (nbf)",
                 )
-                .with_detail(Detail::At(nbf)));
+                .with_detail(Detail::At(nbf))
+                .with_detail(Detail::Claim("nbf".into())));
             }
         }
     }
@@ -537,7 +542,8 @@ pub fn validate_claims(claims: &Object, v: &Validation, now: f64) -> Result<()> 
         if let Some(exp) = numeric(claims, "exp") {
             if now >= exp + leeway {
                 return Err(Error::new(ErrorKind::TokenExpired, "Signature has expired")
-                    .with_detail(Detail::At(exp)));
+                    .with_detail(Detail::At(exp))
+                    .with_detail(Detail::Claim("exp".into())));
             }
         }
     }
@@ -545,7 +551,8 @@ pub fn validate_claims(claims: &Object, v: &Validation, now: f64) -> Result<()> 
         let iat = numeric(claims, "iat").ok_or_else(|| missing("iat"))?;
         if now >= iat + max_age + leeway {
             return Err(Error::new(ErrorKind::TokenExpired, "maxAge exceeded")
-                .with_detail(Detail::At(iat + max_age)));
+                .with_detail(Detail::At(iat + max_age))
+                .with_detail(Detail::Claim("iat".into())));
         }
     }
     if let Some(issuers) = &v.issuer {
@@ -579,6 +586,16 @@ pub fn validate_claims(claims: &Object, v: &Validation, now: f64) -> Result<()> 
         if got != jti {
             return Err(Error::new(ErrorKind::InvalidJti, "Invalid jti")
                 .with_detail(Detail::Claim("jti".into())));
+        }
+    }
+    if let Some(nonce) = &v.nonce {
+        let got = claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .ok_or_else(|| missing("nonce"))?;
+        if got != nonce {
+            return Err(Error::new(ErrorKind::InvalidNonce, "Invalid nonce")
+                .with_detail(Detail::Claim("nonce".into())));
         }
     }
     Ok(())
