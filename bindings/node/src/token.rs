@@ -127,13 +127,7 @@ fn algorithms_arg(value: Unknown<'_>) -> CoreResult<Option<Vec<Algorithm>>> {
 }
 
 fn families(algorithms: &[Algorithm]) -> Vec<Family> {
-    let mut out: Vec<Family> = Vec::with_capacity(algorithms.len());
-    for f in algorithms.iter().map(|a| a.family()) {
-        if !out.contains(&f) {
-            out.push(f);
-        }
-    }
-    out
+    Family::needed_by(algorithms)
 }
 
 fn size_arg(value: Unknown<'_>, name: &str) -> CoreResult<Option<usize>> {

@@ -100,14 +100,8 @@ fn algorithms(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Algorithm>> {
     Ok(out)
 }
 
-fn families(algs: &[Algorithm]) -> Vec<Family> {
-    let mut out: Vec<Family> = Vec::with_capacity(algs.len());
-    for a in algs {
-        if !out.contains(&a.family()) {
-            out.push(a.family());
-        }
-    }
-    out
+fn families(algorithms: &[Algorithm]) -> Vec<Family> {
+    Family::needed_by(algorithms)
 }
 
 fn algorithm_names(algs: &[Algorithm]) -> Vec<&'static str> {

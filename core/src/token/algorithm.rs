@@ -110,6 +110,19 @@ pub enum Family {
 }
 
 impl Family {
+    /// The distinct families `algorithms` need, in order of first appearance:
+    /// what an undeclared key (a string or bytes) may turn out to be.
+    #[must_use]
+    pub fn needed_by(algorithms: &[Algorithm]) -> Vec<Family> {
+        let mut out: Vec<Family> = Vec::with_capacity(algorithms.len());
+        for f in algorithms.iter().map(|a| a.family()) {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
     /// Every algorithm usable with a key of this family.
     #[must_use]
     pub fn algorithms(self) -> &'static [Algorithm] {
