@@ -20,8 +20,9 @@ import bastion
 import bastion.jwt as bjwt
 import jwt as pyjwt
 from bastion.password import PasswordHasher as BastionHasher
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 RESULTS = Path(__file__).parent / "results"
 NOW = int(time.time())
@@ -140,6 +141,29 @@ def jwt_benchmarks() -> None:
         )
         bastion.set_verified_token_cache_size(0)
     bastion.set_verified_token_cache_size(cache_size)
+    raw_signature_baseline()
+
+
+def raw_signature_baseline() -> None:
+    """The ES256 signature check alone, OpenSSL (via cryptography) against AWS-LC
+    (via bastion): the floor under any ES256 decode."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key()
+    msg = b"e" * 330
+    der = private.sign(msg, ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    fixed = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    key = bastion.Key.from_der(
+        public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    compare(
+        "ES256",
+        "signature check only (no JWT)",
+        "cryptography",
+        lambda: public.verify(der, msg, ec.ECDSA(hashes.SHA256())),
+        lambda: key.verify("ES256", msg, fixed),
+        3000,
+    )
 
 
 def password_benchmarks() -> None:

@@ -614,13 +614,7 @@ impl Verifier {
     pub fn verify(&self, env: &Env, token: Unknown) -> Result<String> {
         errors::guard(|| {
             let token: String = arg(token, "token", "a string")?;
-            token::decode(
-                token.as_bytes(),
-                &self.key,
-                &self.validation,
-                self.time.clock(),
-            )
-            .map(|t| t.claims_json)
+            decode_cached(&token, &self.key, &self.validation, &self.time)
         })
         .map_err(|e| errors::to_js(env, e))
     }

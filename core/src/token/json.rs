@@ -313,7 +313,7 @@ impl Parser<'_> {
     fn object(&mut self) -> Result<Object, ParseError> {
         self.enter()?;
         self.i += 1;
-        let mut members: Vec<(String, Value)> = Vec::new();
+        let mut members: Vec<(String, Value)> = Vec::with_capacity(8);
         let mut seen: Option<HashSet<String>> = None;
         self.ws();
         if self.s.get(self.i) == Some(&b'}') {

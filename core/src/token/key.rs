@@ -45,6 +45,14 @@ enum Inner {
 struct HmacKey {
     secret: Zeroizing<Vec<u8>>,
     keys: [hmac::Key; 3],
+    /// The strength verdict for HS256/384/512, computed once.
+    strength: [Result<()>; 3],
+}
+
+impl HmacKey {
+    fn check_strength(&self, alg: Algorithm) -> Result<()> {
+        self.strength[hmac_index(alg)].clone()
+    }
 }
 
 struct RsaKey {
@@ -101,9 +109,12 @@ impl Key {
             hmac::Key::new(hmac::HMAC_SHA384, secret),
             hmac::Key::new(hmac::HMAC_SHA512, secret),
         ];
+        let strength = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+            .map(|alg| secrets::check_hmac_secret(secret, alg));
         Self::new(Inner::Hmac(Box::new(HmacKey {
             secret: Zeroizing::new(secret.to_vec()),
             keys,
+            strength,
         })))
     }
 
@@ -615,7 +626,7 @@ impl Key {
         self.ensure_fits(alg)?;
         if let Inner::Hmac(k) = &*self.inner {
             if !allow_weak {
-                secrets::check_hmac_secret(&k.secret, alg)?;
+                k.check_strength(alg)?;
             }
         }
         Ok(())
@@ -692,7 +703,7 @@ impl Key {
         match &*self.inner {
             Inner::Hmac(k) => {
                 if !allow_weak {
-                    secrets::check_hmac_secret(&k.secret, alg)?;
+                    k.check_strength(alg)?;
                 }
                 Ok(hmac::sign(&k.keys[hmac_index(alg)], message)
                     .as_ref()
@@ -732,7 +743,7 @@ impl Key {
         let ok = match &*self.inner {
             Inner::Hmac(k) => {
                 if !allow_weak {
-                    secrets::check_hmac_secret(&k.secret, alg)?;
+                    k.check_strength(alg)?;
                 }
                 hmac::verify(&k.keys[hmac_index(alg)], message, signature).is_ok()
             }
