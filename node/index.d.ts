@@ -197,6 +197,14 @@ export interface HashOptions {
   salt?: string | Buffer
 }
 
+/** The Argon2 memory budget and what running hashes hold of it now, in KiB. */
+export interface MemoryBudget {
+  /** The budget. */
+  budgetKib: number
+  /** Held by running hashes. */
+  inUseKib: number
+}
+
 /**
  * Seconds in a span written as the `ms` package reads it (`"2h"`, `"7 days"`,
  * `"1.5h"`, `"-10m"`; a bare number in a string is milliseconds). Throws
@@ -354,6 +362,8 @@ export declare namespace password {
   export function hash(password: string | Buffer, options?: HashOptions | null, signal?: AbortSignal | null): Promise<string>
   /** `hash` on the calling thread (blocks it for the whole computation). */
   export function hashSync(password: string | Buffer, options?: HashOptions | null): string
+  /** The Argon2 memory budget and its current use. */
+  export function memoryBudget(): MemoryBudget
   /**
    * True when `encoded` should be replaced by a fresh hash made with `options`
    * (another algorithm or encoding, or different parameters, as argon2-cffi's
@@ -361,6 +371,13 @@ export declare namespace password {
    * `INVALID_HASH` for a malformed string.
    */
   export function needsRehash(encoded: string, options?: HashOptions | null): boolean
+  /**
+   * Sets the process-wide Argon2 memory budget in KiB (default 1 GiB) and
+   * returns the previous one. Every Argon2 hash or verify holds its
+   * `memoryCost` KiB of it while it runs; callers beyond the budget wait their
+   * turn, and a single hash larger than the whole budget is refused.
+   */
+  export function setMemoryBudgetKib(budgetKib: number): number
   /**
    * Verifies `password` against a stored hash in any supported format
    * (argon2-cffi / PHC, Django `argon2$`, `pbkdf2_sha256$`, `pbkdf2_sha1$`,

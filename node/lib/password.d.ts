@@ -36,3 +36,15 @@ export function verifySync(encoded: string, password: string | Uint8Array): bool
  * `INVALID_HASH` for a malformed string.
  */
 export function needsRehash(encoded: string, options?: HashOptions | null): boolean;
+
+/**
+ * Sets the process-wide Argon2 memory budget in KiB (default 1 GiB) and
+ * returns the previous one. Every Argon2 hash or verify holds its
+ * `memoryCost` KiB of it while it runs; hashes beyond the budget wait their
+ * turn, and a single hash larger than the whole budget is refused
+ * (`INVALID_ARGUMENT`).
+ */
+export function setMemoryBudgetKib(budgetKib: number): number;
+
+/** The Argon2 memory budget and what running hashes hold of it now, in KiB. */
+export function memoryBudget(): { budgetKib: number; inUseKib: number };

@@ -42,4 +42,18 @@ function needsRehash(encoded, options) {
   return native.needsRehash(encoded, options);
 }
 
-module.exports = { hash, hashSync, verify, verifySync, needsRehash };
+/**
+ * Sets the process-wide Argon2 memory budget in KiB (default 1 GiB); returns
+ * the previous one. Hashes beyond the budget wait their turn; one larger than
+ * the whole budget is refused.
+ */
+function setMemoryBudgetKib(budgetKib) {
+  return native.setMemoryBudgetKib(budgetKib);
+}
+
+/** `{ budgetKib, inUseKib }`: the Argon2 memory budget and its current use. */
+function memoryBudget() {
+  return native.memoryBudget();
+}
+
+module.exports = { hash, hashSync, verify, verifySync, needsRehash, setMemoryBudgetKib, memoryBudget };

@@ -18,6 +18,8 @@ __all__ = [
     "jwt_decode_complete",
     "jwt_encode",
     "jwt_get_unverified_header",
+    "memory_budget",
+    "set_memory_budget_kib",
     "set_verified_token_cache_size",
     "sign",
     "supported_algorithms",
@@ -251,3 +253,13 @@ def argon2_hash_raw(
     associated_data: bytes | None = None,
 ) -> bytes:
     """Raw Argon2 tag with optional secret (K) and associated data (X); releases the GIL."""
+
+def set_memory_budget_kib(budget_kib: int) -> int:
+    """Sets the process-wide Argon2 memory budget in KiB (default 1 GiB); returns the previous one.
+
+    Every Argon2 hash or verify holds its ``memory_cost`` KiB of it while it runs; callers beyond the
+    budget wait their turn, and a single hash larger than the whole budget is refused.
+    """
+
+def memory_budget() -> tuple[int, int]:
+    """``(budget_kib, in_use_kib)``: the Argon2 memory budget and what running hashes hold now."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bastion import _native
+from bastion._native import memory_budget, set_memory_budget_kib
 from bastion.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
@@ -42,7 +43,9 @@ __all__ = [
     "hash_password",
     "hash_secret_raw",
     "identify_hash",
+    "memory_budget",
     "needs_rehash",
+    "set_memory_budget_kib",
     "verify_password",
 ]
 

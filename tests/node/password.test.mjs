@@ -146,3 +146,20 @@ describe('errors', () => {
     assert.equal(native.password.verifySync(h, 'x'), true);
   });
 });
+
+test('the Argon2 memory budget can be read and changed', async () => {
+  const { password } = bastion;
+  const { budgetKib, inUseKib } = password.memoryBudget();
+  assert.equal(budgetKib, 1024 * 1024);
+  assert.equal(inUseKib, 0);
+  const before = password.setMemoryBudgetKib(4096);
+  try {
+    assert.equal(before, budgetKib);
+    // A hash larger than the whole budget is refused at once, never waits.
+    assert.throws(() => password.hashSync('pw', { memoryCost: 8192, timeCost: 1, parallelism: 1 }), { code: 'INVALID_ARGUMENT' });
+    assert.match(password.hashSync('pw', { memoryCost: 1024, timeCost: 1, parallelism: 1 }), /^\$argon2id\$/);
+  } finally {
+    password.setMemoryBudgetKib(before);
+  }
+  assert.throws(() => password.setMemoryBudgetKib(0), { code: 'INVALID_ARGUMENT' });
+});

@@ -209,3 +209,23 @@ def test_async_errors_are_typed() -> None:
         asyncio.run(averify_password("nope", "pw"))
     with pytest.raises(InvalidArgumentError):
         asyncio.run(ahash_password("pw", "md5"))
+
+
+def test_memory_budget_can_be_read_and_changed():
+    from bastion.exceptions import InvalidArgumentError
+    from bastion.password import memory_budget, set_memory_budget_kib
+
+    budget, in_use = memory_budget()
+    assert budget == 1024 * 1024 and in_use == 0
+    before = set_memory_budget_kib(4096)
+    try:
+        assert before == budget
+        # A hash larger than the whole budget is refused at once, never waits.
+        with pytest.raises(InvalidArgumentError):
+            PasswordHasher(memory_cost=8192, time_cost=1, parallelism=1).hash("pw")
+        small = PasswordHasher(memory_cost=1024, time_cost=1, parallelism=1)
+        assert small.hash("pw").startswith("$argon2id$")
+    finally:
+        set_memory_budget_kib(before)
+    with pytest.raises(InvalidArgumentError):
+        set_memory_budget_kib(0)

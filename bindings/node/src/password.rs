@@ -248,3 +248,39 @@ pub fn needs_rehash(env: &Env, encoded: Unknown, options: Unknown) -> Result<boo
     })
     .map_err(|e| errors::to_js(env, e))
 }
+
+/// Sets the process-wide Argon2 memory budget in KiB (default 1 GiB) and
+/// returns the previous one. Every Argon2 hash or verify holds its
+/// `memoryCost` KiB of it while it runs; callers beyond the budget wait their
+/// turn, and a single hash larger than the whole budget is refused.
+#[napi(namespace = "password", ts_args_type = "budgetKib: number")]
+pub fn set_memory_budget_kib(env: &Env, budget_kib: Unknown) -> Result<f64> {
+    errors::guard(|| {
+        let kib: f64 = arg(budget_kib, "budgetKib", "a number of KiB")?;
+        if !(kib.is_finite() && kib >= 1.0 && kib.fract() == 0.0) {
+            return Err(invalid_argument("budgetKib must be a positive integer"));
+        }
+        let before = password::memory_budget_kib();
+        password::set_memory_budget_kib(kib as u64)?;
+        Ok(before as f64)
+    })
+    .map_err(|e| errors::to_js(env, e))
+}
+
+/// The Argon2 memory budget and what running hashes hold of it now, in KiB.
+#[napi(object)]
+pub struct MemoryBudget {
+    /// The budget.
+    pub budget_kib: f64,
+    /// Held by running hashes.
+    pub in_use_kib: f64,
+}
+
+/// The Argon2 memory budget and its current use.
+#[napi(namespace = "password")]
+pub fn memory_budget() -> MemoryBudget {
+    MemoryBudget {
+        budget_kib: password::memory_budget_kib() as f64,
+        in_use_kib: password::memory_in_use_kib() as f64,
+    }
+}

@@ -16,7 +16,10 @@ mod _native {
     #[pymodule_export]
     use super::clock::ManualClock;
     #[pymodule_export]
-    use super::password::{argon2_hash_raw, identify_hash, verify_password, PasswordHasher};
+    use super::password::{
+        argon2_hash_raw, identify_hash, memory_budget, set_memory_budget_kib, verify_password,
+        PasswordHasher,
+    };
     #[pymodule_export]
     use super::token::{
         jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header,

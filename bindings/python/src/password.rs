@@ -291,3 +291,21 @@ pub fn argon2_hash_raw<'py>(
 fn u32_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
     param(Some(obj), "an Argon2 parameter").map(Option::unwrap_or_default)
 }
+
+/// Sets the process-wide Argon2 memory budget in KiB (default 1 GiB) and
+/// returns the previous one. Every Argon2 hash or verify holds its
+/// ``memory_cost`` KiB of it while it runs; callers beyond the budget wait
+/// their turn, and a single hash larger than the whole budget is refused.
+#[pyfunction]
+pub fn set_memory_budget_kib(budget_kib: u64) -> PyResult<u64> {
+    let before = core::memory_budget_kib();
+    core::set_memory_budget_kib(budget_kib).py_err()?;
+    Ok(before)
+}
+
+/// ``(budget_kib, in_use_kib)``: the Argon2 memory budget and what running
+/// hashes hold of it now.
+#[pyfunction]
+pub fn memory_budget() -> (u64, u64) {
+    (core::memory_budget_kib(), core::memory_in_use_kib())
+}
