@@ -100,10 +100,11 @@ def main() -> None:
         "  faster of the two), and it is most of PyJWT's whole decode; whatever bastion saves around",
         "  it, a first-sight ES256 decode cannot be three times faster than PyJWT's. A token seen",
         "  before skips the check (verified-token cache, on by default) and is far past the target.",
-        "- **Node `verify(token, key, options)` against @node-rs/jsonwebtoken.** The core's work is",
-        "  the same as in `Verifier.verify`; the difference is converting jsonwebtoken-style options",
-        "  (arrays of audiences, issuers, algorithms) on every call. `Verifier`, which converts them",
-        "  once, meets the target.",
+        "- **Node `verify(token, key, options)` against @node-rs/jsonwebtoken.** The layer keeps a",
+        "  native `Verifier` per configuration (keyed by every option value, never by object",
+        "  identity), so the core's work is the same as in `Verifier.verify`; what remains is",
+        "  jsonwebtoken's per-call option checks and building that key (about 0.7 µs).",
+        "  `Verifier`, used directly, meets the target.",
     ]
     if backend:
         lines += ["", "## Crypto backend (Rust, raw primitives)", "", backend]

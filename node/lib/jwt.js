@@ -11,7 +11,7 @@ const native = require('../index.js');
 const timespan = require('./timespan.js');
 const { JsonWebTokenError, TokenExpiredError, NotBeforeError, codedError } = require('./errors.js');
 
-const { Key, ManualClock } = native;
+const { Key, ManualClock, Verifier } = native;
 const EMPTY = Object.freeze({});
 const NO_CLAIMS = Object.freeze([]);
 
@@ -386,11 +386,119 @@ function result(json, token, o) {
   };
 }
 
+// ---- prepared verifiers ------------------------------------------------------
+//
+// jsonwebtoken-style code passes the same options on every request, often as a
+// fresh object literal; converting them through napi costs more than an HMAC.
+// A native `Verifier` (options converted once) is kept per configuration. The
+// cache key is built from every option value that reaches the core, each one
+// length-prefixed (never from object identity), so a changed option can never
+// reuse a verifier made for another configuration. Bounded; only string and
+// `Key` keys; any unusual option value takes the ordinary path, which reports
+// it exactly as before.
+
+const PREPARED_MAX = 256;
+const preparedByString = new Map();
+const preparedByKey = new WeakMap();
+
+/** An unambiguous text for one option value, or undefined when unusual. */
+function part(v) {
+  if (v === undefined) return '~';
+  switch (typeof v) {
+    case 'string':
+      return `${v.length}:${v}`;
+    case 'number':
+      return `n${v};`;
+    case 'boolean':
+      return v ? 'T' : 'F';
+    default:
+  }
+  if (!Array.isArray(v)) return undefined;
+  let out = `a${v.length};`;
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'string') return undefined;
+    out += `${v[i].length}:${v[i]}`;
+  }
+  return out;
+}
+
+const PREPARED_FIELDS = [
+  'algorithms', 'clockTolerance', 'requiredClaims', 'audience', 'issuer', 'subject', 'jwtid', 'maxAge',
+  'typ', 'maxTokenSize', 'criticalExtensions', 'ignoreExpiration', 'ignoreNotBefore',
+  'allowInsecureKeySizes', 'nonce',
+];
+
+/** The configuration's cache key: every option value that reaches the core. */
+function configId(o) {
+  let id = '';
+  for (let i = 0; i < PREPARED_FIELDS.length; i++) {
+    const p = part(o[PREPARED_FIELDS[i]]);
+    if (p === undefined) return undefined;
+    id += p;
+  }
+  return id;
+}
+
+/** The native VerifierOptions for `o`, converted as the positional path converts them. */
+function verifierOptions(o) {
+  const options = {
+    algorithms: o.algorithms,
+    leeway: o.clockTolerance,
+    requiredClaims: o.requiredClaims ?? NO_CLAIMS,
+    audience: o.audience ? audienceList(o.audience) : undefined,
+    issuer: o.issuer ? list(o.issuer) : undefined,
+    subject: o.subject || undefined,
+    jti: o.jwtid || undefined,
+    maxAge: o.maxAge ? spanOption(o.maxAge, 'maxAge') : undefined,
+    typ: o.typ,
+    maxTokenSize: o.maxTokenSize,
+    criticalExtensions: o.criticalExtensions,
+    validateExp: o.ignoreExpiration ? false : undefined,
+    validateNbf: o.ignoreNotBefore ? false : undefined,
+    allowWeakKeys: o.allowInsecureKeySizes,
+    nonce: o.nonce || undefined,
+  };
+  for (const name of Object.keys(options)) if (options[name] === undefined) delete options[name];
+  return options;
+}
+
+/** A prepared native Verifier for (key, o), or undefined to take the ordinary path. */
+function preparedVerifier(key, o) {
+  if (o.clock !== undefined || o.clockTimestamp) return undefined;
+  let cache;
+  if (typeof key === 'string') {
+    cache = preparedByString.get(key);
+    if (cache === undefined) {
+      if (preparedByString.size >= PREPARED_MAX) preparedByString.clear();
+      preparedByString.set(key, (cache = new Map()));
+    }
+  } else if (key instanceof Key) {
+    cache = preparedByKey.get(key);
+    if (cache === undefined) preparedByKey.set(key, (cache = new Map()));
+  } else {
+    return undefined;
+  }
+  const id = configId(o);
+  if (id === undefined) return undefined;
+  let verifier = cache.get(id);
+  if (verifier === undefined) {
+    try {
+      verifier = new Verifier(key, verifierOptions(o));
+    } catch {
+      return undefined; // the ordinary path reports the problem
+    }
+    if (cache.size >= PREPARED_MAX) cache.clear();
+    cache.set(id, verifier);
+  }
+  return verifier;
+}
+
 function verifySync(token, key, o) {
   precheck(token, key, o);
   let json;
   try {
-    json = callVerify(native.verify, token, key, o);
+    const verifier = o === EMPTY ? undefined : preparedVerifier(verifyKey(key), o);
+    json = verifier === undefined ? callVerify(native.verify, token, key, o) : verifier.verify(token);
   } catch (err) {
     throw err instanceof JsonWebTokenError ? err : verifyError(err, token, o);
   }

@@ -356,3 +356,61 @@ test('ESM entry exports the same objects', async () => {
   const pw = await import('../../node/lib/password.mjs');
   assert.equal(typeof pw.hash, 'function');
 });
+
+describe('prepared verifiers (options converted once per configuration)', () => {
+  // Real time here: the prepared path is only taken without clock/clockTimestamp.
+  const now = Math.floor(Date.now() / 1000);
+  const tokens = [
+    sign({ sub: 'a', aud: 'api', iss: 'idp', jti: 'j1', nonce: 'n1', exp: now + 3600 }, SECRET, { noTimestamp: true }),
+    sign({ sub: 'b', aud: ['api', 'other'], iss: 'idp2', exp: now + 3600 }, SECRET, { noTimestamp: true }),
+    sign({ sub: 'c', exp: now - 10 }, SECRET, { noTimestamp: true }),
+    sign({ sub: 'd', nbf: now + 3600, exp: now + 7200 }, SECRET, { noTimestamp: true }),
+  ];
+  const configs = [
+    { algorithms: ['HS256'] },
+    { algorithms: ['HS256'], audience: 'api' },
+    { algorithms: ['HS256'], audience: ['other'] },
+    { algorithms: ['HS256'], audience: 'api', issuer: 'idp' },
+    { algorithms: ['HS256'], audience: 'api', issuer: ['idp2'] },
+    { algorithms: ['HS256'], audience: 'api', subject: 'a', jwtid: 'j1', nonce: 'n1' },
+    { algorithms: ['HS256'], audience: 'api', nonce: 'n2' },
+    { algorithms: ['HS256'], ignoreExpiration: true },
+    { algorithms: ['HS256'], ignoreNotBefore: true, audience: ['api', 'x'] },
+    { algorithms: ['HS256'], clockTolerance: 20 },
+    { algorithms: ['HS384'] },
+    { algorithms: ['HS256'], requiredClaims: ['jti'] },
+    { algorithms: ['HS256'], audience: 'api', maxAge: '1h' },
+  ];
+  const outcome = (fn) => {
+    try {
+      return { ok: fn() };
+    } catch (e) {
+      return { name: e.name, message: e.message, code: e.code };
+    }
+  };
+
+  test('give exactly what the ordinary path gives, for every configuration, twice', () => {
+    for (let round = 0; round < 2; round++) {
+      for (const o of configs) {
+        for (const t of tokens) {
+          // clockTimestamp forces the ordinary (positional) path with the same time.
+          const ordinary = outcome(() => verify(t, SECRET, { ...o, clockTimestamp: Math.floor(Date.now() / 1000) }));
+          const prepared = outcome(() => verify(t, SECRET, { ...o }));
+          assert.deepEqual(prepared, ordinary, JSON.stringify(o));
+        }
+      }
+    }
+  });
+
+  test('a changed option never reuses a verifier made for another configuration', () => {
+    const o = { algorithms: ['HS256'], audience: 'api' };
+    assert.equal(verify(tokens[0], SECRET, o).sub, 'a');
+    o.audience = 'nobody';
+    assert.throws(() => verify(tokens[0], SECRET, o), { code: 'INVALID_AUDIENCE' });
+    o.audience = ['nobody'];
+    o.audience.push('api');
+    assert.equal(verify(tokens[0], SECRET, o).sub, 'a');
+    o.audience[1] = 'x';
+    assert.throws(() => verify(tokens[0], SECRET, o), { code: 'INVALID_AUDIENCE' });
+  });
+});
