@@ -22,6 +22,7 @@ use super::json::{self, Object, Value};
 use super::key::Key;
 use crate::clock::Clock;
 use crate::error::{err, Detail, Error, ErrorKind, Result};
+use std::sync::Arc;
 
 /// Default bound on the size of a token, in bytes.
 pub const DEFAULT_MAX_TOKEN_SIZE: usize = 8 * 1024;
@@ -151,8 +152,8 @@ impl Validation {
 /// A decoded token: its header, its claims and the claims' exact JSON text.
 #[derive(Debug, Clone)]
 pub struct Token {
-    /// The protected header.
-    pub header: Object,
+    /// The protected header (shared: tokens of one issuer share it).
+    pub header: Arc<Object>,
     /// The claims set.
     pub claims: Object,
     /// The claims as the exact JSON text that was signed.
@@ -193,7 +194,7 @@ fn split(token: &[u8], max: usize) -> Result<Parts<'_>> {
     })
 }
 
-fn parse_header(b64: &[u8]) -> Result<Object> {
+fn parse_header_uncached(b64: &[u8]) -> Result<Object> {
     let raw = b64::decode(b64).ok_or_else(|| malformed("Invalid header padding"))?;
     let header =
         json::parse_object(&raw).map_err(|e| err!(MalformedToken, "Invalid header string: {e}"))?;
@@ -219,6 +220,35 @@ fn parse_header(b64: &[u8]) -> Result<Object> {
         }
         Some(_) => return Err(malformed("the header parameter \"b64\" must be a boolean")),
     }
+    Ok(header)
+}
+
+/// Headers already parsed on this thread, by their exact base64url text: every
+/// token of one issuer carries the same header segment. Only headers that
+/// passed every rule above are kept; bounded; per thread, so no lock.
+const HEADER_CACHE_CAPACITY: usize = 32;
+const HEADER_CACHE_MAX_LEN: usize = 512;
+
+thread_local! {
+    static HEADERS: std::cell::RefCell<std::collections::HashMap<Box<[u8]>, Arc<Object>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn parse_header(b64: &[u8]) -> Result<Arc<Object>> {
+    if b64.len() > HEADER_CACHE_MAX_LEN {
+        return parse_header_uncached(b64).map(Arc::new);
+    }
+    if let Some(h) = HEADERS.with(|c| c.borrow().get(b64).cloned()) {
+        return Ok(h);
+    }
+    let header = Arc::new(parse_header_uncached(b64)?);
+    HEADERS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= HEADER_CACHE_CAPACITY {
+            c.clear();
+        }
+        c.insert(b64.into(), Arc::clone(&header));
+    });
     Ok(header)
 }
 
@@ -273,8 +303,8 @@ fn header_alg(header: &Object) -> &str {
 /// A verified JWS whose payload has not been interpreted.
 #[derive(Debug, Clone)]
 pub struct Jws {
-    /// The protected header.
-    pub header: Object,
+    /// The protected header (shared: tokens of one issuer share it).
+    pub header: Arc<Object>,
     /// The algorithm that verified.
     pub algorithm: Algorithm,
     /// The decoded payload bytes.
@@ -301,7 +331,7 @@ fn verify_parts(
     parts: &Parts<'_>,
     key: &Key,
     validation: &Validation,
-) -> Result<(Object, Algorithm, Vec<u8>)> {
+) -> Result<(Arc<Object>, Algorithm, Vec<u8>)> {
     let header = parse_header(parts.header_b64)?;
     let alg = check_header(&header, key, validation)?;
     let signature =
@@ -387,7 +417,7 @@ pub fn decode_unverified(token: &[u8], max_token_size: usize) -> Result<Token> {
 /// Decodes only the header, without verification (strict parsing, size bound).
 pub fn decode_header(token: &[u8], max_token_size: usize) -> Result<Object> {
     let parts = split(token, max_token_size)?;
-    parse_header(parts.header_b64)
+    parse_header(parts.header_b64).map(|h| (*h).clone())
 }
 
 fn parse_payload(b64: &[u8]) -> Result<(Object, String)> {
