@@ -422,21 +422,19 @@ function part(v) {
   return out;
 }
 
-const PREPARED_FIELDS = [
-  'algorithms', 'clockTolerance', 'requiredClaims', 'audience', 'issuer', 'subject', 'jwtid', 'maxAge',
-  'typ', 'maxTokenSize', 'criticalExtensions', 'ignoreExpiration', 'ignoreNotBefore',
-  'allowInsecureKeySizes', 'nonce',
-];
-
-/** The configuration's cache key: every option value that reaches the core. */
+/**
+ * The configuration's cache key: every option value that reaches the core, in
+ * a fixed order (named reads, so V8 keeps them fast). Every part starts with
+ * '~', a digit, 'n', 'T', 'F' or 'a'; an unusual value gives the text
+ * "undefined" and the configuration is not prepared.
+ */
 function configId(o) {
-  let id = '';
-  for (let i = 0; i < PREPARED_FIELDS.length; i++) {
-    const p = part(o[PREPARED_FIELDS[i]]);
-    if (p === undefined) return undefined;
-    id += p;
-  }
-  return id;
+  const id = `${part(o.algorithms)}${part(o.clockTolerance)}${part(o.requiredClaims)}${part(o.audience)}${part(
+    o.issuer,
+  )}${part(o.subject)}${part(o.jwtid)}${part(o.maxAge)}${part(o.typ)}${part(o.maxTokenSize)}${part(
+    o.criticalExtensions,
+  )}${part(o.ignoreExpiration)}${part(o.ignoreNotBefore)}${part(o.allowInsecureKeySizes)}${part(o.nonce)}`;
+  return id.includes('undefined') ? undefined : id;
 }
 
 /** The native VerifierOptions for `o`, converted as the positional path converts them. */

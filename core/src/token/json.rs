@@ -457,12 +457,15 @@ impl Parser<'_> {
         let mut out = String::new();
         loop {
             let start = self.i;
-            while let Some(&c) = self.s.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
+            // Up to the next quote or backslash (SIMD search); a raw control
+            // character before it is an error.
+            let rest = &self.s[self.i..];
+            let stop = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+            if let Some(ctrl) = rest[..stop].iter().position(|&c| c < 0x20) {
+                self.i += ctrl;
+                return self.err();
             }
+            self.i += stop;
             out.push_str(&self.text[start..self.i]);
             match self.s.get(self.i) {
                 Some(b'"') => {
