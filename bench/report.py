@@ -91,21 +91,34 @@ def main() -> None:
     lines.append(
         f"| Argon2id p=1, two threads ≥ 1.7x one | {scaling:.2f}x | {'yes' if scaling >= 1.7 else 'no'} |"
     )
-    lines += [
-        "",
-        "### Where a target is not met",
-        "",
-        "- **ES256 decode on first sight.** The signature check alone costs bastion (AWS-LC) about",
-        '  as much as OpenSSL costs PyJWT (row "ES256 signature check only" above: AWS-LC is the',
-        "  faster of the two), and it is most of PyJWT's whole decode; whatever bastion saves around",
-        "  it, a first-sight ES256 decode cannot be three times faster than PyJWT's. A token seen",
-        "  before skips the check (verified-token cache, on by default) and is far past the target.",
-        "- **Node `verify(token, key, options)` against @node-rs/jsonwebtoken.** The layer keeps a",
-        "  native `Verifier` per configuration (keyed by every option value, never by object",
-        "  identity), so the core's work is the same as in `Verifier.verify`; what remains is",
-        "  jsonwebtoken's per-call option checks and building that key (about 0.7 µs).",
-        "  `Verifier`, used directly, meets the target.",
+    notes = {
+        "ES256": [
+            "- **ES256 decode on first sight.** The signature check alone costs bastion (AWS-LC) about",
+            '  as much as OpenSSL costs PyJWT (row "ES256 signature check only" above: AWS-LC is the',
+            "  faster of the two), and it is most of PyJWT's whole decode; whatever bastion saves around",
+            "  it, a first-sight ES256 decode cannot be three times faster than PyJWT's. A token seen",
+            "  before skips the check (verified-token cache, on by default) and is far past the target.",
+        ],
+        "@node-rs/jsonwebtoken": [
+            "- **Node `verify(token, key, options)` against @node-rs/jsonwebtoken.** The layer keeps a",
+            "  native `Verifier` per configuration (keyed by every option value, never by object",
+            "  identity), so the core's work is the same as in `Verifier.verify`; what remains is",
+            "  jsonwebtoken's per-call option checks and building that key (about 0.4 µs), which puts",
+            "  this row close to the line from run to run. `Verifier`, used directly, meets the target.",
+        ],
+    }
+    missed = [
+        key
+        for group, op, peer, minimum in TARGETS
+        for r in all_rows
+        if r["group"] == group and op in r["op"] and r["peer"] == peer and r["ratio"] < minimum
+        for key in notes
+        if key in (group, peer)
     ]
+    if missed:
+        lines += ["", "### Where a target is not met", ""]
+        for key in dict.fromkeys(missed):
+            lines += notes[key]
     if backend:
         lines += ["", "## Crypto backend (Rust, raw primitives)", "", backend]
     DOC.write_text("\n".join(lines) + "\n")
