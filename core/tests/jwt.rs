@@ -640,3 +640,52 @@ fn nonce_and_error_details() {
     let e = decode(token.as_bytes(), &key, &v, &clock).unwrap_err();
     assert_eq!((e.claim(), e.at()), (Some("exp"), Some(NOW + 60.0)));
 }
+
+#[test]
+fn shared_headers_never_skip_configuration_checks() {
+    // The parsed header is shared per thread; crit, typ and the algorithm list
+    // are still checked against each caller's configuration on every decode.
+    let key = Key::hmac(SECRET).unwrap();
+    let mut h = Header::new(Algorithm::HS256);
+    h.extra.insert("x-ext", Value::Bool(true));
+    let token = encode(&h, &claims(NOW + 60.0), &key, false).unwrap();
+    // Hand-build a crit header over the same claims (encode refuses crit).
+    let head =
+        bastion_core::token::b64::encode(br#"{"alg":"HS256","crit":["x-ext"],"x-ext":true}"#);
+    let body = token.split('.').nth(1).unwrap();
+    let input = format!("{head}.{body}");
+    let sig = key.sign(Algorithm::HS256, input.as_bytes(), false).unwrap();
+    let crit_token = format!("{input}.{}", bastion_core::token::b64::encode(&sig));
+    let clock = ManualClock::new(NOW);
+    let mut understood = Validation::new(&[Algorithm::HS256]);
+    understood.critical_extensions = vec!["x-ext".into()];
+    let mut hs384 = understood.clone();
+    hs384.algorithms = vec![Algorithm::HS384];
+    for _ in 0..3 {
+        decode(crit_token.as_bytes(), &key, &understood, &clock).unwrap();
+        let e = decode(
+            crit_token.as_bytes(),
+            &key,
+            &Validation::new(&[Algorithm::HS256]),
+            &clock,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MalformedToken);
+        let mut typed = understood.clone();
+        typed.typ = Some("JWT".into());
+        assert_eq!(
+            decode(crit_token.as_bytes(), &key, &typed, &clock)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidTokenType
+        );
+        assert_eq!(
+            decode(crit_token.as_bytes(), &key, &hs384, &clock)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidAlgorithm
+        );
+    }
+    let header = bastion_core::token::decode_header(crit_token.as_bytes(), 8192).unwrap();
+    assert_eq!(header.get("x-ext"), Some(&Value::Bool(true)));
+}
