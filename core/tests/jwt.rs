@@ -66,6 +66,13 @@ fn public_of(key: &Key) -> Key {
     Key::from_jwk_object(&jwk).unwrap()
 }
 
+/// An HMAC key and an HS256 token with the usual claims expiring at `exp`.
+fn hs256_token(exp: f64) -> (Key, String) {
+    let key = Key::hmac(SECRET).unwrap();
+    let token = encode(&Header::new(Algorithm::HS256), &claims(exp), &key, false).unwrap();
+    (key, token)
+}
+
 fn claims(exp: f64) -> String {
     format!(
         r#"{{"sub":"42","name":"Ada","roles":["admin"],"iat":{},"exp":{exp}}}"#,
@@ -140,14 +147,7 @@ fn expiry_and_not_before_follow_the_manual_clock() {
 
 #[test]
 fn max_age_counts_from_iat() {
-    let key = Key::hmac(SECRET).unwrap();
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims(NOW + 3600.0),
-        &key,
-        false,
-    )
-    .unwrap();
+    let (key, token) = hs256_token(NOW + 3600.0);
     let mut v = Validation::new(&[Algorithm::HS256]);
     v.max_age = Some(300.0);
     let clock = ManualClock::new(NOW + 299.0);
@@ -272,14 +272,7 @@ fn secrets_never_appear_in_debug_output() {
 
 #[test]
 fn validation_requires_an_explicit_algorithm_list() {
-    let key = Key::hmac(SECRET).unwrap();
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims(NOW + 60.0),
-        &key,
-        false,
-    )
-    .unwrap();
+    let (key, token) = hs256_token(NOW + 60.0);
     let e = decode(
         token.as_bytes(),
         &key,
@@ -417,14 +410,7 @@ fn keys_clone_cheaply_and_kid_precedence() {
 
 #[test]
 fn decoded_tokens_carry_their_signature_and_configs_validate_early() {
-    let key = Key::hmac(SECRET).unwrap();
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims(NOW + 60.0),
-        &key,
-        false,
-    )
-    .unwrap();
+    let (key, token) = hs256_token(NOW + 60.0);
     let t = decode(
         token.as_bytes(),
         &key,

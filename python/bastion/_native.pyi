@@ -93,7 +93,9 @@ class Key:
 class Verifier:
     """A verifier built once: key, accepted algorithms and claim rules fixed.
 
-    ``required`` defaults to ``("exp",)``; ``critical_extensions`` to ``()``.
+    ``required`` defaults to ``("exp",)``; ``critical_extensions`` to ``()``. ``nonce``,
+    when given, must equal the token's ``nonce`` claim (OpenID Connect). A configuration
+    that can never verify (no algorithm, negative leeway) raises at construction.
     """
 
     def __new__(
@@ -111,6 +113,7 @@ class Verifier:
         clock: ManualClock | None = None,
         max_token_size: int = 8192,
         critical_extensions: Iterable[str] | None = None,
+        nonce: str | None = None,
     ) -> Verifier: ...
     def decode(self, token: str | bytes) -> dict[str, Any]:
         """Verifies ``token`` and returns its claims."""

@@ -145,3 +145,25 @@ def test_config_errors(clock: ManualClock) -> None:
         Verifier(KEY, ["HS256"], leeway=-1, clock=clock).decode(token)
     with pytest.raises(TypeError):
         Verifier(KEY, ["HS256"], clock="now")  # type: ignore[arg-type]
+
+
+def test_nonce(clock: ManualClock) -> None:
+    from bastion.exceptions import InvalidNonceError
+
+    token = sign({"sub": "u", "nonce": "n-1", "exp": NOW + 60}, KEY, "HS256")
+    assert verifier(clock, nonce="n-1").decode(token)["nonce"] == "n-1"
+    with pytest.raises(InvalidNonceError) as e:
+        verifier(clock, nonce="n-2").decode(token)
+    assert e.value.code == "INVALID_NONCE"
+    no_nonce = sign({"sub": "u", "exp": NOW + 60}, KEY, "HS256")
+    with pytest.raises(MissingRequiredClaimError):
+        verifier(clock, nonce="n-1").decode(no_nonce)
+
+
+def test_unusable_configuration_fails_at_construction(clock: ManualClock) -> None:
+    with pytest.raises(InvalidArgumentError):
+        Verifier(KEY, [], clock=clock)
+    with pytest.raises(InvalidArgumentError):
+        verifier(clock, leeway=-1)
+    with pytest.raises(InvalidArgumentError):
+        verifier(clock, max_age=float("nan"))

@@ -815,7 +815,7 @@ impl Verifier {
 #[pymethods]
 impl Verifier {
     #[new]
-    #[pyo3(signature = (key, algorithms, *, audience = None, issuer = None, subject = None, leeway = 0.0, required = None, typ = None, max_age = None, clock = None, max_token_size = 8192, critical_extensions = None))]
+    #[pyo3(signature = (key, algorithms, *, audience = None, issuer = None, subject = None, leeway = 0.0, required = None, typ = None, max_age = None, clock = None, max_token_size = 8192, critical_extensions = None, nonce = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         key: &Bound<'_, PyAny>,
@@ -830,6 +830,7 @@ impl Verifier {
         clock: Option<&Bound<'_, ManualClock>>,
         #[pyo3(from_py_with = size_arg)] max_token_size: usize,
         critical_extensions: Option<&Bound<'_, PyAny>>,
+        nonce: Option<String>,
     ) -> PyResult<Self> {
         let algs = self::algorithms(algorithms)?;
         let key = if key.is_instance_of::<PyString>() || key.is_instance_of::<PyBytes>() {
@@ -851,6 +852,9 @@ impl Verifier {
         if let Some(c) = critical_extensions {
             v.critical_extensions = strings(c, "critical_extensions")?;
         }
+        v.nonce = nonce;
+        // A configuration that can never verify fails here, not at first use.
+        v.validate().py_err()?;
         Ok(Self {
             key,
             validation: v,
