@@ -43,6 +43,18 @@ pub enum ErrorKind {
     MissingClaim,
     /// A stored password hash is malformed or uses an unsupported scheme.
     InvalidHash,
+    /// The state store (Redis) could not be reached or did not answer within its timeout.
+    StoreUnavailable,
+    /// The in-memory store holds its maximum number of keys and refused a new one.
+    StoreFull,
+    /// The token was revoked (its `jti`, its family, or everything its subject held).
+    TokenRevoked,
+    /// A refresh token that was already rotated was presented again: its whole family is now revoked.
+    TokenReused,
+    /// A refresh token was rotated moments ago by a parallel request (within the grace window); the family stays valid.
+    TokenAlreadyRotated,
+    /// The caller may not act on this object (for example revoke another subject's token).
+    PermissionDenied,
     /// An internal invariant failed; never expected.
     Internal,
 }
@@ -68,6 +80,12 @@ impl ErrorKind {
             Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
             Self::MissingClaim => "MISSING_CLAIM",
             Self::InvalidHash => "INVALID_HASH",
+            Self::StoreUnavailable => "STORE_UNAVAILABLE",
+            Self::StoreFull => "STORE_FULL",
+            Self::TokenRevoked => "TOKEN_REVOKED",
+            Self::TokenReused => "TOKEN_REUSED",
+            Self::TokenAlreadyRotated => "TOKEN_ALREADY_ROTATED",
+            Self::PermissionDenied => "PERMISSION_DENIED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -90,6 +108,12 @@ impl ErrorKind {
         Self::InvalidTokenType,
         Self::MissingClaim,
         Self::InvalidHash,
+        Self::StoreUnavailable,
+        Self::StoreFull,
+        Self::TokenRevoked,
+        Self::TokenReused,
+        Self::TokenAlreadyRotated,
+        Self::PermissionDenied,
         Self::Internal,
     ];
 }

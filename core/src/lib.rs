@@ -9,13 +9,19 @@
 //! - [`token`]: JSON Web Tokens (keys, strict parsing, signing, verification).
 //! - [`password`]: Argon2id, PBKDF2 and bcrypt password hashing in the PHC,
 //!   argon2-cffi and Django encodings.
+//! - [`events`]: security events delivered to listeners.
+//! - [`store`]: the state layer ([`store::MemoryStore`], [`store::RedisStore`]).
+//! - [`runtime`]: the I/O runtime shared by sync and async callers.
 //! - [`timespan`]: durations such as `"2h"` or `"7 days"`.
 //! - [`clock`]: injected time ([`clock::SystemClock`], [`clock::ManualClock`]).
 //! - [`error`]: the one error type with stable codes.
 
 pub mod clock;
 pub mod error;
+pub mod events;
 pub mod password;
+pub mod runtime;
+pub mod store;
 pub mod timespan;
 pub mod token;
 

@@ -6,6 +6,8 @@
 //!   list, strict header and claims checks, injected clock.
 //! - [`encode`]: signing with a typed key.
 //! - [`KeyCache`]: keys for the compatibility layers that receive raw strings.
+//! - [`TokenService`]: access/refresh pairs, rotation with reuse detection,
+//!   revocation, kept in a [`Store`](crate::store::Store).
 //! - [`VerifiedCache`]: tokens whose signature already verified, so a bearer
 //!   token presented again skips the signature check (every other rule reruns).
 
@@ -16,6 +18,7 @@ mod der;
 pub mod json;
 pub mod jwt;
 pub mod key;
+pub mod lifecycle;
 pub mod secrets;
 pub mod verified;
 
@@ -26,4 +29,5 @@ pub use jwt::{
     Token, Validation, DEFAULT_MAX_TOKEN_SIZE,
 };
 pub use key::Key;
+pub use lifecycle::{LifecycleOptions, TokenKind, TokenPair, TokenService};
 pub use verified::VerifiedCache;

@@ -1,0 +1,121 @@
+//! The engine's I/O runtime: one small Tokio runtime per process.
+//!
+//! Network work (Redis, JWKS fetches) runs on this runtime whatever the caller
+//! is: a Python thread, a Python asyncio loop, Node's main thread or napi's own
+//! runtime. [`spawn`] returns a future that any executor can await; [`block_on`]
+//! waits for one from any plain thread.
+//!
+//! Guarantees:
+//! - Created lazily on first use, with two worker threads named `bastion-io`.
+//! - Fork-safe: a forked child (gunicorn, uWSGI, multiprocessing) does not
+//!   inherit the parent's threads, so the runtime is keyed by process id and a
+//!   child builds its own on first use. [`generation`] changes when that
+//!   happens, so connection pools can tell their connections belong to a dead
+//!   runtime and reconnect.
+
+use crate::error::{err, Result};
+use parking_lot::Mutex;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::runtime::{Handle, Runtime};
+
+struct Current {
+    pid: u32,
+    generation: u64,
+    runtime: Arc<Runtime>,
+}
+
+static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+fn current() -> Result<(Handle, u64)> {
+    let pid = std::process::id();
+    let mut guard = CURRENT.lock();
+    if let Some(c) = guard.as_ref() {
+        if c.pid == pid {
+            return Ok((c.runtime.handle().clone(), c.generation));
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bastion-io")
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| err!(Internal, "cannot start the I/O runtime: {e}"))?;
+    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
+    let runtime = Arc::new(runtime);
+    let handle = runtime.handle().clone();
+    // After a fork the parent's runtime is a husk whose threads do not exist in
+    // this process; it is leaked rather than dropped, since dropping would wait
+    // for threads that will never answer.
+    if let Some(old) = guard.replace(Current {
+        pid,
+        generation,
+        runtime,
+    }) {
+        std::mem::forget(old.runtime);
+    }
+    Ok((handle, generation))
+}
+
+/// The runtime's generation: it changes when a forked child builds its own
+/// runtime. Connections made under another generation must be discarded.
+pub fn generation() -> u64 {
+    current().map_or(0, |(_, g)| g)
+}
+
+/// Runs `fut` on the I/O runtime and returns a future of its output that any
+/// executor can await (it only waits on a channel).
+pub fn spawn<F>(fut: F) -> impl Future<Output = Result<F::Output>> + Send + 'static
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let started = current().map(|(handle, _)| {
+        handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+    });
+    async move {
+        started?;
+        rx.await
+            .map_err(|_| err!(Internal, "an I/O task ended without a result"))
+    }
+}
+
+/// Runs `fut` on the I/O runtime and blocks the calling thread until it ends.
+///
+/// Safe from any thread that is not itself a `bastion-io` worker (callers in
+/// Python release the GIL around this call).
+pub fn block_on<F>(fut: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (handle, _) = current()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .map_err(|_| err!(Internal, "an I/O task ended without a result"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_on_and_spawn_run_on_the_io_threads() {
+        let name = block_on(async { std::thread::current().name().map(str::to_owned) }).unwrap();
+        assert_eq!(name.as_deref(), Some("bastion-io"));
+        let fut = spawn(async { 41 + 1 });
+        // Awaited from a plain thread through block_on of a foreign future.
+        let v = block_on(fut).unwrap().unwrap();
+        assert_eq!(v, 42);
+        assert!(generation() >= 1);
+    }
+}

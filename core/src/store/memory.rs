@@ -1,0 +1,544 @@
+//! The embedded store: this process's memory.
+//!
+//! Guarantees:
+//! - **Atomic decisions.** Keys are sharded by their hash tag, so every key of
+//!   one decision lives in one shard, and a decision runs under that shard's
+//!   lock: one critical section, like one Lua script on Redis.
+//! - **TTL on every entry.** Writing a value requires its expiry. An expired
+//!   entry is invisible at once (reads check the expiry) and its memory is
+//!   reclaimed by incremental sweeping: each shard files its keys in
+//!   one-second expiry buckets; every decision pops a bounded number of due
+//!   keys from its own shard and from one other shard taken round-robin. There
+//!   is no timer per key, no background thread and no full scan.
+//! - **A hard cap on keys** (`max_keys`, default one million, split evenly
+//!   over the shards). Overflow policy: a write that would add a key to a full
+//!   shard first sweeps that shard harder; if it is still full the write is
+//!   refused with [`ErrorKind::StoreFull`](crate::ErrorKind::StoreFull) and
+//!   existing keys are untouched. Nothing is evicted early, so a flood of new
+//!   keys can never push out a revocation or a lockout; the component's
+//!   outage policy decides what a refused write means.
+//! - **Time** comes from the injected clock ([`MemoryOptions::clock`]).
+
+use super::{hash_tag, Decision};
+use crate::clock::{self, SharedClock};
+use crate::error::{err, Result};
+use parking_lot::Mutex;
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// How many due keys one decision sweeps from its own shard.
+const SWEEP_OWN: usize = 16;
+/// How many due keys one decision sweeps from the next shard in turn.
+const SWEEP_OTHER: usize = 8;
+/// How many due keys a write into a full shard may sweep before refusing.
+const SWEEP_FULL: usize = 256;
+
+/// Options of a [`MemoryStore`].
+#[derive(Debug, Clone)]
+pub struct MemoryOptions {
+    /// The most keys the store holds (default 1,000,000).
+    pub max_keys: usize,
+    /// The number of shards, rounded up to a power of two (default 64).
+    pub shards: usize,
+    /// The time source (default: the system clock).
+    pub clock: SharedClock,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        Self {
+            max_keys: 1_000_000,
+            shards: 64,
+            clock: clock::system(),
+        }
+    }
+}
+
+/// A value kept in the memory store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// An integer (a counter, a timestamp, a mark).
+    Int(i64),
+    /// Opaque bytes (a serialized record).
+    Bytes(Vec<u8>),
+    /// A small map of named fields (a Redis hash).
+    Fields(Vec<(String, Vec<u8>)>),
+}
+
+impl Value {
+    /// A field of a [`Value::Fields`].
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
+        match self {
+            Self::Fields(f) => f.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice()),
+            _ => None,
+        }
+    }
+
+    /// A field of a [`Value::Fields`] read as a decimal integer.
+    #[must_use]
+    pub fn field_int(&self, name: &str) -> Option<i64> {
+        self.field(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|s| s.parse().ok())
+    }
+
+    /// Sets a field (a [`Value::Fields`] is created from any other variant).
+    pub fn set_field(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+        if !matches!(self, Self::Fields(_)) {
+            *self = Self::Fields(Vec::new());
+        }
+        if let Self::Fields(f) = self {
+            let value = value.into();
+            if let Some(slot) = f.iter_mut().find(|(n, _)| n == name) {
+                slot.1 = value;
+            } else {
+                f.push((name.to_owned(), value));
+            }
+        }
+    }
+
+    fn approx_size(&self) -> usize {
+        match self {
+            Self::Int(_) => 8,
+            Self::Bytes(b) => b.len(),
+            Self::Fields(f) => f.iter().map(|(n, v)| n.len() + v.len() + 48).sum(),
+        }
+    }
+}
+
+struct Entry {
+    value: Value,
+    expires_at: i64,
+    /// The expiry bucket (whole second) the key is filed under.
+    slot: i64,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<Arc<str>, Entry>,
+    wheel: BTreeMap<i64, Vec<Arc<str>>>,
+}
+
+fn slot_of(expires_at: i64) -> i64 {
+    expires_at.div_euclid(1_000_000)
+}
+
+impl Shard {
+    /// Removes up to `budget` due keys; returns how many it examined.
+    fn sweep(&mut self, now: i64, mut budget: usize) {
+        while budget > 0 {
+            let Some(mut first) = self.wheel.first_entry() else {
+                return;
+            };
+            let slot = *first.key();
+            // A bucket is due once every expiry it can hold has passed.
+            if (slot + 1).saturating_mul(1_000_000) > now {
+                return;
+            }
+            let Some(key) = first.get_mut().pop() else {
+                first.remove();
+                continue;
+            };
+            if first.get().is_empty() {
+                first.remove();
+            }
+            budget -= 1;
+            let refile = match self.map.get_mut(&key) {
+                // Filed again elsewhere since: this filing is stale.
+                Some(e) if e.slot != slot => None,
+                Some(e) if e.expires_at <= now => {
+                    self.map.remove(&key);
+                    None
+                }
+                Some(e) => {
+                    e.slot = slot_of(e.expires_at);
+                    Some(e.slot)
+                }
+                None => None,
+            };
+            if let Some(s) = refile {
+                self.wheel.entry(s).or_default().push(key);
+            }
+        }
+    }
+}
+
+/// The embedded, sharded in-memory store. See the module docs for its guarantees.
+pub struct MemoryStore {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    cap_per_shard: usize,
+    clock: SharedClock,
+    cursor: AtomicUsize,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("shards", &self.shards.len())
+            .field("max_keys", &(self.cap_per_shard * self.shards.len()))
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    /// A store with `options`.
+    #[must_use]
+    pub fn new(options: MemoryOptions) -> Self {
+        let n = options.shards.clamp(1, 4096).next_power_of_two();
+        let cap_per_shard = options.max_keys.div_ceil(n).max(1);
+        Self {
+            shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: RandomState::new(),
+            cap_per_shard,
+            clock: options.clock,
+            cursor: AtomicUsize::new(0),
+        }
+    }
+
+    /// The store's clock.
+    #[must_use]
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The most keys the store holds.
+    #[must_use]
+    pub fn max_keys(&self) -> usize {
+        self.cap_per_shard * self.shards.len()
+    }
+
+    /// Live keys right now, and the approximate bytes their values take
+    /// (walks every shard: for metrics and tests, not the hot path).
+    #[must_use]
+    pub fn usage(&self) -> (usize, usize) {
+        let now = self.clock.now_micros();
+        let mut keys = 0;
+        let mut bytes = 0;
+        for s in self.shards.iter() {
+            let s = s.lock();
+            for (k, e) in &s.map {
+                if e.expires_at > now {
+                    keys += 1;
+                    bytes += k.len() + e.value.approx_size() + 64;
+                }
+            }
+        }
+        (keys, bytes)
+    }
+
+    /// Keys held, expired but not yet swept included.
+    #[must_use]
+    pub fn held_keys(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().map.len()).sum()
+    }
+
+    fn shard_of(&self, key: &str) -> usize {
+        (self.hasher.hash_one(hash_tag(key)) as usize) & (self.shards.len() - 1)
+    }
+
+    /// Runs one decision in its shard's critical section.
+    pub fn run<D: Decision + ?Sized>(&self, decision: &D) -> Result<D::Output> {
+        let keys = decision.keys();
+        let Some(first) = keys.first() else {
+            return Err(err!(Internal, "a store decision has no keys"));
+        };
+        let tag = hash_tag(first);
+        if keys.iter().any(|k| hash_tag(k) != tag) {
+            return Err(err!(
+                Internal,
+                "the keys of one decision must share one hash tag"
+            ));
+        }
+        let idx = self.shard_of(first);
+        let now = self.clock.now_micros();
+        let out = {
+            let mut shard = self.shards[idx].lock();
+            shard.sweep(now, SWEEP_OWN);
+            let mut txn = Txn {
+                shard: &mut shard,
+                now,
+                cap: self.cap_per_shard,
+            };
+            decision.apply(&mut txn)
+        };
+        // Keep shards nobody touches from holding expired keys forever.
+        let other = self.cursor.fetch_add(1, Ordering::Relaxed) & (self.shards.len() - 1);
+        if other != idx {
+            if let Some(mut s) = self.shards[other].try_lock() {
+                s.sweep(now, SWEEP_OTHER);
+            }
+        }
+        out
+    }
+
+    /// Sweeps every shard completely (tests and maintenance; not the hot path).
+    pub fn sweep_all(&self) {
+        let now = self.clock.now_micros();
+        for s in self.shards.iter() {
+            s.lock().sweep(now, usize::MAX);
+        }
+    }
+}
+
+/// A decision's view of its shard, inside the critical section.
+pub struct Txn<'a> {
+    shard: &'a mut Shard,
+    now: i64,
+    cap: usize,
+}
+
+impl Txn<'_> {
+    /// The decision's time, microseconds since the epoch.
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// The live value at `key` (an expired one reads as absent).
+    pub fn get(&mut self, key: &str) -> Option<&Value> {
+        self.get_mut(key).map(|v| &*v)
+    }
+
+    /// The live value at `key`, for an in-place update (its expiry unchanged).
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        let now = self.now;
+        match self.shard.map.get(key) {
+            Some(e) if e.expires_at <= now => {
+                self.shard.map.remove(key);
+                None
+            }
+            Some(_) => self.shard.map.get_mut(key).map(|e| &mut e.value),
+            None => None,
+        }
+    }
+
+    /// The expiry of the live value at `key`, microseconds since the epoch.
+    pub fn expires_at(&mut self, key: &str) -> Option<i64> {
+        self.get(key)?;
+        self.shard.map.get(key).map(|e| e.expires_at)
+    }
+
+    /// Writes `value` at `key`, living until `expires_at` (microseconds since
+    /// the epoch). An expiry not after now deletes the key. Refused with
+    /// `STORE_FULL` when the key is new and the shard is full.
+    pub fn put(&mut self, key: &str, value: Value, expires_at: i64) -> Result<()> {
+        if expires_at <= self.now {
+            self.shard.map.remove(key);
+            return Ok(());
+        }
+        let slot = slot_of(expires_at);
+        if let Some(e) = self.shard.map.get_mut(key) {
+            e.value = value;
+            e.expires_at = expires_at;
+            if slot < e.slot {
+                e.slot = slot;
+                let k = self
+                    .shard
+                    .map
+                    .get_key_value(key)
+                    .map(|(k, _)| Arc::clone(k));
+                if let Some(k) = k {
+                    self.shard.wheel.entry(slot).or_default().push(k);
+                }
+            }
+            return Ok(());
+        }
+        if self.shard.map.len() >= self.cap {
+            self.shard.sweep(self.now, SWEEP_FULL);
+            if self.shard.map.len() >= self.cap {
+                return Err(err!(
+                    StoreFull,
+                    "the memory store is full ({} keys per shard); raise max_keys",
+                    self.cap
+                ));
+            }
+        }
+        let k: Arc<str> = Arc::from(key);
+        self.shard
+            .wheel
+            .entry(slot)
+            .or_default()
+            .push(Arc::clone(&k));
+        self.shard.map.insert(
+            k,
+            Entry {
+                value,
+                expires_at,
+                slot,
+            },
+        );
+        Ok(())
+    }
+
+    /// Changes the expiry of a live key; returns whether it existed.
+    pub fn set_expiry(&mut self, key: &str, expires_at: i64) -> bool {
+        let Some(v) = self.get(key).cloned() else {
+            return false;
+        };
+        // Cannot fail: the key exists, so no new key is added.
+        self.put(key, v, expires_at).is_ok()
+    }
+
+    /// Deletes `key`; returns whether a live value was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let live = self.get(key).is_some();
+        self.shard.map.remove(key);
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::{Reply, Script};
+
+    static NOOP: Script = Script::new("noop", "return 0");
+
+    /// A decision that writes one key with a TTL and reports what it saw.
+    struct Put {
+        key: String,
+        ttl: i64,
+    }
+
+    impl Decision for Put {
+        type Output = bool;
+        fn script(&self) -> &'static Script {
+            &NOOP
+        }
+        fn keys(&self) -> Vec<String> {
+            vec![self.key.clone()]
+        }
+        fn args(&self) -> Vec<Vec<u8>> {
+            Vec::new()
+        }
+        fn parse(&self, _: Reply) -> Result<bool> {
+            Ok(false)
+        }
+        fn apply(&self, txn: &mut Txn<'_>) -> Result<bool> {
+            let seen = txn.get(&self.key).is_some();
+            let at = txn.now() + self.ttl;
+            txn.put(&self.key, Value::Int(1), at)?;
+            Ok(seen)
+        }
+    }
+
+    fn store(max_keys: usize, clock: &ManualClock) -> MemoryStore {
+        MemoryStore::new(MemoryOptions {
+            max_keys,
+            shards: 4,
+            clock: Arc::new(clock.clone()),
+        })
+    }
+
+    #[test]
+    fn entries_expire_and_are_swept_incrementally() {
+        let clock = ManualClock::new(1_000.0);
+        let s = store(10_000, &clock);
+        for i in 0..1000 {
+            let key = format!("k:{{{i}}}");
+            assert!(!s
+                .run(&Put {
+                    key,
+                    ttl: 5_000_000
+                })
+                .unwrap());
+        }
+        assert_eq!(s.usage().0, 1000);
+        clock.advance(4.0);
+        assert!(s
+            .run(&Put {
+                key: "k:{1}".into(),
+                ttl: 5_000_000
+            })
+            .unwrap());
+        clock.advance(2.0);
+        // Expired keys read as absent at once...
+        assert_eq!(s.usage().0, 1);
+        // ...and are reclaimed a few at a time by later decisions.
+        let before = s.held_keys();
+        for i in 0..200 {
+            let key = format!("n:{{{i}}}");
+            s.run(&Put {
+                key,
+                ttl: 60_000_000,
+            })
+            .unwrap();
+        }
+        assert!(s.held_keys() < before + 200 - 500, "{}", s.held_keys());
+        s.sweep_all();
+        assert_eq!(s.held_keys(), 201);
+    }
+
+    #[test]
+    fn a_full_store_refuses_new_keys_and_keeps_old_ones() {
+        let clock = ManualClock::new(1_000.0);
+        let s = store(40, &clock);
+        let mut refused = 0;
+        for i in 0..100 {
+            let key = format!("k:{{{i}}}");
+            match s.run(&Put {
+                key,
+                ttl: 60_000_000,
+            }) {
+                Ok(_) => {}
+                Err(e) => {
+                    assert_eq!(e.kind(), crate::ErrorKind::StoreFull);
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused >= 60, "{refused}");
+        assert!(s.held_keys() <= 40);
+        // Existing keys still update.
+        let kept = (0..100)
+            .map(|i| format!("k:{{{i}}}"))
+            .find(|k| {
+                s.run(&Put {
+                    key: k.clone(),
+                    ttl: 1,
+                })
+                .unwrap_or(false)
+            })
+            .is_some();
+        assert!(kept);
+        // Once entries expire, their room is reused.
+        clock.advance(61.0);
+        for i in 100..130 {
+            let key = format!("k:{{{i}}}");
+            s.run(&Put {
+                key,
+                ttl: 60_000_000,
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn rewriting_with_a_later_expiry_keeps_the_key() {
+        let clock = ManualClock::new(1_000.0);
+        let s = store(100, &clock);
+        let key = || "k:{a}".to_string();
+        s.run(&Put {
+            key: key(),
+            ttl: 2_000_000,
+        })
+        .unwrap();
+        clock.advance(1.0);
+        s.run(&Put {
+            key: key(),
+            ttl: 10_000_000,
+        })
+        .unwrap();
+        clock.advance(5.0);
+        s.sweep_all();
+        assert_eq!(s.held_keys(), 1);
+        assert!(s.run(&Put { key: key(), ttl: 1 }).unwrap());
+    }
+}

@@ -1,0 +1,438 @@
+//! The state layer: every stateful component keeps its state here.
+//!
+//! A [`Store`] is either a [`MemoryStore`] (the embedded default: one process,
+//! nothing to run) or a [`RedisStore`] (standalone Redis or Redis Cluster: many
+//! processes, languages and machines sharing one state). Components never read
+//! and write keys one by one; each of their decisions is a [`Decision`]:
+//!
+//! - on Redis, one Lua script call (`EVALSHA`, `EVAL` on `NOSCRIPT`): one round
+//!   trip, atomic, reading Redis's own `TIME` so app hosts with skewed clocks
+//!   agree, with every write setting its TTL in the same script;
+//! - in memory, one critical section over one shard, timed by the store's
+//!   injected [`Clock`](crate::clock::Clock).
+//!
+//! All keys of one decision share a `{hash tag}` ([`tagged_key`]), which makes
+//! them land in one Redis Cluster slot and in one memory shard.
+//!
+//! The same test suite runs every decision on memory, standalone Redis and
+//! Redis Cluster: two implementations, one semantics.
+//!
+//! When Redis cannot be reached, a call fails with
+//! [`ErrorKind::StoreUnavailable`](crate::ErrorKind::StoreUnavailable) within
+//! the store's operation timeout; what a component makes of that is its
+//! [`OutagePolicy`].
+
+mod memory;
+mod redis;
+
+pub use self::memory::{MemoryOptions, MemoryStore, Txn, Value};
+pub use self::redis::{RedisOptions, RedisStore};
+
+use crate::error::{err, Result};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// What a component does when its store cannot answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutagePolicy {
+    /// Refuse: the check fails (a revocation check reports the token revoked,
+    /// a rate limit denies). The default for security decisions.
+    FailClosed,
+    /// Allow: the check passes as if the state were empty.
+    FailOpen,
+    /// Decide from this process's own memory store until Redis is back.
+    Local,
+}
+
+impl OutagePolicy {
+    /// Parses `"fail_closed"`, `"fail_open"` or `"local"` (also with dashes).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().replace('-', "_").as_str() {
+            "fail_closed" | "closed" => Ok(Self::FailClosed),
+            "fail_open" | "open" => Ok(Self::FailOpen),
+            "local" | "fallback" => Ok(Self::Local),
+            _ => Err(err!(
+                InvalidArgument,
+                "unknown outage policy {name:?}: expected \"fail_closed\", \"fail_open\" or \"local\""
+            )),
+        }
+    }
+
+    /// The canonical name (`"fail_closed"`, `"fail_open"`, `"local"`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::FailClosed => "fail_closed",
+            Self::FailOpen => "fail_open",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// A Lua script run by [`RedisStore`], with its SHA-1 computed once.
+///
+/// Every script starts with the shared prelude (`scripts/prelude.lua`), whose
+/// `bastion_now()` returns the decision's time in microseconds: Redis `TIME`,
+/// unless the store was given an explicit clock (tests), which is then passed
+/// as `ARGV[1]`. Decision arguments follow from `ARGV[2]`.
+pub struct Script {
+    name: &'static str,
+    source: &'static str,
+    sha: OnceLock<String>,
+}
+
+impl Script {
+    /// A script from its full source (prelude included; see [`script!`](crate::store::script)).
+    #[must_use]
+    pub const fn new(name: &'static str, source: &'static str) -> Self {
+        Self {
+            name,
+            source,
+            sha: OnceLock::new(),
+        }
+    }
+
+    /// The script's name, for errors and metrics.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The full Lua source.
+    #[must_use]
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// The lowercase hex SHA-1 Redis knows the script by.
+    pub fn sha1(&self) -> &str {
+        self.sha.get_or_init(|| {
+            let d = aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                self.source.as_bytes(),
+            );
+            d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        })
+    }
+}
+
+impl fmt::Debug for Script {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Script").field("name", &self.name).finish()
+    }
+}
+
+/// Declares a [`Script`] from a file under `core/src/store/scripts/`, with the
+/// shared prelude prepended.
+macro_rules! script {
+    ($name:literal) => {
+        $crate::store::Script::new(
+            $name,
+            concat!(
+                include_str!("../store/scripts/prelude.lua"),
+                include_str!(concat!("../store/scripts/", $name, ".lua"))
+            ),
+        )
+    };
+}
+pub(crate) use script;
+
+/// A reply from a script, in the few shapes bastion's scripts return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `nil` / `false`.
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A bulk or status string.
+    Bytes(Vec<u8>),
+    /// An array.
+    Array(Vec<Reply>),
+}
+
+impl Reply {
+    /// The integer, or an error naming the script's reply shape.
+    pub fn int(&self) -> Result<i64> {
+        match self {
+            Self::Int(i) => Ok(*i),
+            Self::Bytes(b) => std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| err!(Internal, "a store script returned a non-integer")),
+            _ => Err(err!(
+                Internal,
+                "a store script returned {self:?} for an integer"
+            )),
+        }
+    }
+
+    /// The array's items, or an error.
+    pub fn array(self) -> Result<Vec<Reply>> {
+        match self {
+            Self::Array(a) => Ok(a),
+            other => Err(err!(
+                Internal,
+                "a store script returned {other:?} for an array"
+            )),
+        }
+    }
+
+    /// The bytes (`None` for nil), or an error.
+    pub fn bytes(self) -> Result<Option<Vec<u8>>> {
+        match self {
+            Self::Nil => Ok(None),
+            Self::Bytes(b) => Ok(Some(b)),
+            Self::Int(i) => Ok(Some(i.to_string().into_bytes())),
+            Self::Array(_) => Err(err!(
+                Internal,
+                "a store script returned an array for a string"
+            )),
+        }
+    }
+}
+
+/// One atomic decision over keys that share one hash tag.
+///
+/// Implementations provide both forms of the same rule: [`Decision::apply`]
+/// for memory and a Lua [`Script`] (with [`Decision::parse`] for its reply)
+/// for Redis. The store suite checks the two agree.
+pub trait Decision: Send + Sync + 'static {
+    /// What the decision returns.
+    type Output: Send + 'static;
+
+    /// The Lua form of the decision.
+    fn script(&self) -> &'static Script;
+
+    /// The keys the decision touches (without the store's prefix), all with the
+    /// same `{hash tag}`. They become `KEYS[1..]` in the script.
+    fn keys(&self) -> Vec<String>;
+
+    /// The script arguments after the time argument (`ARGV[2..]`).
+    fn args(&self) -> Vec<Vec<u8>>;
+
+    /// Interprets the script's reply.
+    fn parse(&self, reply: Reply) -> Result<Self::Output>;
+
+    /// The memory form: runs inside the shard's critical section. `txn` sees
+    /// the same keys as [`Decision::keys`] (without prefix).
+    fn apply(&self, txn: &mut Txn<'_>) -> Result<Self::Output>;
+}
+
+/// A key `name` under the hash tag `{tag}`: `"<kind>:{<tag>}:<name>"`.
+///
+/// The tag is escaped so that no caller-supplied text (a subject, a client
+/// key) can end it early or inject another tag: `{`, `}`, `%`, control
+/// characters and non-ASCII bytes are percent-encoded, and a tag longer than
+/// 128 bytes is replaced by its SHA-256 (hex), keeping keys bounded.
+#[must_use]
+pub fn tagged_key(kind: &str, tag: &str, name: &str) -> String {
+    let mut out = String::with_capacity(kind.len() + tag.len() + name.len() + 4);
+    out.push_str(kind);
+    out.push_str(":{");
+    push_tag(&mut out, tag);
+    out.push('}');
+    if !name.is_empty() {
+        out.push(':');
+        out.push_str(name);
+    }
+    out
+}
+
+fn push_tag(out: &mut String, tag: &str) {
+    if tag.len() > 128 {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, tag.as_bytes());
+        out.push('#');
+        for b in d.as_ref() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        return;
+    }
+    for &b in tag.as_bytes() {
+        if b == b'{' || b == b'}' || b == b'%' || b == b'#' || !(0x21..0x7f).contains(&b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+}
+
+/// The hash tag of a key by Redis Cluster's rule: the text between the first
+/// `{` and the next `}` when non-empty, else the whole key.
+#[must_use]
+pub fn hash_tag(key: &str) -> &str {
+    if let Some(open) = key.find('{') {
+        if let Some(len) = key[open + 1..].find('}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+/// Where a store keeps its state.
+#[derive(Clone)]
+pub enum Store {
+    /// This process's memory.
+    Memory(Arc<MemoryStore>),
+    /// Redis or Redis Cluster.
+    Redis(Arc<RedisStore>),
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory(m) => m.fmt(f),
+            Self::Redis(r) => r.fmt(f),
+        }
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::memory(MemoryOptions::default())
+    }
+}
+
+impl Store {
+    /// A memory store.
+    #[must_use]
+    pub fn memory(options: MemoryOptions) -> Self {
+        Self::Memory(Arc::new(MemoryStore::new(options)))
+    }
+
+    /// A Redis store from a URL: `redis://[user:password@]host:port[/db]` for one
+    /// server, `redis+cluster://host:port[,host:port...]` for a cluster (the
+    /// nodes given are seeds; the others are discovered).
+    pub fn redis(url: &str, options: RedisOptions) -> Result<Self> {
+        Ok(Self::Redis(Arc::new(RedisStore::open(url, options)?)))
+    }
+
+    /// `memory://` (or an empty string) for a memory store with default
+    /// options, else [`Store::redis`].
+    pub fn from_url(url: &str, options: RedisOptions) -> Result<Self> {
+        let trimmed = url.trim();
+        if trimmed.is_empty() || trimmed == "memory://" || trimmed == "memory" {
+            return Ok(Self::default());
+        }
+        Self::redis(trimmed, options)
+    }
+
+    /// `"memory"`, `"redis"` or `"redis-cluster"`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Redis(r) => r.kind(),
+        }
+    }
+
+    /// Runs one decision, blocking the calling thread for Redis (at most the
+    /// operation timeout). Never call from an async task: use
+    /// [`Store::run_async`].
+    pub fn run<D: Decision>(&self, decision: D) -> Result<D::Output> {
+        match self {
+            Self::Memory(m) => m.run(&decision),
+            Self::Redis(r) => {
+                let r = Arc::clone(r);
+                crate::runtime::block_on(async move { r.run(decision).await })?
+            }
+        }
+    }
+
+    /// Runs one decision from async code; the returned future can be awaited by
+    /// any executor.
+    pub async fn run_async<D: Decision>(&self, decision: D) -> Result<D::Output> {
+        match self {
+            Self::Memory(m) => m.run(&decision),
+            Self::Redis(r) => {
+                let r = Arc::clone(r);
+                crate::runtime::spawn(async move { r.run(decision).await }).await?
+            }
+        }
+    }
+
+    /// One `PING` round trip (zero for memory): how long it took.
+    pub fn ping(&self) -> Result<Duration> {
+        match self {
+            Self::Memory(_) => Ok(Duration::ZERO),
+            Self::Redis(r) => {
+                let r = Arc::clone(r);
+                crate::runtime::block_on(async move { r.ping().await })?
+            }
+        }
+    }
+
+    /// Async [`Store::ping`].
+    pub async fn ping_async(&self) -> Result<Duration> {
+        match self {
+            Self::Memory(_) => Ok(Duration::ZERO),
+            Self::Redis(r) => {
+                let r = Arc::clone(r);
+                crate::runtime::spawn(async move { r.ping().await }).await?
+            }
+        }
+    }
+
+    /// The bound on one Redis operation (zero for memory).
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Self::Memory(_) => Duration::ZERO,
+            Self::Redis(r) => r.timeout(),
+        }
+    }
+
+    /// The memory store, when this is one.
+    #[must_use]
+    pub fn as_memory(&self) -> Option<&Arc<MemoryStore>> {
+        match self {
+            Self::Memory(m) => Some(m),
+            Self::Redis(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_escaped_and_bounded() {
+        assert_eq!(tagged_key("rev", "alice", "nbf"), "rev:{alice}:nbf");
+        assert_eq!(hash_tag("rev:{alice}:nbf"), "alice");
+        // A subject cannot end the tag early or smuggle another one.
+        let k = tagged_key("rev", "a}b{c", "x");
+        assert_eq!(hash_tag(&k), "a%7Db%7Bc");
+        let k = tagged_key("rev", "é %", "");
+        assert_eq!(k, "rev:{%C3%A9%20%25}");
+        let long = "x".repeat(200);
+        let k = tagged_key("rev", &long, "n");
+        assert!(k.len() < 90, "{k}");
+        assert_ne!(
+            tagged_key("rev", &long, "n"),
+            tagged_key("rev", &"x".repeat(201), "n")
+        );
+        // Two different subjects never share an escaped form.
+        assert_ne!(tagged_key("r", "%7D", ""), tagged_key("r", "}", ""));
+        assert_eq!(hash_tag("plain"), "plain");
+        assert_eq!(hash_tag("a{}b"), "a{}b");
+    }
+
+    #[test]
+    fn outage_policy_names() {
+        for p in [
+            OutagePolicy::FailClosed,
+            OutagePolicy::FailOpen,
+            OutagePolicy::Local,
+        ] {
+            assert_eq!(OutagePolicy::parse(p.name()).unwrap(), p);
+        }
+        assert_eq!(
+            OutagePolicy::parse("fail-closed").unwrap(),
+            OutagePolicy::FailClosed
+        );
+        assert!(OutagePolicy::parse("maybe").is_err());
+    }
+}
