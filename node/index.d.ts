@@ -132,6 +132,13 @@ export declare class Verifier {
 }
 
 /**
+ * `true` when `signingKey` differs from `secretKey` (compared in constant
+ * time). When they are equal: throws `WEAK_SECRET` if `production`, returns
+ * `false` otherwise so the caller can warn.
+ */
+export declare function checkSigningKeySeparate(signingKey: string | Buffer, secretKey: string | Buffer, production: boolean): boolean
+
+/**
  * Decodes a token WITHOUT verifying its signature or claims, with the same
  * strict parsing and size bound (`maxTokenSize`, default 8192) as `verify`;
  * the payload must be a JSON object. Use it only to read a header (e.g.
@@ -245,6 +252,18 @@ export declare function sign(payload: string, key: Key | string | Buffer, algori
  * Resolves to the token; rejects with the coded `Error` `sign` throws.
  */
 export declare function signAsync(payload: string, key: Key | string | Buffer, algorithm?: string | null, header?: string | null, kid?: string | null, allowWeakKeys?: boolean | null, signal?: AbortSignal | null): Promise<string>
+
+/**
+ * Throws `WEAK_SECRET` unless `secret` (a string, as UTF-8, or a Buffer) is
+ * fit for `purpose`: `"HS256"` (default), `"HS384"`, `"HS512"` (at least
+ * 32 / 48 / 64 bytes), `"django"` (Django's `SECRET_KEY`: at least 50
+ * characters, no `django-insecure-` prefix), `"pepper"` (an API key pepper:
+ * at least 32 bytes) or `"generic"` (at least 32 bytes). Every purpose also
+ * refuses key material, placeholders and example values, fewer than 8
+ * distinct characters and an estimated entropy below 128 bits. An unknown
+ * purpose is `INVALID_ARGUMENT`.
+ */
+export declare function validateSecret(secret: string | Buffer, purpose?: 'HS256' | 'HS384' | 'HS512' | 'django' | 'pepper' | 'generic' | null): void
 
 /** A verified JWS whose payload was not read as claims. */
 export interface VerifiedJws {

@@ -43,6 +43,10 @@ pub enum ErrorKind {
     MissingClaim,
     /// A stored password hash is malformed or uses an unsupported scheme.
     InvalidHash,
+    /// A secret is refused by [`crate::token::secrets::validate_secret`]: too
+    /// short, a placeholder or example value, of low entropy, key material,
+    /// or a JWT signing key equal to the app's `SECRET_KEY` in production.
+    WeakSecret,
     /// An internal invariant failed; never expected.
     Internal,
 }
@@ -68,6 +72,7 @@ impl ErrorKind {
             Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
             Self::MissingClaim => "MISSING_CLAIM",
             Self::InvalidHash => "INVALID_HASH",
+            Self::WeakSecret => "WEAK_SECRET",
             Self::Internal => "INTERNAL",
         }
     }
@@ -90,6 +95,7 @@ impl ErrorKind {
         Self::InvalidTokenType,
         Self::MissingClaim,
         Self::InvalidHash,
+        Self::WeakSecret,
         Self::Internal,
     ];
 }

@@ -1,8 +1,8 @@
 'use strict';
 // bastion-engine: a drop-in for `jsonwebtoken` (sign, verify, decode and its
-// error classes) with Promise twins, typed keys, an injectable clock, and
-// password hashing under `password`. Every rule lives in the native core;
-// every error carries the core's stable `code`.
+// error classes) with Promise twins, typed keys, an injectable clock,
+// password hashing under `password`, and start-up checks of secrets. Every
+// rule lives in the native core; every error carries the core's stable `code`.
 
 const native = require('../index.js');
 const jwt = require('./jwt.js');
@@ -14,5 +14,7 @@ module.exports = {
   ManualClock: native.ManualClock,
   Verifier: native.Verifier,
   setVerifiedTokenCacheSize: native.setVerifiedTokenCacheSize,
+  validateSecret: native.validateSecret,
+  checkSigningKeySeparate: native.checkSigningKeySeparate,
   password,
 };

@@ -14,6 +14,8 @@ export const {
   ManualClock,
   Verifier,
   setVerifiedTokenCacheSize,
+  validateSecret,
+  checkSigningKeySeparate,
   password,
 } = bastion;
 

@@ -5,6 +5,10 @@
 - Passwords: :mod:`bastion.password` (argon2-cffi compatible, Django and
   bcrypt formats), re-exported here as :func:`hash_password`,
   :func:`verify_password`, :func:`needs_rehash` and their async twins.
+- Secrets: :func:`validate_secret` refuses short, placeholder and low-entropy
+  signing keys, ``SECRET_KEY`` values and peppers at start-up;
+  :func:`check_signing_key_separate` refuses a JWT signing key equal to
+  ``SECRET_KEY`` in production.
 - Time: :class:`ManualClock` drives every time-based rule in tests.
 - Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
 """
@@ -14,7 +18,15 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from bastion._native import Key, ManualClock, Verifier, set_verified_token_cache_size, sign
+from bastion._native import (
+    Key,
+    ManualClock,
+    Verifier,
+    check_signing_key_separate,
+    set_verified_token_cache_size,
+    sign,
+    validate_secret,
+)
 from bastion.exceptions import (
     BastionError,
     DecodeError,
@@ -36,6 +48,7 @@ from bastion.exceptions import (
     PyJWTError,
     VerificationError,
     VerifyMismatchError,
+    WeakSecretError,
 )
 from bastion.password import (
     PasswordHasher,
@@ -77,13 +90,16 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "VerifyMismatchError",
+    "WeakSecretError",
     "__version__",
     "ahash_password",
     "averify_password",
+    "check_signing_key_separate",
     "hash_password",
     "identify_hash",
     "needs_rehash",
     "set_verified_token_cache_size",
     "sign",
+    "validate_secret",
     "verify_password",
 ]

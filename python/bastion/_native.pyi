@@ -13,6 +13,7 @@ __all__ = [
     "PasswordHasher",
     "Verifier",
     "argon2_hash_raw",
+    "check_signing_key_separate",
     "identify_hash",
     "jwt_decode",
     "jwt_decode_complete",
@@ -23,6 +24,7 @@ __all__ = [
     "set_verified_token_cache_size",
     "sign",
     "supported_algorithms",
+    "validate_secret",
     "verify_jws",
     "verify_password",
 ]
@@ -40,6 +42,24 @@ class ManualClock:
         """Sets the time to ``secs`` seconds since the Unix epoch."""
     def advance(self, secs: float) -> None:
         """Moves the time by ``secs`` seconds (backward when negative)."""
+
+# ---- secrets -------------------------------------------------------------------------
+
+def validate_secret(secret: str | bytes, purpose: str = "HS256") -> None:
+    """Raises ``WeakSecretError`` unless ``secret`` is fit for ``purpose``.
+
+    Purposes: "HS256", "HS384", "HS512" (at least 32 / 48 / 64 bytes), "django"
+    (``SECRET_KEY``: at least 50 characters, no ``django-insecure-`` prefix), "pepper"
+    (at least 32 bytes), "generic" (at least 32 bytes). Every purpose also refuses key
+    material, placeholders and example values, fewer than 8 distinct characters and an
+    estimated entropy below 128 bits. ``InvalidArgumentError`` for an unknown purpose.
+    """
+
+def check_signing_key_separate(
+    signing_key: str | bytes, secret_key: str | bytes, *, production: bool
+) -> bool:
+    """True when the keys differ (constant-time comparison); when equal,
+    ``WeakSecretError`` in production, else False so the caller can warn."""
 
 # ---- tokens --------------------------------------------------------------------------
 

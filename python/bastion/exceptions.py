@@ -33,6 +33,7 @@ __all__ = [
     "PyJWTError",
     "VerificationError",
     "VerifyMismatchError",
+    "WeakSecretError",
 ]
 
 
@@ -151,6 +152,14 @@ class InvalidTokenTypeError(InvalidTokenError):
     """The header ``typ`` is not the expected one."""
 
     code = "INVALID_TOKEN_TYPE"
+
+
+class WeakSecretError(InvalidKeyError):
+    """A secret is refused by ``validate_secret``: too short, a placeholder or example
+    value, of low entropy, key material, or a JWT signing key equal to ``SECRET_KEY``
+    in production. The message says which; it never contains the secret."""
+
+    code = "WEAK_SECRET"
 
 
 class PyJWKError(PyJWTError):

@@ -9,5 +9,6 @@
 mod clock;
 mod errors;
 mod password;
+mod secrets;
 mod timespan;
 mod token;

@@ -27,6 +27,7 @@ pyo3::import_exception!(bastion.exceptions, MissingRequiredClaimError);
 pyo3::import_exception!(bastion.exceptions, InvalidKeyError);
 pyo3::import_exception!(bastion.exceptions, InvalidAlgorithmError);
 pyo3::import_exception!(bastion.exceptions, InvalidHashError);
+pyo3::import_exception!(bastion.exceptions, WeakSecretError);
 
 /// Converts a core error into the matching `bastion.exceptions` class.
 #[cold]
@@ -51,6 +52,7 @@ pub fn to_py(e: Error) -> PyErr {
             MissingRequiredClaimError::new_err(e.claim().unwrap_or_default().to_owned())
         }
         ErrorKind::InvalidHash => InvalidHashError::new_err(msg),
+        ErrorKind::WeakSecret => WeakSecretError::new_err(msg),
         // Internal, and any kind added to the core later.
         _ => BastionError::new_err(msg),
     }

@@ -6,6 +6,7 @@ mod clock;
 mod errors;
 mod json;
 mod password;
+mod secrets;
 mod token;
 
 use pyo3::prelude::*;
@@ -20,6 +21,8 @@ mod _native {
         argon2_hash_raw, identify_hash, memory_budget, set_memory_budget_kib, verify_password,
         PasswordHasher,
     };
+    #[pymodule_export]
+    use super::secrets::{check_signing_key_separate, validate_secret};
     #[pymodule_export]
     use super::token::{
         jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header,

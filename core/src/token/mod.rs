@@ -8,6 +8,8 @@
 //! - [`KeyCache`]: keys for the compatibility layers that receive raw strings.
 //! - [`VerifiedCache`]: tokens whose signature already verified, so a bearer
 //!   token presented again skips the signature check (every other rule reruns).
+//! - [`validate_secret`] / [`check_signing_key_separate`]: start-up checks of
+//!   signing keys, Django's `SECRET_KEY` and peppers ([`secrets`]).
 
 pub mod algorithm;
 pub mod b64;
@@ -26,4 +28,5 @@ pub use jwt::{
     Token, Validation, DEFAULT_MAX_TOKEN_SIZE,
 };
 pub use key::Key;
+pub use secrets::{check_signing_key_separate, validate_secret, SecretPurpose};
 pub use verified::VerifiedCache;
