@@ -41,12 +41,20 @@ pub enum ErrorKind {
     InvalidTokenType,
     /// A required claim is absent.
     MissingClaim,
-    /// A stored password hash is malformed or uses an unsupported scheme.
+    /// A stored value is malformed or of an unsupported scheme or version: a
+    /// password hash, an API key digest or an API key record.
     InvalidHash,
     /// A secret is refused by [`crate::token::secrets::validate_secret`]: too
     /// short, a placeholder or example value, of low entropy, key material,
     /// or a JWT signing key equal to the app's `SECRET_KEY` in production.
     WeakSecret,
+    /// A presented API key is malformed: wrong shape, prefix, length,
+    /// characters or checksum.
+    InvalidApiKey,
+    /// An API key's record has passed its expiry time.
+    ApiKeyExpired,
+    /// An API key's record has been revoked.
+    ApiKeyRevoked,
     /// An internal invariant failed; never expected.
     Internal,
 }
@@ -73,6 +81,9 @@ impl ErrorKind {
             Self::MissingClaim => "MISSING_CLAIM",
             Self::InvalidHash => "INVALID_HASH",
             Self::WeakSecret => "WEAK_SECRET",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::ApiKeyExpired => "API_KEY_EXPIRED",
+            Self::ApiKeyRevoked => "API_KEY_REVOKED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -96,6 +107,9 @@ impl ErrorKind {
         Self::MissingClaim,
         Self::InvalidHash,
         Self::WeakSecret,
+        Self::InvalidApiKey,
+        Self::ApiKeyExpired,
+        Self::ApiKeyRevoked,
         Self::Internal,
     ];
 }
@@ -112,7 +126,8 @@ impl fmt::Display for ErrorKind {
 pub enum Detail {
     /// The name of the claim concerned (missing or invalid).
     Claim(String),
-    /// The instant (seconds since the epoch) at which the token expired or becomes valid.
+    /// The instant (seconds since the epoch) at which the token (or API key)
+    /// expired or becomes valid, or at which an API key was revoked.
     At(f64),
 }
 

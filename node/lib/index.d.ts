@@ -1,8 +1,8 @@
 // Type definitions for bastion-engine: a drop-in for the `jsonwebtoken`
 // package (sign, verify, decode and its error classes) over bastion's native
 // core, with Promise twins, typed keys, an injectable clock, password
-// hashing and start-up checks of secrets. Every error carries the core's
-// stable `code`.
+// hashing, start-up checks of secrets and API keys. Every error carries the
+// core's stable `code`.
 
 /// <reference types="node" />
 import type { KeyObject } from 'node:crypto';
@@ -15,8 +15,11 @@ export {
   setVerifiedTokenCacheSize,
   validateSecret,
   checkSigningKeySeparate,
+  ApiKeyHasher,
+  IssuedApiKey,
+  apiKeyId,
 } from '../index';
-export type { VerifierOptions } from '../index';
+export type { VerifierOptions, ApiKeyHasherOptions, PreviousPepper } from '../index';
 
 import * as password from './password';
 export { password };
@@ -40,6 +43,9 @@ export type ErrorCode =
   | 'INVALID_HASH'
   | 'INVALID_NONCE'
   | 'WEAK_SECRET'
+  | 'INVALID_API_KEY'
+  | 'API_KEY_EXPIRED'
+  | 'API_KEY_REVOKED'
   | 'INTERNAL';
 
 /** What `validateSecret` checks a secret for. */

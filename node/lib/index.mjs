@@ -16,6 +16,9 @@ export const {
   setVerifiedTokenCacheSize,
   validateSecret,
   checkSigningKeySeparate,
+  ApiKeyHasher,
+  IssuedApiKey,
+  apiKeyId,
   password,
 } = bastion;
 

@@ -9,6 +9,9 @@
   signing keys, ``SECRET_KEY`` values and peppers at start-up;
   :func:`check_signing_key_separate` refuses a JWT signing key equal to
   ``SECRET_KEY`` in production.
+- API keys: :class:`ApiKeyHasher` makes keys (shown once) and the peppered
+  digests to store, verifies presented keys in constant time and rotates
+  peppers; :func:`api_key_id` reads the id to look a digest up.
 - Time: :class:`ManualClock` drives every time-based rule in tests.
 - Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
 """
@@ -19,20 +22,27 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
 from bastion._native import (
+    ApiKeyHasher,
+    IssuedApiKey,
     Key,
     ManualClock,
     Verifier,
+    api_key_id,
     check_signing_key_separate,
     set_verified_token_cache_size,
     sign,
     validate_secret,
 )
 from bastion.exceptions import (
+    ApiKeyError,
+    ApiKeyExpiredError,
+    ApiKeyRevokedError,
     BastionError,
     DecodeError,
     ExpiredSignatureError,
     ImmatureSignatureError,
     InvalidAlgorithmError,
+    InvalidApiKeyError,
     InvalidArgumentError,
     InvalidAudienceError,
     InvalidHashError,
@@ -66,11 +76,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 __all__ = [
+    "ApiKeyError",
+    "ApiKeyExpiredError",
+    "ApiKeyHasher",
+    "ApiKeyRevokedError",
     "BastionError",
     "DecodeError",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
     "InvalidAlgorithmError",
+    "InvalidApiKeyError",
     "InvalidArgumentError",
     "InvalidAudienceError",
     "InvalidHashError",
@@ -82,6 +97,7 @@ __all__ = [
     "InvalidSubjectError",
     "InvalidTokenError",
     "InvalidTokenTypeError",
+    "IssuedApiKey",
     "Key",
     "ManualClock",
     "MissingRequiredClaimError",
@@ -93,6 +109,7 @@ __all__ = [
     "WeakSecretError",
     "__version__",
     "ahash_password",
+    "api_key_id",
     "averify_password",
     "check_signing_key_separate",
     "hash_password",

@@ -10,11 +10,15 @@ that Node exposes as ``err.code``.
 from __future__ import annotations
 
 __all__ = [
+    "ApiKeyError",
+    "ApiKeyExpiredError",
+    "ApiKeyRevokedError",
     "BastionError",
     "DecodeError",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
     "InvalidAlgorithmError",
+    "InvalidApiKeyError",
     "InvalidArgumentError",
     "InvalidAudienceError",
     "InvalidHashError",
@@ -190,6 +194,34 @@ class VerifyMismatchError(VerificationError):
 
 
 class InvalidHashError(BastionError, ValueError):
-    """A stored hash is malformed or uses an unsupported scheme."""
+    """A stored value is malformed or of an unsupported scheme or version: a password
+    hash, an API key digest (also one made with a pepper version the hasher lacks)."""
 
     code = "INVALID_HASH"
+
+
+# ---- API keys ----------------------------------------------------------------------
+
+
+class ApiKeyError(BastionError, ValueError):
+    """Base class of the reasons an API key is not accepted (answer 401)."""
+
+    code = "API_KEY_ERROR"
+
+
+class InvalidApiKeyError(ApiKeyError):
+    """A presented API key is malformed: shape, prefix, length, characters or checksum."""
+
+    code = "INVALID_API_KEY"
+
+
+class ApiKeyExpiredError(ApiKeyError):
+    """The API key's record has passed its expiry time."""
+
+    code = "API_KEY_EXPIRED"
+
+
+class ApiKeyRevokedError(ApiKeyError):
+    """The API key's record has been revoked."""
+
+    code = "API_KEY_REVOKED"

@@ -6,6 +6,7 @@
 // build (`clippy --all-targets`) would see every export as unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod apikey;
 mod clock;
 mod errors;
 mod password;

@@ -28,6 +28,9 @@ pyo3::import_exception!(bastion.exceptions, InvalidKeyError);
 pyo3::import_exception!(bastion.exceptions, InvalidAlgorithmError);
 pyo3::import_exception!(bastion.exceptions, InvalidHashError);
 pyo3::import_exception!(bastion.exceptions, WeakSecretError);
+pyo3::import_exception!(bastion.exceptions, InvalidApiKeyError);
+pyo3::import_exception!(bastion.exceptions, ApiKeyExpiredError);
+pyo3::import_exception!(bastion.exceptions, ApiKeyRevokedError);
 
 /// Converts a core error into the matching `bastion.exceptions` class.
 #[cold]
@@ -53,6 +56,9 @@ pub fn to_py(e: Error) -> PyErr {
         }
         ErrorKind::InvalidHash => InvalidHashError::new_err(msg),
         ErrorKind::WeakSecret => WeakSecretError::new_err(msg),
+        ErrorKind::InvalidApiKey => InvalidApiKeyError::new_err(msg),
+        ErrorKind::ApiKeyExpired => ApiKeyExpiredError::new_err(msg),
+        ErrorKind::ApiKeyRevoked => ApiKeyRevokedError::new_err(msg),
         // Internal, and any kind added to the core later.
         _ => BastionError::new_err(msg),
     }

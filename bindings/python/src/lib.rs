@@ -2,6 +2,7 @@
 //! module; functions convert arguments, call the core and map errors
 //! (`errors.rs` is the one mapping point).
 
+mod apikey;
 mod clock;
 mod errors;
 mod json;
@@ -14,6 +15,8 @@ use pyo3::prelude::*;
 /// The native extension module.
 #[pymodule(gil_used = false)]
 mod _native {
+    #[pymodule_export]
+    use super::apikey::{api_key_id, ApiKeyHasher, IssuedApiKey};
     #[pymodule_export]
     use super::clock::ManualClock;
     #[pymodule_export]

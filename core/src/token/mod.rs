@@ -10,8 +10,12 @@
 //!   token presented again skips the signature check (every other rule reruns).
 //! - [`validate_secret`] / [`check_signing_key_separate`]: start-up checks of
 //!   signing keys, Django's `SECRET_KEY` and peppers ([`secrets`]).
+//! - [`ApiKeyHasher`], [`ApiKey`], [`ApiKeyRecord`]: API keys with a
+//!   recognisable prefix and an offline checksum, stored as peppered digests
+//!   ([`apikey`]).
 
 pub mod algorithm;
+pub mod apikey;
 pub mod b64;
 pub mod cache;
 mod der;
@@ -22,6 +26,9 @@ pub mod secrets;
 pub mod verified;
 
 pub use algorithm::{Algorithm, Curve, Family};
+pub use apikey::{
+    ApiKey, ApiKeyDigest, ApiKeyHasher, ApiKeyId, ApiKeyRecord, IssuedApiKey, RateLimit,
+};
 pub use cache::KeyCache;
 pub use jwt::{
     decode, decode_header, decode_unverified, encode, validate_claims, verify_jws, Header, Jws,
