@@ -10,6 +10,58 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * Makes API keys and the digests to store for them, and verifies presented
+ * keys against stored digests in constant time. The pepper (at least 32
+ * random-looking bytes, as `validateSecret(pepper, "pepper")` requires)
+ * keys every new digest and is recorded in it as `version`; `previous`
+ * peppers verify digests made before a rotation. Throws `WEAK_SECRET` for
+ * a weak pepper, `INVALID_ARGUMENT` for a version given twice.
+ */
+export declare class ApiKeyHasher {
+  /** A hasher with `pepper` as its current pepper. */
+  constructor(pepper: string | Buffer, options?: ApiKeyHasherOptions | null)
+  /**
+   * A new key with `prefix` (default `"bst"`; 2 to 16 characters of
+   * `[a-z0-9]` starting with a letter): the key to show its owner once,
+   * its public id and the digest to store.
+   */
+  generate(prefix?: string | null): IssuedApiKey
+  /**
+   * `true` when `key` matches the stored `digest`, `false` otherwise
+   * (constant time). Throws `INVALID_API_KEY` for a malformed key (checked
+   * offline: shape, prefix, length, checksum) and `INVALID_HASH` for a
+   * malformed digest or one made with a pepper this hasher does not hold.
+   */
+  verify(key: string | Buffer, digest: string): boolean
+  /**
+   * The digest of `key` with the current pepper: store it in place of a
+   * digest for which `needsRehash` is true, after `verify` passed.
+   */
+  hash(key: string | Buffer): string
+  /** `true` when `digest` was made with another pepper than the current one. */
+  needsRehash(digest: string): boolean
+  /** The version of the current pepper. */
+  get version(): number
+  /** The versions of the older peppers. */
+  get previousVersions(): Array<number>
+}
+
+/**
+ * A key just made by `ApiKeyHasher.generate`: `key` is the plaintext to
+ * show its owner once (never store it); store `id` and `digest`.
+ */
+export declare class IssuedApiKey {
+  /** The plaintext key, `<prefix>_<id>_<secret+checksum>`. */
+  get key(): string
+  /** The public id (17 base62 characters): look the digest up by it. */
+  get id(): string
+  /** The prefix. */
+  get prefix(): string
+  /** The digest to store, `v<pepper version>$<HMAC-SHA256, base64url>`. */
+  get digest(): string
+}
+
+/**
  * A signing or verification key, bound to one algorithm family when it is
  * made and parsed once. An RSA, EC or Ed25519 key can never be used as an
  * HMAC secret, whatever a token's header says. Secret material never appears
@@ -131,6 +183,28 @@ export declare class Verifier {
   get algorithms(): Array<string>
 }
 
+/** How an `ApiKeyHasher` is set up besides its current pepper. */
+export interface ApiKeyHasherOptions {
+  /** The version new digests carry (default 1): an integer from 0 to 2^32 - 1. */
+  version?: number
+  /** Older peppers, so digests made before a rotation still verify. */
+  previous?: Array<PreviousPepper>
+}
+
+/**
+ * The public id of a presented key, to look its digest up, after the
+ * offline checks (shape, length, characters, checksum; the prefix too when
+ * `prefix` is given). Throws `INVALID_API_KEY` for a malformed key.
+ */
+export declare function apiKeyId(key: string | Buffer, prefix?: string | null): string
+
+/**
+ * `true` when `signingKey` differs from `secretKey` (compared in constant
+ * time). When they are equal: throws `WEAK_SECRET` if `production`, returns
+ * `false` otherwise so the caller can warn.
+ */
+export declare function checkSigningKeySeparate(signingKey: string | Buffer, secretKey: string | Buffer, production: boolean): boolean
+
 /**
  * Decodes a token WITHOUT verifying its signature or claims, with the same
  * strict parsing and size bound (`maxTokenSize`, default 8192) as `verify`;
@@ -212,6 +286,14 @@ export interface MemoryBudget {
  */
 export declare function parseTimespan(text: string): number
 
+/** An older pepper an `ApiKeyHasher` keeps for digests made before a rotation. */
+export interface PreviousPepper {
+  /** The version digests made with it carry. */
+  version: number
+  /** The pepper (a string, as UTF-8, or a Buffer). */
+  pepper: string | Buffer
+}
+
 /**
  * Sets how many verified tokens the core remembers (default 4096; 0 turns
  * the cache off and empties it) and returns the previous size. A token
@@ -245,6 +327,18 @@ export declare function sign(payload: string, key: Key | string | Buffer, algori
  * Resolves to the token; rejects with the coded `Error` `sign` throws.
  */
 export declare function signAsync(payload: string, key: Key | string | Buffer, algorithm?: string | null, header?: string | null, kid?: string | null, allowWeakKeys?: boolean | null, signal?: AbortSignal | null): Promise<string>
+
+/**
+ * Throws `WEAK_SECRET` unless `secret` (a string, as UTF-8, or a Buffer) is
+ * fit for `purpose`: `"HS256"` (default), `"HS384"`, `"HS512"` (at least
+ * 32 / 48 / 64 bytes), `"django"` (Django's `SECRET_KEY`: at least 50
+ * characters, no `django-insecure-` prefix), `"pepper"` (an API key pepper:
+ * at least 32 bytes) or `"generic"` (at least 32 bytes). Every purpose also
+ * refuses key material, placeholders and example values, fewer than 8
+ * distinct characters and an estimated entropy below 128 bits. An unknown
+ * purpose is `INVALID_ARGUMENT`.
+ */
+export declare function validateSecret(secret: string | Buffer, purpose?: 'HS256' | 'HS384' | 'HS512' | 'django' | 'pepper' | 'generic' | null): void
 
 /** A verified JWS whose payload was not read as claims. */
 export interface VerifiedJws {

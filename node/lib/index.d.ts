@@ -1,14 +1,25 @@
 // Type definitions for bastion-engine: a drop-in for the `jsonwebtoken`
 // package (sign, verify, decode and its error classes) over bastion's native
-// core, with Promise twins, typed keys, an injectable clock and password
-// hashing. Every error carries the core's stable `code`.
+// core, with Promise twins, typed keys, an injectable clock, password
+// hashing, start-up checks of secrets and API keys. Every error carries the
+// core's stable `code`.
 
 /// <reference types="node" />
 import type { KeyObject } from 'node:crypto';
 import type { Key, ManualClock, Verifier } from '../index';
 
-export { Key, ManualClock, Verifier, setVerifiedTokenCacheSize } from '../index';
-export type { VerifierOptions } from '../index';
+export {
+  Key,
+  ManualClock,
+  Verifier,
+  setVerifiedTokenCacheSize,
+  validateSecret,
+  checkSigningKeySeparate,
+  ApiKeyHasher,
+  IssuedApiKey,
+  apiKeyId,
+} from '../index';
+export type { VerifierOptions, ApiKeyHasherOptions, PreviousPepper } from '../index';
 
 import * as password from './password';
 export { password };
@@ -31,7 +42,14 @@ export type ErrorCode =
   | 'MISSING_CLAIM'
   | 'INVALID_HASH'
   | 'INVALID_NONCE'
+  | 'WEAK_SECRET'
+  | 'INVALID_API_KEY'
+  | 'API_KEY_EXPIRED'
+  | 'API_KEY_REVOKED'
   | 'INTERNAL';
+
+/** What `validateSecret` checks a secret for. */
+export type SecretPurpose = 'HS256' | 'HS384' | 'HS512' | 'django' | 'pepper' | 'generic';
 
 /** An `Error` thrown by the native core: `code`, and `at` / `claim` when they apply. */
 export interface BastionError extends Error {

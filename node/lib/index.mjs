@@ -14,6 +14,11 @@ export const {
   ManualClock,
   Verifier,
   setVerifiedTokenCacheSize,
+  validateSecret,
+  checkSigningKeySeparate,
+  ApiKeyHasher,
+  IssuedApiKey,
+  apiKeyId,
   password,
 } = bastion;
 

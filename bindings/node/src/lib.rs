@@ -6,8 +6,10 @@
 // build (`clippy --all-targets`) would see every export as unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod apikey;
 mod clock;
 mod errors;
 mod password;
+mod secrets;
 mod timespan;
 mod token;

@@ -3,11 +3,13 @@
 //! (`errors.rs` is the one mapping point).
 
 mod aio;
+mod apikey;
 mod clock;
 mod errors;
 mod json;
 mod lifecycle;
 mod password;
+mod secrets;
 mod store;
 mod token;
 
@@ -16,6 +18,8 @@ use pyo3::prelude::*;
 /// The native extension module.
 #[pymodule(gil_used = false)]
 mod _native {
+    #[pymodule_export]
+    use super::apikey::{api_key_id, ApiKeyHasher, IssuedApiKey};
     #[pymodule_export]
     use super::clock::ManualClock;
     #[pymodule_export]
@@ -27,6 +31,8 @@ mod _native {
     };
     #[pymodule_export]
     use super::store::Store;
+    #[pymodule_export]
+    use super::secrets::{check_signing_key_separate, validate_secret};
     #[pymodule_export]
     use super::token::{
         jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header,

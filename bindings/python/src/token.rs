@@ -32,7 +32,7 @@ const _: () = assert!(DEFAULT_MAX_TOKEN_SIZE == 8192);
 // ---- argument conversion ---------------------------------------------------------
 
 /// The bytes of a `str` (UTF-8) or `bytes` argument.
-fn material<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'a [u8]> {
+pub(crate) fn material<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'a [u8]> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(b.as_bytes());
     }
