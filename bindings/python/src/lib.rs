@@ -30,9 +30,9 @@ mod _native {
         PasswordHasher,
     };
     #[pymodule_export]
-    use super::store::Store;
-    #[pymodule_export]
     use super::secrets::{check_signing_key_separate, validate_secret};
+    #[pymodule_export]
+    use super::store::Store;
     #[pymodule_export]
     use super::token::{
         jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header,
