@@ -163,6 +163,59 @@ export declare class ManualClock {
 }
 
 /**
+ * The native token service; use `TokenService` from the package, which
+ * wraps it with objects in and out.
+ */
+export declare class NativeTokenService {
+  constructor(key: Key, store?: Store | null, options?: TokenServiceOptions | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null)
+  /** Issues a new pair for `subject` with extra claims (JSON text of an object). */
+  issuePair(subject: string | number, claimsJson?: string | null): Promise<TokenPair>
+  /** Rotates a refresh token into a new pair of the same family. */
+  rotate(refresh: string): Promise<TokenPair>
+  /**
+   * Verifies a token of `kind` and checks it is not revoked; resolves to its
+   * claims as JSON text.
+   */
+  verify(token: string, kind?: 'access' | 'refresh' | null): Promise<string>
+  /** Revokes one token; `by` is the subject asking (must own it unless `admin`). */
+  revoke(token: string, by?: string | number | null, admin?: boolean | null): Promise<undefined>
+  /** Revokes everything `subject` holds. */
+  revokeAll(subject: string | number): Promise<undefined>
+  /** Revokes one family of `subject`; resolves to whether it existed. */
+  revokeFamily(subject: string | number, family: string): Promise<boolean>
+}
+
+/**
+ * Where token families, revocations (and later rate limits, lockouts,
+ * breakers, leases) are kept.
+ *
+ * `new Store()` or `new Store('memory://')` is this process's memory:
+ * nothing to run, state lost when the process ends. `new
+ * Store('redis://host:6379/0')` is one Redis server and `new
+ * Store('redis+cluster://h1:7000,h2:7001')` a Redis Cluster: every process
+ * pointed at it shares one state, whatever its language. Each decision is one
+ * atomic round trip bounded by `timeoutMs` (default 50); when Redis cannot
+ * answer in time the call rejects with `code: 'STORE_UNAVAILABLE'` and each
+ * component applies its outage policy. `clock` (a `ManualClock`) replaces the
+ * store's time in tests (Redis `TIME` otherwise).
+ */
+export declare class Store {
+  constructor(url?: string | null, options?: StoreOptions | null, clock?: ManualClock | null)
+  /** `"memory"`, `"redis"` or `"redis-cluster"`. */
+  get kind(): string
+  /** The bound on one Redis operation, in milliseconds (0 for memory). */
+  get timeoutMs(): number
+  /**
+   * One round trip to the store (`PING`): resolves to its duration in
+   * milliseconds (0 for memory); rejects with `STORE_UNAVAILABLE` when Redis
+   * cannot answer within the timeout.
+   */
+  ping(): Promise<number>
+  /** A description without credentials. */
+  toString(): string
+}
+
+/**
  * A verifier built once and reused: key, accepted algorithms and claim rules
  * are converted once, so each `verify` call only converts the token (the
  * fastest way to verify many tokens with one configuration).
@@ -327,6 +380,71 @@ export declare function sign(payload: string, key: Key | string | Buffer, algori
  * Resolves to the token; rejects with the coded `Error` `sign` throws.
  */
 export declare function signAsync(payload: string, key: Key | string | Buffer, algorithm?: string | null, header?: string | null, kid?: string | null, allowWeakKeys?: boolean | null, signal?: AbortSignal | null): Promise<string>
+
+/** Options of a `Store`. */
+export interface StoreOptions {
+  /** The bound on one Redis operation, in milliseconds (default 50). */
+  timeoutMs?: number
+  /** The bound on making a connection, in milliseconds (default 2000). */
+  connectTimeoutMs?: number
+  /** Prepended to every Redis key (default `"bastion:"`). */
+  prefix?: string
+  /** The most keys a memory store holds (default 1,000,000). */
+  maxKeys?: number
+}
+
+/** An access token and a refresh token issued together. */
+export interface TokenPair {
+  /** The access token. */
+  access: string
+  /** The refresh token. */
+  refresh: string
+  /** The access token's `exp` (seconds since the epoch). */
+  accessExpiresAt: number
+  /** The refresh token's `exp` (seconds since the epoch). */
+  refreshExpiresAt: number
+  /** The family id shared by every pair rotated from the first. */
+  family: string
+  /** The subject. */
+  subject: string
+}
+
+/** Options of a token service (lifetimes in seconds). */
+export interface TokenServiceOptions {
+  /** The signing algorithm (default `"HS256"`). */
+  algorithm?: string
+  /** Access-token lifetime in seconds (default 1800). */
+  accessLifetime?: number
+  /** Refresh-token lifetime in seconds (default 604800). */
+  refreshLifetime?: number
+  /** `iss` written into tokens and required when verifying. */
+  issuer?: string
+  /** `aud` written into tokens and required when verifying. */
+  audience?: string
+  /** Seconds of clock skew tolerated when verifying. */
+  leeway?: number
+  /**
+   * Seconds during which the refresh token just rotated may be presented
+   * again without counting as reuse (default 0: off).
+   */
+  rotationGrace?: number
+  /** The claim holding the subject (default `"sub"`). */
+  subjectClaim?: string
+  /** The claim holding the token type (default `"token_type"`). */
+  typeClaim?: string
+  /** The claim holding the family id (default `"fam"`). */
+  familyClaim?: string
+  /**
+   * `"fail_closed"` (default) or `"fail_open"`: what `verify` does when the
+   * store cannot answer.
+   */
+  revocationPolicy?: string
+  /**
+   * How long a "revoke everything" mark is kept, in seconds (default: the
+   * refresh lifetime).
+   */
+  maxTokenLifetime?: number
+}
 
 /**
  * Throws `WEAK_SECRET` unless `secret` (a string, as UTF-8, or a Buffer) is

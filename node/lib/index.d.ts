@@ -18,8 +18,17 @@ export {
   ApiKeyHasher,
   IssuedApiKey,
   apiKeyId,
+  Store,
 } from '../index';
-export type { VerifierOptions, ApiKeyHasherOptions, PreviousPepper } from '../index';
+export type {
+  VerifierOptions,
+  ApiKeyHasherOptions,
+  PreviousPepper,
+  StoreOptions,
+  TokenPair,
+  TokenServiceOptions,
+} from '../index';
+import type { Store, TokenPair, TokenServiceOptions } from '../index';
 
 import * as password from './password';
 export { password };
@@ -46,6 +55,12 @@ export type ErrorCode =
   | 'INVALID_API_KEY'
   | 'API_KEY_EXPIRED'
   | 'API_KEY_REVOKED'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_FULL'
+  | 'TOKEN_REVOKED'
+  | 'TOKEN_REUSED'
+  | 'TOKEN_ALREADY_ROTATED'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL';
 
 /** What `validateSecret` checks a secret for. */
@@ -290,3 +305,47 @@ export function verifyAsync(
  */
 export function decode(token: string, options: DecodeOptions & { complete: true }): Jwt | null;
 export function decode(token: string, options?: DecodeOptions): JwtPayload | null;
+
+/** A security event delivered to `onEvent` (never a token or a secret). */
+export interface SecurityEvent {
+  /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"`. */
+  event: string;
+  /** The log prefix, e.g. `"[SECURITY]"`. */
+  category: string;
+  /** The event's fields (`subject`, `family`, `scope`, `component`, `policy`). */
+  [field: string]: string;
+}
+
+/** Options of a `TokenService`: lifetimes in seconds, plus where its state lives. */
+export interface TokenServiceConfig extends TokenServiceOptions {
+  /** Where families and revocations are kept (default: a new memory store). */
+  store?: Store | null;
+  /** Drives `iat`/`exp` (and nothing else) in tests. */
+  clock?: ManualClock | null;
+  /** Receives each security event (refresh-token reuse, revocations, store outages). */
+  onEvent?: ((event: SecurityEvent) => void) | null;
+}
+
+/**
+ * Issues, rotates, verifies and revokes tokens, keeping their state in a `Store`.
+ *
+ * - `issuePair` signs an access token (default 30 minutes) and a refresh token
+ *   (default 7 days), each with a random `jti`, and starts a family.
+ * - `rotate` turns a refresh token into a new pair atomically: of concurrent
+ *   rotations of one refresh token exactly one wins. Presenting an already
+ *   rotated refresh token revokes its whole family and rejects with
+ *   `TOKEN_REUSED`; within `rotationGrace` seconds the immediate predecessor
+ *   rejects with `TOKEN_ALREADY_ROTATED` instead.
+ * - `verify` checks signature, claims, type and revocation in one call; with
+ *   the store unreachable it rejects with `STORE_UNAVAILABLE` (fail closed,
+ *   the default) or accepts (`revocationPolicy: 'fail_open'`).
+ */
+export declare class TokenService {
+  constructor(key: Key, options?: TokenServiceConfig);
+  issuePair(subject: string | number, claims?: Record<string, unknown> | null): Promise<TokenPair>;
+  rotate(refresh: string): Promise<TokenPair>;
+  verify(token: string, kind?: 'access' | 'refresh'): Promise<Record<string, unknown>>;
+  revoke(token: string, options?: { by?: string | number | null; admin?: boolean }): Promise<void>;
+  revokeAll(subject: string | number): Promise<void>;
+  revokeFamily(subject: string | number, family: string): Promise<boolean>;
+}

@@ -9,6 +9,7 @@ const { inspect } = require('node:util');
 const native = require('../index.js');
 const jwt = require('./jwt.js');
 const password = require('./password.js');
+const lifecycle = require('./lifecycle.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -30,5 +31,7 @@ module.exports = {
   ApiKeyHasher: native.ApiKeyHasher,
   IssuedApiKey: native.IssuedApiKey,
   apiKeyId: native.apiKeyId,
+  Store: lifecycle.Store,
+  TokenService: lifecycle.TokenService,
   password,
 };

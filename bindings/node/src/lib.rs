@@ -9,7 +9,9 @@
 mod apikey;
 mod clock;
 mod errors;
+mod lifecycle;
 mod password;
 mod secrets;
+mod store;
 mod timespan;
 mod token;
