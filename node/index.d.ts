@@ -444,6 +444,12 @@ export interface TokenServiceOptions {
    * refresh lifetime).
    */
   maxTokenLifetime?: number
+  /**
+   * Seconds during which this process may reuse a "not revoked" answer
+   * (default 0: off, at most 60); another process's revocation is seen
+   * here up to that much later.
+   */
+  revocationCacheTtl?: number
 }
 
 /**

@@ -420,6 +420,7 @@ class TokenService:
         revocation_policy: str = "fail_closed",
         max_token_lifetime: int | None = None,
         verify_keys: Sequence[Key] | None = None,
+        revocation_cache_ttl: float = 0.0,
         clock: ManualClock | None = None,
         on_event: Callable[[dict[str, str]], object] | None = None,
     ) -> TokenService: ...

@@ -81,6 +81,10 @@ pub struct TokenServiceOptions {
     /// How long a "revoke everything" mark is kept, in seconds (default: the
     /// refresh lifetime).
     pub max_token_lifetime: Option<u32>,
+    /// Seconds during which this process may reuse a "not revoked" answer
+    /// (default 0: off, at most 60); another process's revocation is seen
+    /// here up to that much later.
+    pub revocation_cache_ttl: Option<f64>,
 }
 
 fn kind_arg(kind: Option<String>) -> bastion_core::Result<TokenKind> {
@@ -181,6 +185,7 @@ impl NativeTokenService {
                     lo.revocation_policy = OutagePolicy::parse(&p)?;
                 }
                 lo.max_token_lifetime = o.max_token_lifetime.map(u64::from);
+                lo.revocation_cache_ttl = o.revocation_cache_ttl.unwrap_or(0.0);
             }
             if let Some(c) = clock {
                 lo.clock = c;
