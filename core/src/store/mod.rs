@@ -305,8 +305,15 @@ impl Store {
     /// A Redis store from a URL: `redis://[user:password@]host:port[/db]` for one
     /// server, `redis+cluster://host:port[,host:port...]` for a cluster (the
     /// nodes given are seeds; the others are discovered).
+    ///
+    /// Opening does no I/O on the calling thread: the first connection is
+    /// started in the background at once, so the first decision usually finds
+    /// it ready.
     pub fn redis(url: &str, options: RedisOptions) -> Result<Self> {
-        Ok(Self::Redis(Arc::new(RedisStore::open(url, options)?)))
+        let store = Arc::new(RedisStore::open(url, options)?);
+        let warm = Arc::clone(&store);
+        drop(crate::runtime::spawn(async move { warm.warm_up().await }));
+        Ok(Self::Redis(store))
     }
 
     /// `memory://` (or an empty string) for a memory store with default

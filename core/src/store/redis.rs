@@ -442,6 +442,12 @@ impl RedisStore {
         decision.parse(to_reply(reply)?)
     }
 
+    /// Starts connecting (if not connected) and waits for the attempt,
+    /// ignoring the outcome: calls report failures themselves.
+    pub(crate) async fn warm_up(&self) {
+        let _ = tokio::time::timeout(self.options.connect_timeout, self.connection()).await;
+    }
+
     /// One `PING`: its round-trip time.
     pub(crate) async fn ping(&self) -> Result<Duration> {
         self.bounded("PING", async {
