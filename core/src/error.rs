@@ -55,6 +55,13 @@ pub enum ErrorKind {
     TokenAlreadyRotated,
     /// The caller may not act on this object (for example revoke another subject's token).
     PermissionDenied,
+    /// A JWK Set (JWKS) document is not usable: malformed, too large, too many keys, or no usable key.
+    InvalidKeySet,
+    /// No key of the key set fits the token (its `kid` and algorithm).
+    KeyNotFound,
+    /// The JWKS could not be fetched (network, TLS, timeout, HTTP status, size or content) and no
+    /// usable earlier copy remains.
+    JwksFetchFailed,
     /// An internal invariant failed; never expected.
     Internal,
 }
@@ -86,6 +93,9 @@ impl ErrorKind {
             Self::TokenReused => "TOKEN_REUSED",
             Self::TokenAlreadyRotated => "TOKEN_ALREADY_ROTATED",
             Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::InvalidKeySet => "INVALID_KEY_SET",
+            Self::KeyNotFound => "KEY_NOT_FOUND",
+            Self::JwksFetchFailed => "JWKS_FETCH_FAILED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -114,6 +124,9 @@ impl ErrorKind {
         Self::TokenReused,
         Self::TokenAlreadyRotated,
         Self::PermissionDenied,
+        Self::InvalidKeySet,
+        Self::KeyNotFound,
+        Self::JwksFetchFailed,
         Self::Internal,
     ];
 }
