@@ -5,6 +5,9 @@
 - Passwords: :mod:`bastion.password` (argon2-cffi compatible, Django and
   bcrypt formats), re-exported here as :func:`hash_password`,
   :func:`verify_password`, :func:`needs_rehash` and their async twins.
+- Token lifecycle: :class:`TokenService` (pairs, rotation with reuse
+  detection, revocation) keeping its state in a :class:`Store` (memory,
+  Redis or Redis Cluster).
 - Time: :class:`ManualClock` drives every time-based rule in tests.
 - Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
 """
@@ -14,7 +17,16 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from bastion._native import Key, ManualClock, Verifier, set_verified_token_cache_size, sign
+from bastion._native import (
+    Key,
+    ManualClock,
+    Store,
+    TokenPair,
+    TokenService,
+    Verifier,
+    set_verified_token_cache_size,
+    sign,
+)
 from bastion.exceptions import (
     BastionError,
     DecodeError,
@@ -33,7 +45,14 @@ from bastion.exceptions import (
     InvalidTokenError,
     InvalidTokenTypeError,
     MissingRequiredClaimError,
+    PermissionDeniedError,
     PyJWTError,
+    StoreError,
+    StoreFullError,
+    StoreUnavailableError,
+    TokenAlreadyRotatedError,
+    TokenReusedError,
+    TokenRevokedError,
     VerificationError,
     VerifyMismatchError,
 )
@@ -73,7 +92,17 @@ __all__ = [
     "ManualClock",
     "MissingRequiredClaimError",
     "PasswordHasher",
+    "PermissionDeniedError",
     "PyJWTError",
+    "Store",
+    "StoreError",
+    "StoreFullError",
+    "StoreUnavailableError",
+    "TokenAlreadyRotatedError",
+    "TokenPair",
+    "TokenReusedError",
+    "TokenRevokedError",
+    "TokenService",
     "VerificationError",
     "Verifier",
     "VerifyMismatchError",

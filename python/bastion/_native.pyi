@@ -3,7 +3,7 @@
 Hand-written and checked against the binary with ``python -m mypy.stubtest bastion._native``.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, final
 
@@ -11,6 +11,9 @@ __all__ = [
     "Key",
     "ManualClock",
     "PasswordHasher",
+    "Store",
+    "TokenPair",
+    "TokenService",
     "Verifier",
     "argon2_hash_raw",
     "identify_hash",
@@ -266,3 +269,109 @@ def set_memory_budget_kib(budget_kib: int) -> int:
 
 def memory_budget() -> tuple[int, int]:
     """``(budget_kib, in_use_kib)``: the Argon2 memory budget and what running hashes hold now."""
+
+# ---- store ---------------------------------------------------------------------------
+
+@final
+class Store:
+    """Where stateful components keep their state: memory (default) or Redis / Redis Cluster.
+
+    ``Store()`` / ``Store("memory://")``: this process's memory. ``Store("redis://host:6379/0")``:
+    one Redis server; ``Store("redis+cluster://h1:7000,h2:7001")``: a Redis Cluster. Each decision
+    is one atomic round trip bounded by ``timeout`` seconds; when Redis cannot answer in time a call
+    raises ``StoreUnavailableError`` and the component applies its outage policy.
+    """
+
+    def __new__(
+        cls,
+        url: str | None = None,
+        *,
+        timeout: float = 0.05,
+        connect_timeout: float = 2.0,
+        prefix: str = "bastion:",
+        max_keys: int = 1_000_000,
+        clock: ManualClock | None = None,
+    ) -> Store: ...
+    @property
+    def kind(self) -> str:
+        """``"memory"``, ``"redis"`` or ``"redis-cluster"``."""
+    @property
+    def timeout(self) -> float:
+        """The bound on one Redis operation, in seconds (0 for memory)."""
+    def ping(self) -> float:
+        """One round trip (``PING``); its duration in seconds (0 for memory)."""
+    def aping(self) -> Awaitable[float]:
+        """Awaitable :meth:`ping`."""
+
+# ---- token lifecycle -----------------------------------------------------------------
+
+@final
+class TokenPair:
+    """An access token and a refresh token issued together (``repr`` never shows the tokens)."""
+
+    @property
+    def access(self) -> str: ...
+    @property
+    def refresh(self) -> str: ...
+    @property
+    def access_expires_at(self) -> int: ...
+    @property
+    def refresh_expires_at(self) -> int: ...
+    @property
+    def family(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+
+@final
+class TokenService:
+    """Issues, rotates, verifies and revokes tokens, keeping their state in a :class:`Store`."""
+
+    def __new__(
+        cls,
+        key: Key,
+        *,
+        store: Store | None = None,
+        algorithm: str = "HS256",
+        access_lifetime: int = 1800,
+        refresh_lifetime: int = 604800,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway: float = 0.0,
+        rotation_grace: float = 0.0,
+        subject_claim: str = "sub",
+        type_claim: str = "token_type",
+        family_claim: str = "fam",
+        revocation_policy: str = "fail_closed",
+        max_token_lifetime: int | None = None,
+        verify_keys: Sequence[Key] | None = None,
+        clock: ManualClock | None = None,
+        on_event: Callable[[dict[str, str]], object] | None = None,
+    ) -> TokenService: ...
+    def issue_pair(self, subject: str | int, claims: Mapping[str, Any] | None = None) -> TokenPair:
+        """Issues a new pair for ``subject``, starting a new family."""
+    def aissue_pair(
+        self, subject: str | int, claims: Mapping[str, Any] | None = None
+    ) -> Awaitable[TokenPair]:
+        """Awaitable :meth:`issue_pair`."""
+    def rotate(self, refresh: str | bytes) -> TokenPair:
+        """Rotates a refresh token into a new pair of the same family (exactly once)."""
+    def arotate(self, refresh: str | bytes) -> Awaitable[TokenPair]:
+        """Awaitable :meth:`rotate`."""
+    def verify(self, token: str | bytes, kind: str = "access") -> dict[str, Any]:
+        """Verifies a token and checks it is not revoked, in one call; returns its claims."""
+    def averify(self, token: str | bytes, kind: str = "access") -> Awaitable[dict[str, Any]]:
+        """Awaitable :meth:`verify`."""
+    def revoke(self, token: str | bytes, *, by: str | int | None = None, admin: bool = False) -> None:
+        """Revokes one token until its ``exp`` (a refresh token takes its family along)."""
+    def arevoke(
+        self, token: str | bytes, *, by: str | int | None = None, admin: bool = False
+    ) -> Awaitable[None]:
+        """Awaitable :meth:`revoke`."""
+    def revoke_all(self, subject: str | int) -> None:
+        """Revokes everything ``subject`` holds (logout everywhere, password change)."""
+    def arevoke_all(self, subject: str | int) -> Awaitable[None]:
+        """Awaitable :meth:`revoke_all`."""
+    def revoke_family(self, subject: str | int, family: str) -> bool:
+        """Revokes one family of ``subject``; returns whether it existed."""
+    def arevoke_family(self, subject: str | int, family: str) -> Awaitable[bool]:
+        """Awaitable :meth:`revoke_family`."""

@@ -28,9 +28,16 @@ __all__ = [
     "InvalidTokenError",
     "InvalidTokenTypeError",
     "MissingRequiredClaimError",
+    "PermissionDeniedError",
     "PyJWKError",
     "PyJWKSetError",
     "PyJWTError",
+    "StoreError",
+    "StoreFullError",
+    "StoreUnavailableError",
+    "TokenAlreadyRotatedError",
+    "TokenReusedError",
+    "TokenRevokedError",
     "VerificationError",
     "VerifyMismatchError",
 ]
@@ -163,6 +170,54 @@ class PyJWKSetError(PyJWTError):
     """A JWK set cannot be used (PyJWT's ``PyJWKSetError``)."""
 
     code = "INVALID_KEY"
+
+
+# ---- token lifecycle -----------------------------------------------------------------
+
+
+class TokenRevokedError(InvalidTokenError):
+    """The token was revoked: by ``jti``, with its family, or by a "revoke everything" mark."""
+
+    code = "TOKEN_REVOKED"
+
+
+class TokenReusedError(TokenRevokedError):
+    """A refresh token that was already rotated was presented again; its whole family is revoked."""
+
+    code = "TOKEN_REUSED"
+
+
+class TokenAlreadyRotatedError(InvalidTokenError):
+    """The refresh token was rotated moments ago by a parallel request (within the grace window)."""
+
+    code = "TOKEN_ALREADY_ROTATED"
+
+
+class PermissionDeniedError(BastionError, PermissionError):
+    """The caller may not act on this object (revoking another subject's token without ``admin``)."""
+
+    code = "PERMISSION_DENIED"
+
+
+# ---- the state store -------------------------------------------------------------------
+
+
+class StoreError(BastionError):
+    """Base class of state-store failures."""
+
+    code = "STORE_ERROR"
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """Redis could not be reached or did not answer within the store's timeout."""
+
+    code = "STORE_UNAVAILABLE"
+
+
+class StoreFullError(StoreError, RuntimeError):
+    """The memory store holds its maximum number of keys and refused a new one."""
+
+    code = "STORE_FULL"
 
 
 # ---- passwords (argon2-cffi's names) -------------------------------------------------

@@ -1,11 +1,13 @@
-"""Shared fixtures: real keys made with ``cryptography``, fixed clocks."""
+"""Shared fixtures: real keys made with ``cryptography``, fixed clocks, real Redis servers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis_harness
 from bastion import ManualClock
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -79,3 +81,38 @@ def claims() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def rsa_pair() -> KeyPair:
     return ASYMMETRIC["RS256"]
+
+
+# Real Redis (tests/python/redis_harness.py): each fixture skips when redis-server is missing, and fails
+# instead when CI=true.
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[redis_harness.RedisServer]:
+    """One server for the whole session. Tests must not stop or pause it (use ``fresh_redis_server``) and
+    keep to their own keys (``redis_prefix``)."""
+    server = redis_harness.server_or_skip()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fresh_redis_server() -> Iterator[redis_harness.RedisServer]:
+    """A server for this test alone, which it may stop, restart, pause and resume."""
+    server = redis_harness.server_or_skip()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[redis_harness.RedisCluster]:
+    """One three-master Redis Cluster for the whole session (tests must not stop its nodes)."""
+    cluster = redis_harness.cluster_or_skip()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def redis_prefix(request: pytest.FixtureRequest) -> str:
+    """A key prefix of this test's own, for tests that share a server or cluster."""
+    return redis_harness.unique_prefix(request.node.name)

@@ -27,6 +27,12 @@ pyo3::import_exception!(bastion.exceptions, MissingRequiredClaimError);
 pyo3::import_exception!(bastion.exceptions, InvalidKeyError);
 pyo3::import_exception!(bastion.exceptions, InvalidAlgorithmError);
 pyo3::import_exception!(bastion.exceptions, InvalidHashError);
+pyo3::import_exception!(bastion.exceptions, TokenRevokedError);
+pyo3::import_exception!(bastion.exceptions, TokenReusedError);
+pyo3::import_exception!(bastion.exceptions, TokenAlreadyRotatedError);
+pyo3::import_exception!(bastion.exceptions, PermissionDeniedError);
+pyo3::import_exception!(bastion.exceptions, StoreUnavailableError);
+pyo3::import_exception!(bastion.exceptions, StoreFullError);
 
 /// Converts a core error into the matching `bastion.exceptions` class.
 #[cold]
@@ -51,6 +57,12 @@ pub fn to_py(e: Error) -> PyErr {
             MissingRequiredClaimError::new_err(e.claim().unwrap_or_default().to_owned())
         }
         ErrorKind::InvalidHash => InvalidHashError::new_err(msg),
+        ErrorKind::TokenRevoked => TokenRevokedError::new_err(msg),
+        ErrorKind::TokenReused => TokenReusedError::new_err(msg),
+        ErrorKind::TokenAlreadyRotated => TokenAlreadyRotatedError::new_err(msg),
+        ErrorKind::PermissionDenied => PermissionDeniedError::new_err(msg),
+        ErrorKind::StoreUnavailable => StoreUnavailableError::new_err(msg),
+        ErrorKind::StoreFull => StoreFullError::new_err(msg),
         // Internal, and any kind added to the core later.
         _ => BastionError::new_err(msg),
     }

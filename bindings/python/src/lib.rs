@@ -2,10 +2,13 @@
 //! module; functions convert arguments, call the core and map errors
 //! (`errors.rs` is the one mapping point).
 
+mod aio;
 mod clock;
 mod errors;
 mod json;
+mod lifecycle;
 mod password;
+mod store;
 mod token;
 
 use pyo3::prelude::*;
@@ -16,10 +19,14 @@ mod _native {
     #[pymodule_export]
     use super::clock::ManualClock;
     #[pymodule_export]
+    use super::lifecycle::{TokenPair, TokenService};
+    #[pymodule_export]
     use super::password::{
         argon2_hash_raw, identify_hash, memory_budget, set_memory_budget_kib, verify_password,
         PasswordHasher,
     };
+    #[pymodule_export]
+    use super::store::Store;
     #[pymodule_export]
     use super::token::{
         jwt_decode, jwt_decode_complete, jwt_encode, jwt_get_unverified_header,

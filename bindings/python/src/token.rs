@@ -195,7 +195,7 @@ fn complete<'py>(py: Python<'py>, token: &Token) -> PyResult<Bound<'py, PyDict>>
 /// ``repr`` or in error messages.
 #[pyclass(frozen, module = "bastion._native", name = "Key")]
 pub struct Key {
-    inner: Arc<CoreKey>,
+    pub(crate) inner: Arc<CoreKey>,
 }
 
 impl Key {

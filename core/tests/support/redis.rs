@@ -84,6 +84,22 @@ wait "$pid" 2>/dev/null
 [ "$line" = keep ] || rm -rf "$dir"
 "#;
 
+/// The watchdog of a command that ends by itself (`redis-cli --cluster
+/// create`): runs `$@`, exits with its status, and kills it if its stdin ends
+/// first (this process died, or gave up on it), so it cannot outlive the test.
+const COMMAND_WATCHDOG: &str = r#"trap '' PIPE INT TERM HUP
+exec 3<&0
+"$@" </dev/null &
+pid=$!
+{ IFS= read -r line <&3; kill -KILL "$pid" 2>/dev/null; } &
+watcher=$!
+exec 3<&-
+wait "$pid"
+status=$?
+kill -KILL "$watcher" 2>/dev/null
+exit "$status"
+"#;
+
 // ---------------------------------------------------------------------------
 // Tools and the skip policy
 // ---------------------------------------------------------------------------
@@ -659,20 +675,15 @@ impl RedisCluster {
             .collect::<Result<Vec<_>, _>>()?;
         let cluster = RedisCluster { nodes };
         let out_path = cluster.nodes[0].dir.join("cluster-create.log");
-        let out =
-            fs::File::create(&out_path).map_err(|e| format!("{}: {e}", out_path.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let mut create = Command::new(&tools.cli);
-        create.args(["--cluster", "create"]);
-        for node in &cluster.nodes {
-            create.arg(format!("127.0.0.1:{}", node.port));
-        }
-        create
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        let status = run_with_timeout(&mut create, CLUSTER_TIMEOUT)
+        let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+        args.extend(
+            cluster
+                .nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.port)),
+        );
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"].map(String::from));
+        let status = run_watched(&tools.cli, &args, &out_path, CLUSTER_TIMEOUT)
             .map_err(|e| format!("redis-cli --cluster create: {e}"))?;
         if !status.is_some_and(|s| s.success()) {
             let output = fs::read_to_string(&out_path).unwrap_or_default();
@@ -777,20 +788,35 @@ impl RedisCluster {
     }
 }
 
-/// Runs `command`, killing it after `timeout`; `Ok(None)` on a timeout.
-fn run_with_timeout(
-    command: &mut Command,
+/// Runs `program` under [`COMMAND_WATCHDOG`], its output to `log`; kills it
+/// after `timeout` (`Ok(None)`), or when this process dies.
+fn run_watched(
+    program: &Path,
+    args: &[String],
+    log: &Path,
     timeout: Duration,
 ) -> io::Result<Option<std::process::ExitStatus>> {
-    let mut child = command.spawn()?;
+    let out = fs::File::create(log)?;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(COMMAND_WATCHDOG)
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()?;
+    // Held until the command ends: closing it makes the watchdog kill it.
+    let lifeline = child.stdin.take();
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            drop(lifeline);
+            child.wait()?;
             return Ok(None);
         }
         thread::sleep(Duration::from_millis(20));
