@@ -125,6 +125,7 @@ enum Reply {
 struct Shared {
     hits: AtomicUsize,
     paths: Mutex<Vec<String>>,
+    heads: Mutex<Vec<String>>,
     reply: Mutex<Reply>,
 }
 
@@ -209,9 +210,10 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, shared: Arc<Shared>
             return;
         }
     }
-    let line = String::from_utf8_lossy(&head);
-    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let path = text.split(' ').nth(1).unwrap_or_default().to_owned();
     shared.paths.lock().unwrap().push(path);
+    shared.heads.lock().unwrap().push(text);
     shared.hits.fetch_add(1, Ordering::SeqCst);
     let reply = shared.reply.lock().unwrap().clone();
     let ok = |body: &str| {
@@ -280,6 +282,7 @@ impl Server {
         let shared = Arc::new(Shared {
             hits: AtomicUsize::new(0),
             paths: Mutex::new(Vec::new()),
+            heads: Mutex::new(Vec::new()),
             reply: Mutex::new(reply),
         });
         let s = Arc::clone(&shared);
@@ -793,4 +796,42 @@ fn refresh_fetches_now_and_reports_its_own_error() {
     // The cache keeps its last good set.
     assert_eq!(c.key_set_blocking().unwrap().len(), 2);
     assert_eq!(server.hits(), 3);
+}
+
+#[test]
+fn the_request_is_a_plain_get_with_the_configured_headers() {
+    let server = provider();
+    let clock = ManualClock::new(NOW);
+    let o = JwksOptions {
+        headers: vec![
+            ("X-Api-Key".into(), "k-123".into()),
+            ("User-Agent".into(), "my-app/1.0".into()),
+        ],
+        ..options()
+    };
+    assert!(!format!("{o:?}").contains("k-123"));
+    let c = client(&server, &clock, o);
+    c.get_signing_key_blocking(Some("rsa1"), None).unwrap();
+    let head = server.shared.heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(
+        head.starts_with("get /.well-known/jwks.json http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("x-api-key: k-123\r\n"), "{head}");
+    assert!(head.contains("user-agent: my-app/1.0\r\n"), "{head}");
+    assert!(!head.contains("bastion-jwks"), "{head}");
+    assert!(
+        !head.contains("cookie") && !head.contains("authorization"),
+        "{head}"
+    );
+    let e = JwksClient::new(
+        &server.url(),
+        JwksOptions {
+            headers: vec![("Host".into(), "evil.example".into())],
+            ..options()
+        },
+        Arc::new(clock),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }

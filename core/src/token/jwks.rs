@@ -353,7 +353,7 @@ pub fn selector(token: &[u8], validation: &Validation) -> Result<(Option<String>
 // ---- JwksClient ----------------------------------------------------------------
 
 /// How a [`JwksClient`] fetches and caches. Times are in seconds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct JwksOptions {
     /// How long a fetched set is fresh (300).
     pub lifespan: f64,
@@ -374,6 +374,28 @@ pub struct JwksOptions {
     /// Extra trusted CA certificates, PEM text (for tests and private CAs);
     /// the Mozilla roots stay trusted.
     pub ca_pem: Option<Vec<u8>>,
+    /// Extra request headers (e.g. an API key some gateways want). Their
+    /// values never appear in `Debug` output or messages. `Host`,
+    /// `Connection`, `Content-Length`, `Transfer-Encoding` and `Accept-Encoding`
+    /// are the client's own and cannot be set.
+    pub headers: Vec<(String, String)>,
+}
+
+impl fmt::Debug for JwksOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("JwksOptions")
+            .field("lifespan", &self.lifespan)
+            .field("cooldown", &self.cooldown)
+            .field("timeout", &self.timeout)
+            .field("max_size", &self.max_size)
+            .field("max_keys", &self.max_keys)
+            .field("max_stale", &self.max_stale)
+            .field("allow_http", &self.allow_http)
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("headers", &names)
+            .finish()
+    }
 }
 
 impl Default for JwksOptions {
@@ -387,6 +409,7 @@ impl Default for JwksOptions {
             max_stale: 3600.0,
             allow_http: false,
             ca_pem: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -729,9 +752,10 @@ impl JwksClient {
         let fetcher = http::Fetcher::new(
             target,
             tls,
+            &options.headers,
             Duration::from_secs_f64(options.timeout),
             options.max_size,
-        );
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 fetcher,

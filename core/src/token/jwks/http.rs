@@ -27,6 +27,7 @@
 use crate::error::{err, Error, Result};
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper::body::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
@@ -163,8 +164,44 @@ pub(crate) fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig
 pub(crate) struct Fetcher {
     pub(crate) target: Target,
     tls: TlsConnector,
+    headers: HeaderMap,
     timeout: Duration,
     max_size: usize,
+}
+
+/// Request headers the client writes itself.
+const RESERVED: &[HeaderName] = &[
+    hyper::header::HOST,
+    hyper::header::CONNECTION,
+    hyper::header::CONTENT_LENGTH,
+    hyper::header::TRANSFER_ENCODING,
+    hyper::header::ACCEPT_ENCODING,
+    hyper::header::UPGRADE,
+    hyper::header::TE,
+];
+
+/// Checks and converts caller-supplied headers (values are never echoed).
+fn extra_headers(headers: &[(String, String)]) -> Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| err!(InvalidArgument, "invalid HTTP header name {name:?}"))?;
+        if RESERVED.contains(&n) {
+            return Err(err!(
+                InvalidArgument,
+                "the header {name:?} is set by the client itself"
+            ));
+        }
+        let mut v = HeaderValue::from_str(value).map_err(|_| {
+            err!(
+                InvalidArgument,
+                "the value of the header {name:?} is not valid"
+            )
+        })?;
+        v.set_sensitive(true);
+        map.append(n, v);
+    }
+    Ok(map)
 }
 
 const USER_AGENT: &str = concat!("bastion-jwks/", env!("CARGO_PKG_VERSION"));
@@ -181,15 +218,17 @@ impl Fetcher {
     pub(crate) fn new(
         target: Target,
         tls: Arc<ClientConfig>,
+        headers: &[(String, String)],
         timeout: Duration,
         max_size: usize,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        Ok(Self {
             target,
             tls: TlsConnector::from(tls),
+            headers: extra_headers(headers)?,
             timeout,
             max_size,
-        }
+        })
     }
 
     /// `GET`s the target and returns the body of a `200` answer. Must run on
@@ -232,7 +271,7 @@ impl Fetcher {
         let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
             .await
             .map_err(|e| failed(t, format_args!("HTTP: {e}")))?;
-        let request = Request::get(t.path_and_query.as_str())
+        let mut request = Request::get(t.path_and_query.as_str())
             .header(hyper::header::HOST, t.authority.as_str())
             .header(hyper::header::USER_AGENT, USER_AGENT)
             .header(
@@ -242,6 +281,13 @@ impl Fetcher {
             .header(hyper::header::CONNECTION, "close")
             .body(Empty::new())
             .map_err(|e| failed(t, format_args!("cannot build the request: {e}")))?;
+        // Caller headers replace the defaults (User-Agent, Accept).
+        for name in self.headers.keys() {
+            request.headers_mut().remove(name);
+        }
+        for (name, value) in &self.headers {
+            request.headers_mut().append(name, value.clone());
+        }
         let exchange = async move {
             let response = sender
                 .send_request(request)
@@ -335,6 +381,17 @@ mod tests {
             let e = Target::parse(bad, true).err().unwrap();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
             assert!(!e.message().contains("pw"));
+        }
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let ok = [("X-Api-Key".to_owned(), "s3cr3t".to_owned())];
+        assert_eq!(extra_headers(&ok).unwrap().len(), 1);
+        for (n, v) in [("Host", "x"), ("bad name", "x"), ("X-A", "line\nbreak")] {
+            let e = extra_headers(&[(n.to_owned(), v.to_owned())]).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(!e.message().contains(v) || v == "x");
         }
     }
 
