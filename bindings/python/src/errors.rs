@@ -33,6 +33,9 @@ pyo3::import_exception!(bastion.exceptions, TokenAlreadyRotatedError);
 pyo3::import_exception!(bastion.exceptions, PermissionDeniedError);
 pyo3::import_exception!(bastion.exceptions, StoreUnavailableError);
 pyo3::import_exception!(bastion.exceptions, StoreFullError);
+pyo3::import_exception!(bastion.exceptions, PyJWKSetError);
+pyo3::import_exception!(bastion.exceptions, KeyNotFoundError);
+pyo3::import_exception!(bastion.exceptions, PyJWKClientConnectionError);
 
 /// Converts a core error into the matching `bastion.exceptions` class.
 #[cold]
@@ -63,6 +66,9 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::PermissionDenied => PermissionDeniedError::new_err(msg),
         ErrorKind::StoreUnavailable => StoreUnavailableError::new_err(msg),
         ErrorKind::StoreFull => StoreFullError::new_err(msg),
+        ErrorKind::InvalidKeySet => PyJWKSetError::new_err(msg),
+        ErrorKind::KeyNotFound => KeyNotFoundError::new_err(msg),
+        ErrorKind::JwksFetchFailed => PyJWKClientConnectionError::new_err(msg),
         // Internal, and any kind added to the core later.
         _ => BastionError::new_err(msg),
     }

@@ -6,6 +6,7 @@ mod aio;
 mod clock;
 mod errors;
 mod json;
+mod jwks;
 mod lifecycle;
 mod password;
 mod store;
@@ -18,6 +19,8 @@ use pyo3::prelude::*;
 mod _native {
     #[pymodule_export]
     use super::clock::ManualClock;
+    #[pymodule_export]
+    use super::jwks::{JwksClient, KeySet};
     #[pymodule_export]
     use super::lifecycle::{TokenPair, TokenService};
     #[pymodule_export]
