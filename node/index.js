@@ -835,7 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.JwksClient = nativeBinding.JwksClient
 module.exports.Key = nativeBinding.Key
+module.exports.KeySet = nativeBinding.KeySet
 module.exports.ManualClock = nativeBinding.ManualClock
 module.exports.Verifier = nativeBinding.Verifier
 module.exports.decode = nativeBinding.decode

@@ -7,8 +7,28 @@
 import type { KeyObject } from 'node:crypto';
 import type { Key, ManualClock, Verifier } from '../index';
 
-export { Key, ManualClock, Verifier, setVerifiedTokenCacheSize } from '../index';
-export type { VerifierOptions } from '../index';
+export { Key, ManualClock, Verifier, setVerifiedTokenCacheSize, KeySet, JwksClient } from '../index';
+export type {
+  VerifierOptions,
+  KeySetOptions,
+  SkippedKey,
+  JwksClientOptions,
+  JwksStatus,
+} from '../index';
+
+declare module '../index' {
+  interface JwksClient {
+    /**
+     * A `(header, callback)` key function for `jwt.verify(token,
+     * client.getKeyCallback(), { algorithms: [...] }, cb)`: looks the key up
+     * by the header's `kid` and `alg` (fetching the set when needed) and calls
+     * back with a node:crypto public `KeyObject`, or with the coded error
+     * (`KEY_NOT_FOUND`, `JWKS_FETCH_FAILED`). Works with the `jsonwebtoken`
+     * package and with this package's `verify` / `verifyAsync`.
+     */
+    getKeyCallback(): GetPublicKeyOrSecret;
+  }
+}
 
 import * as password from './password';
 export { password };
@@ -31,6 +51,9 @@ export type ErrorCode =
   | 'MISSING_CLAIM'
   | 'INVALID_HASH'
   | 'INVALID_NONCE'
+  | 'INVALID_KEY_SET'
+  | 'KEY_NOT_FOUND'
+  | 'JWKS_FETCH_FAILED'
   | 'INTERNAL';
 
 /** An `Error` thrown by the native core: `code`, and `at` / `claim` when they apply. */

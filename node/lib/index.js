@@ -6,11 +6,14 @@
 
 const native = require('../index.js');
 const jwt = require('./jwt.js');
+const jwks = require('./jwks.js');
 const password = require('./password.js');
 
 module.exports = {
   ...jwt,
   Key: native.Key,
+  KeySet: jwks.KeySet,
+  JwksClient: jwks.JwksClient,
   ManualClock: native.ManualClock,
   Verifier: native.Verifier,
   setVerifiedTokenCacheSize: native.setVerifiedTokenCacheSize,

@@ -8,6 +8,7 @@
 
 mod clock;
 mod errors;
+mod jwks;
 mod password;
 mod timespan;
 mod token;
