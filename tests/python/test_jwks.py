@@ -391,6 +391,34 @@ def test_concurrent_misses_make_one_request(serve: Any, tls: Tls, clock: ManualC
     assert server.hits == 2
 
 
+def test_concurrent_coroutines_on_a_cold_cache_make_one_request(
+    serve: Any, tls: Tls, clock: ManualClock
+) -> None:
+    server = serve(("slow", (0.3, jwks(RSA1, EC1))))
+    c = client(server, tls, clock)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(c.aget_signing_key("ec1") for _ in range(50)))
+
+    keys = asyncio.run(main())
+    assert [k.kid for k in keys] == ["ec1"] * 50
+    assert server.hits == 1
+
+
+def test_a_cancelled_caller_does_not_cancel_the_fetch(serve: Any, tls: Tls, clock: ManualClock) -> None:
+    server = serve(("slow", (0.3, jwks(RSA1))))
+    c = client(server, tls, clock)
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(c.aget_signing_key("rsa1"), 0.05)
+        # The fetch went on; a later caller joins it or finds its result.
+        assert (await c.aget_signing_key("rsa1")).kid == "rsa1"
+
+    asyncio.run(main())
+    assert server.hits == 1
+
+
 def test_async_twins(serve: Any, tls: Tls, clock: ManualClock) -> None:
     server = serve()
     c = client(server, tls, clock)
