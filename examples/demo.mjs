@@ -79,3 +79,23 @@ step("Django's own hash formats verify unchanged");
 const django = "pbkdf2_sha256$1200000$abcdefghijklmnopqrstuv$4nUVMnB05qriJHJ1+jCMx8NiTVq+isKh6zMzJqbQ0gs=";
 console.log("pbkdf2_sha256 (1.2M iterations):", password.verifySync(django, "correct horse battery staple"));
 console.log("needs rehash for Argon2id defaults:", password.needsRehash(django));
+
+step("Token pairs on the embedded store: rotation, reuse detection, revocation");
+const { TokenService } = jwt;
+const events = [];
+const tokens = new TokenService(Key.hmac(SIGNING_KEY), { onEvent: (e) => events.push(e) });
+const first = await tokens.issuePair("42", { username: "ada", roles: ["staff"] });
+const second = await tokens.rotate(first.refresh);
+console.log(`rotated: same family ${second.family === first.family}, claims`, await tokens.verify(second.access));
+try {
+  await tokens.rotate(first.refresh);
+} catch (e) {
+  console.log(`old refresh token again: ${e.message} (code ${e.code})`);
+}
+try {
+  await tokens.verify(second.access);
+} catch (e) {
+  console.log(`the family's newest access token: ${e.message} (code ${e.code})`);
+}
+await new Promise((r) => setImmediate(r));
+console.log("event:", events.find((e) => e.event === "token_reuse"));

@@ -94,6 +94,31 @@ def main() -> None:
     )
     print(f"needs rehash for Argon2id defaults: {ph.check_needs_rehash(django_pbkdf2)}")
 
+    step("Token pairs on the embedded store: rotation, reuse detection, revocation")
+    events: list[dict[str, str]] = []
+    tokens = bastion.TokenService(bastion.Key.hmac(SIGNING_KEY), on_event=events.append)
+    first = tokens.issue_pair("42", {"username": "ada", "roles": ["staff"]})
+    print(f"issued: {first!r}")
+    second = tokens.rotate(first.refresh)
+    print(f"rotated: same family {second.family == first.family}, claims {tokens.verify(second.access)}")
+    try:
+        tokens.rotate(first.refresh)
+    except bastion.TokenReusedError as e:
+        print(f"old refresh token again: TokenReusedError: {e}")
+        print(f"event: {events[-1]}")
+    try:
+        tokens.verify(second.access)
+    except bastion.TokenRevokedError as e:
+        print(f"the family's newest access token: TokenRevokedError: {e}")
+    third = tokens.issue_pair("42")
+    time.sleep(0.001)
+    tokens.revoke_all("42")
+    try:
+        tokens.verify(third.access)
+    except bastion.TokenRevokedError:
+        print("revoke_all('42'): every earlier token of subject 42 is refused")
+    print(f"a new login works: {tokens.verify(tokens.issue_pair('42').access)['sub']}")
+
 
 if __name__ == "__main__":
     main()

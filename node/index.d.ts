@@ -10,6 +10,58 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * Makes API keys and the digests to store for them, and verifies presented
+ * keys against stored digests in constant time. The pepper (at least 32
+ * random-looking bytes, as `validateSecret(pepper, "pepper")` requires)
+ * keys every new digest and is recorded in it as `version`; `previous`
+ * peppers verify digests made before a rotation. Throws `WEAK_SECRET` for
+ * a weak pepper, `INVALID_ARGUMENT` for a version given twice.
+ */
+export declare class ApiKeyHasher {
+  /** A hasher with `pepper` as its current pepper. */
+  constructor(pepper: string | Buffer, options?: ApiKeyHasherOptions | null)
+  /**
+   * A new key with `prefix` (default `"bst"`; 2 to 16 characters of
+   * `[a-z0-9]` starting with a letter): the key to show its owner once,
+   * its public id and the digest to store.
+   */
+  generate(prefix?: string | null): IssuedApiKey
+  /**
+   * `true` when `key` matches the stored `digest`, `false` otherwise
+   * (constant time). Throws `INVALID_API_KEY` for a malformed key (checked
+   * offline: shape, prefix, length, checksum) and `INVALID_HASH` for a
+   * malformed digest or one made with a pepper this hasher does not hold.
+   */
+  verify(key: string | Buffer, digest: string): boolean
+  /**
+   * The digest of `key` with the current pepper: store it in place of a
+   * digest for which `needsRehash` is true, after `verify` passed.
+   */
+  hash(key: string | Buffer): string
+  /** `true` when `digest` was made with another pepper than the current one. */
+  needsRehash(digest: string): boolean
+  /** The version of the current pepper. */
+  get version(): number
+  /** The versions of the older peppers. */
+  get previousVersions(): Array<number>
+}
+
+/**
+ * A key just made by `ApiKeyHasher.generate`: `key` is the plaintext to
+ * show its owner once (never store it); store `id` and `digest`.
+ */
+export declare class IssuedApiKey {
+  /** The plaintext key, `<prefix>_<id>_<secret+checksum>`. */
+  get key(): string
+  /** The public id (17 base62 characters): look the digest up by it. */
+  get id(): string
+  /** The prefix. */
+  get prefix(): string
+  /** The digest to store, `v<pepper version>$<HMAC-SHA256, base64url>`. */
+  get digest(): string
+}
+
+/**
  * Fetches a JWK Set from an identity provider and keeps it cached.
  *
  * - `url` is fixed: `https` only (plain `http` needs `allowHttp`);
@@ -193,6 +245,59 @@ export declare class ManualClock {
 }
 
 /**
+ * The native token service; use `TokenService` from the package, which
+ * wraps it with objects in and out.
+ */
+export declare class NativeTokenService {
+  constructor(key: Key, store?: Store | null, options?: TokenServiceOptions | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null)
+  /** Issues a new pair for `subject` with extra claims (JSON text of an object). */
+  issuePair(subject: string | number, claimsJson?: string | null): Promise<TokenPair>
+  /** Rotates a refresh token into a new pair of the same family. */
+  rotate(refresh: string): Promise<TokenPair>
+  /**
+   * Verifies a token of `kind` and checks it is not revoked; resolves to its
+   * claims as JSON text.
+   */
+  verify(token: string, kind?: 'access' | 'refresh' | null): Promise<string>
+  /** Revokes one token; `by` is the subject asking (must own it unless `admin`). */
+  revoke(token: string, by?: string | number | null, admin?: boolean | null): Promise<undefined>
+  /** Revokes everything `subject` holds. */
+  revokeAll(subject: string | number): Promise<undefined>
+  /** Revokes one family of `subject`; resolves to whether it existed. */
+  revokeFamily(subject: string | number, family: string): Promise<boolean>
+}
+
+/**
+ * Where token families, revocations (and later rate limits, lockouts,
+ * breakers, leases) are kept.
+ *
+ * `new Store()` or `new Store('memory://')` is this process's memory:
+ * nothing to run, state lost when the process ends. `new
+ * Store('redis://host:6379/0')` is one Redis server and `new
+ * Store('redis+cluster://h1:7000,h2:7001')` a Redis Cluster: every process
+ * pointed at it shares one state, whatever its language. Each decision is one
+ * atomic round trip bounded by `timeoutMs` (default 50); when Redis cannot
+ * answer in time the call rejects with `code: 'STORE_UNAVAILABLE'` and each
+ * component applies its outage policy. `clock` (a `ManualClock`) replaces the
+ * store's time in tests (Redis `TIME` otherwise).
+ */
+export declare class Store {
+  constructor(url?: string | null, options?: StoreOptions | null, clock?: ManualClock | null)
+  /** `"memory"`, `"redis"` or `"redis-cluster"`. */
+  get kind(): string
+  /** The bound on one Redis operation, in milliseconds (0 for memory). */
+  get timeoutMs(): number
+  /**
+   * One round trip to the store (`PING`): resolves to its duration in
+   * milliseconds (0 for memory); rejects with `STORE_UNAVAILABLE` when Redis
+   * cannot answer within the timeout.
+   */
+  ping(): Promise<number>
+  /** A description without credentials. */
+  toString(): string
+}
+
+/**
  * A verifier built once and reused: key, accepted algorithms and claim rules
  * are converted once, so each `verify` call only converts the token (the
  * fastest way to verify many tokens with one configuration).
@@ -212,6 +317,28 @@ export declare class Verifier {
   /** The accepted algorithms. */
   get algorithms(): Array<string>
 }
+
+/** How an `ApiKeyHasher` is set up besides its current pepper. */
+export interface ApiKeyHasherOptions {
+  /** The version new digests carry (default 1): an integer from 0 to 2^32 - 1. */
+  version?: number
+  /** Older peppers, so digests made before a rotation still verify. */
+  previous?: Array<PreviousPepper>
+}
+
+/**
+ * The public id of a presented key, to look its digest up, after the
+ * offline checks (shape, length, characters, checksum; the prefix too when
+ * `prefix` is given). Throws `INVALID_API_KEY` for a malformed key.
+ */
+export declare function apiKeyId(key: string | Buffer, prefix?: string | null): string
+
+/**
+ * `true` when `signingKey` differs from `secretKey` (compared in constant
+ * time). When they are equal: throws `WEAK_SECRET` if `production`, returns
+ * `false` otherwise so the caller can warn.
+ */
+export declare function checkSigningKeySeparate(signingKey: string | Buffer, secretKey: string | Buffer, production: boolean): boolean
 
 /**
  * Decodes a token WITHOUT verifying its signature or claims, with the same
@@ -346,6 +473,14 @@ export interface MemoryBudget {
  */
 export declare function parseTimespan(text: string): number
 
+/** An older pepper an `ApiKeyHasher` keeps for digests made before a rotation. */
+export interface PreviousPepper {
+  /** The version digests made with it carry. */
+  version: number
+  /** The pepper (a string, as UTF-8, or a Buffer). */
+  pepper: string | Buffer
+}
+
 /**
  * Sets how many verified tokens the core remembers (default 4096; 0 turns
  * the cache off and empties it) and returns the previous size. A token
@@ -389,6 +524,89 @@ export interface SkippedKey {
   /** Why it was skipped (never key material). */
   reason: string
 }
+
+/** Options of a `Store`. */
+export interface StoreOptions {
+  /** The bound on one Redis operation, in milliseconds (default 50). */
+  timeoutMs?: number
+  /** The bound on making a connection, in milliseconds (default 2000). */
+  connectTimeoutMs?: number
+  /** Prepended to every Redis key (default `"bastion:"`). */
+  prefix?: string
+  /** The most keys a memory store holds (default 1,000,000). */
+  maxKeys?: number
+}
+
+/** An access token and a refresh token issued together. */
+export interface TokenPair {
+  /** The access token. */
+  access: string
+  /** The refresh token. */
+  refresh: string
+  /** The access token's `exp` (seconds since the epoch). */
+  accessExpiresAt: number
+  /** The refresh token's `exp` (seconds since the epoch). */
+  refreshExpiresAt: number
+  /** The family id shared by every pair rotated from the first. */
+  family: string
+  /** The subject. */
+  subject: string
+}
+
+/** Options of a token service (lifetimes in seconds). */
+export interface TokenServiceOptions {
+  /** The signing algorithm (default `"HS256"`). */
+  algorithm?: string
+  /** Access-token lifetime in seconds (default 1800). */
+  accessLifetime?: number
+  /** Refresh-token lifetime in seconds (default 604800). */
+  refreshLifetime?: number
+  /** `iss` written into tokens and required when verifying. */
+  issuer?: string
+  /** `aud` written into tokens and required when verifying. */
+  audience?: string
+  /** Seconds of clock skew tolerated when verifying. */
+  leeway?: number
+  /**
+   * Seconds during which the refresh token just rotated may be presented
+   * again without counting as reuse (default 0: off).
+   */
+  rotationGrace?: number
+  /** The claim holding the subject (default `"sub"`). */
+  subjectClaim?: string
+  /** The claim holding the token type (default `"token_type"`). */
+  typeClaim?: string
+  /** The claim holding the family id (default `"fam"`). */
+  familyClaim?: string
+  /**
+   * `"fail_closed"` (default) or `"fail_open"`: what `verify` does when the
+   * store cannot answer.
+   */
+  revocationPolicy?: string
+  /**
+   * How long a "revoke everything" mark is kept, in seconds (default: the
+   * refresh lifetime).
+   */
+  maxTokenLifetime?: number
+  /**
+   * Seconds during which this process may reuse a "not revoked" answer
+   * (default 0: off, at most 60); another process's revocation is seen
+   * here up to that much later.
+   */
+  revocationCacheTtl?: number
+}
+
+/**
+ * Throws `WEAK_SECRET` unless `secret` (a string, as UTF-8, or a Buffer) is
+ * fit for `purpose`: `"HS256"` (default), `"HS384"`, `"HS512"` (at least
+ * 32 / 48 / 64 bytes), `"django"` (Django's `SECRET_KEY`: at least 50
+ * characters, no `django-insecure-` prefix), `"pepper"` (an API key pepper:
+ * at least 32 bytes) or `"generic"` (at least 32 bytes). Every purpose also
+ * refuses key material, placeholders and example values, fewer than 8
+ * distinct characters and an estimated entropy below 128 bits. An unknown
+ * purpose is `INVALID_ARGUMENT`.
+ */
+export declare function validateSecret(secret: string | Buffer, purpose?: 'HS256' | 'HS384' | 'HS512' | 'django' | 'pepper' | 'generic' | null): void
 
 /** A verified JWS whose payload was not read as claims. */
 export interface VerifiedJws {

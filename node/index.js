@@ -835,17 +835,24 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.ApiKeyHasher = nativeBinding.ApiKeyHasher
+module.exports.IssuedApiKey = nativeBinding.IssuedApiKey
 module.exports.JwksClient = nativeBinding.JwksClient
 module.exports.Key = nativeBinding.Key
 module.exports.KeySet = nativeBinding.KeySet
 module.exports.ManualClock = nativeBinding.ManualClock
+module.exports.NativeTokenService = nativeBinding.NativeTokenService
+module.exports.Store = nativeBinding.Store
 module.exports.Verifier = nativeBinding.Verifier
+module.exports.apiKeyId = nativeBinding.apiKeyId
+module.exports.checkSigningKeySeparate = nativeBinding.checkSigningKeySeparate
 module.exports.decode = nativeBinding.decode
 module.exports.decodeHeader = nativeBinding.decodeHeader
 module.exports.parseTimespan = nativeBinding.parseTimespan
 module.exports.setVerifiedTokenCacheSize = nativeBinding.setVerifiedTokenCacheSize
 module.exports.sign = nativeBinding.sign
 module.exports.signAsync = nativeBinding.signAsync
+module.exports.validateSecret = nativeBinding.validateSecret
 module.exports.verify = nativeBinding.verify
 module.exports.verifyAsync = nativeBinding.verifyAsync
 module.exports.verifyJws = nativeBinding.verifyJws

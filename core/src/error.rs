@@ -41,7 +41,8 @@ pub enum ErrorKind {
     InvalidTokenType,
     /// A required claim is absent.
     MissingClaim,
-    /// A stored password hash is malformed or uses an unsupported scheme.
+    /// A stored value is malformed or of an unsupported scheme or version: a
+    /// password hash, an API key digest or an API key record.
     InvalidHash,
     /// The state store (Redis) could not be reached or did not answer within its timeout.
     StoreUnavailable,
@@ -55,6 +56,17 @@ pub enum ErrorKind {
     TokenAlreadyRotated,
     /// The caller may not act on this object (for example revoke another subject's token).
     PermissionDenied,
+    /// A secret is refused by [`crate::token::secrets::validate_secret`]: too
+    /// short, a placeholder or example value, of low entropy, key material,
+    /// or a JWT signing key equal to the app's `SECRET_KEY` in production.
+    WeakSecret,
+    /// A presented API key is malformed: wrong shape, prefix, length,
+    /// characters or checksum.
+    InvalidApiKey,
+    /// An API key's record has passed its expiry time.
+    ApiKeyExpired,
+    /// An API key's record has been revoked.
+    ApiKeyRevoked,
     /// A JWK Set (JWKS) document is not usable: malformed, too large, too many keys, or no usable key.
     InvalidKeySet,
     /// No key of the key set fits the token (its `kid` and algorithm).
@@ -93,6 +105,10 @@ impl ErrorKind {
             Self::TokenReused => "TOKEN_REUSED",
             Self::TokenAlreadyRotated => "TOKEN_ALREADY_ROTATED",
             Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::WeakSecret => "WEAK_SECRET",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::ApiKeyExpired => "API_KEY_EXPIRED",
+            Self::ApiKeyRevoked => "API_KEY_REVOKED",
             Self::InvalidKeySet => "INVALID_KEY_SET",
             Self::KeyNotFound => "KEY_NOT_FOUND",
             Self::JwksFetchFailed => "JWKS_FETCH_FAILED",
@@ -124,6 +140,10 @@ impl ErrorKind {
         Self::TokenReused,
         Self::TokenAlreadyRotated,
         Self::PermissionDenied,
+        Self::WeakSecret,
+        Self::InvalidApiKey,
+        Self::ApiKeyExpired,
+        Self::ApiKeyRevoked,
         Self::InvalidKeySet,
         Self::KeyNotFound,
         Self::JwksFetchFailed,
@@ -143,7 +163,8 @@ impl fmt::Display for ErrorKind {
 pub enum Detail {
     /// The name of the claim concerned (missing or invalid).
     Claim(String),
-    /// The instant (seconds since the epoch) at which the token expired or becomes valid.
+    /// The instant (seconds since the epoch) at which the token (or API key)
+    /// expired or becomes valid, or at which an API key was revoked.
     At(f64),
 }
 

@@ -6,7 +6,8 @@
 //! [`Error`] to their own error types.
 //!
 //! Modules:
-//! - [`token`]: JSON Web Tokens (keys, strict parsing, signing, verification).
+//! - [`token`]: JSON Web Tokens (keys, strict parsing, signing, verification),
+//!   start-up checks of secrets, and API keys stored as peppered digests.
 //! - [`password`]: Argon2id, PBKDF2 and bcrypt password hashing in the PHC,
 //!   argon2-cffi and Django encodings.
 //! - [`events`]: security events delivered to listeners.

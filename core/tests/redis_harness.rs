@@ -107,7 +107,6 @@ fn pause_accepts_connections_but_never_answers_until_resume() {
     redis.pause();
     assert!(redis.is_paused());
 
-    let started = Instant::now();
     let err = raw_ping(redis.port(), Duration::from_millis(300)).unwrap_err();
     assert!(
         matches!(
@@ -116,7 +115,6 @@ fn pause_accepts_connections_but_never_answers_until_resume() {
         ),
         "a paused server must accept the connection and time out the read: {err:?}"
     );
-    assert!(started.elapsed() >= Duration::from_millis(250));
     redis.ping(Duration::from_millis(300)).unwrap_err();
 
     redis.resume();

@@ -510,3 +510,36 @@ fn options_are_checked() {
         ErrorKind::InvalidAlgorithm
     );
 }
+
+#[test]
+fn the_local_revocation_cache_is_stale_at_most_its_ttl() {
+    on_all(|store, clock| {
+        let make = |ttl: f64| {
+            let mut o = LifecycleOptions::new(Algorithm::HS256);
+            o.clock = Arc::new(clock.clone());
+            o.access_lifetime = 600;
+            o.revocation_cache_ttl = ttl;
+            TokenService::new(store.clone(), Key::hmac(SECRET).unwrap(), o).unwrap()
+        };
+        // Two processes sharing one store; `here` caches answers for 5 s.
+        let (here, elsewhere) = (make(5.0), make(0.0));
+        let a = here.issue_pair("nina", &Object::new()).unwrap();
+        here.verify(&a.access).unwrap();
+        elsewhere.revoke(&a.access, Some("nina"), false).unwrap();
+        // Within the TTL this process still answers from its cache...
+        clock.advance(4.0);
+        here.verify(&a.access).unwrap();
+        assert_eq!(kind(elsewhere.verify(&a.access)), ErrorKind::TokenRevoked);
+        // ...and never after it.
+        clock.advance(1.5);
+        assert_eq!(kind(here.verify(&a.access)), ErrorKind::TokenRevoked);
+        // A revocation made through this service is seen here at once.
+        let b = here.issue_pair("nina", &Object::new()).unwrap();
+        here.verify(&b.access).unwrap();
+        here.revoke(&b.access, Some("nina"), false).unwrap();
+        assert_eq!(kind(here.verify(&b.access)), ErrorKind::TokenRevoked);
+        let mut o = LifecycleOptions::new(Algorithm::HS256);
+        o.revocation_cache_ttl = 61.0;
+        assert!(TokenService::new(store.clone(), Key::hmac(SECRET).unwrap(), o).is_err());
+    });
+}

@@ -1,20 +1,40 @@
 // Type definitions for bastion-engine: a drop-in for the `jsonwebtoken`
 // package (sign, verify, decode and its error classes) over bastion's native
-// core, with Promise twins, typed keys, an injectable clock and password
-// hashing. Every error carries the core's stable `code`.
+// core, with Promise twins, typed keys, an injectable clock, password
+// hashing, start-up checks of secrets and API keys. Every error carries the
+// core's stable `code`.
 
 /// <reference types="node" />
 import type { KeyObject } from 'node:crypto';
 import type { Key, ManualClock, Verifier } from '../index';
 
-export { Key, ManualClock, Verifier, setVerifiedTokenCacheSize, KeySet, JwksClient } from '../index';
+export {
+  Key,
+  ManualClock,
+  Verifier,
+  setVerifiedTokenCacheSize,
+  validateSecret,
+  checkSigningKeySeparate,
+  ApiKeyHasher,
+  IssuedApiKey,
+  apiKeyId,
+  Store,
+  KeySet,
+  JwksClient,
+} from '../index';
 export type {
   VerifierOptions,
+  ApiKeyHasherOptions,
+  PreviousPepper,
+  StoreOptions,
+  TokenPair,
+  TokenServiceOptions,
   KeySetOptions,
   SkippedKey,
   JwksClientOptions,
   JwksStatus,
 } from '../index';
+import type { Store, TokenPair, TokenServiceOptions } from '../index';
 
 declare module '../index' {
   interface JwksClient {
@@ -51,10 +71,23 @@ export type ErrorCode =
   | 'MISSING_CLAIM'
   | 'INVALID_HASH'
   | 'INVALID_NONCE'
+  | 'WEAK_SECRET'
+  | 'INVALID_API_KEY'
+  | 'API_KEY_EXPIRED'
+  | 'API_KEY_REVOKED'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_FULL'
+  | 'TOKEN_REVOKED'
+  | 'TOKEN_REUSED'
+  | 'TOKEN_ALREADY_ROTATED'
+  | 'PERMISSION_DENIED'
   | 'INVALID_KEY_SET'
   | 'KEY_NOT_FOUND'
   | 'JWKS_FETCH_FAILED'
   | 'INTERNAL';
+
+/** What `validateSecret` checks a secret for. */
+export type SecretPurpose = 'HS256' | 'HS384' | 'HS512' | 'django' | 'pepper' | 'generic';
 
 /** An `Error` thrown by the native core: `code`, and `at` / `claim` when they apply. */
 export interface BastionError extends Error {
@@ -295,3 +328,47 @@ export function verifyAsync(
  */
 export function decode(token: string, options: DecodeOptions & { complete: true }): Jwt | null;
 export function decode(token: string, options?: DecodeOptions): JwtPayload | null;
+
+/** A security event delivered to `onEvent` (never a token or a secret). */
+export interface SecurityEvent {
+  /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"`. */
+  event: string;
+  /** The log prefix, e.g. `"[SECURITY]"`. */
+  category: string;
+  /** The event's fields (`subject`, `family`, `scope`, `component`, `policy`). */
+  [field: string]: string;
+}
+
+/** Options of a `TokenService`: lifetimes in seconds, plus where its state lives. */
+export interface TokenServiceConfig extends TokenServiceOptions {
+  /** Where families and revocations are kept (default: a new memory store). */
+  store?: Store | null;
+  /** Drives `iat`/`exp` (and nothing else) in tests. */
+  clock?: ManualClock | null;
+  /** Receives each security event (refresh-token reuse, revocations, store outages). */
+  onEvent?: ((event: SecurityEvent) => void) | null;
+}
+
+/**
+ * Issues, rotates, verifies and revokes tokens, keeping their state in a `Store`.
+ *
+ * - `issuePair` signs an access token (default 30 minutes) and a refresh token
+ *   (default 7 days), each with a random `jti`, and starts a family.
+ * - `rotate` turns a refresh token into a new pair atomically: of concurrent
+ *   rotations of one refresh token exactly one wins. Presenting an already
+ *   rotated refresh token revokes its whole family and rejects with
+ *   `TOKEN_REUSED`; within `rotationGrace` seconds the immediate predecessor
+ *   rejects with `TOKEN_ALREADY_ROTATED` instead.
+ * - `verify` checks signature, claims, type and revocation in one call; with
+ *   the store unreachable it rejects with `STORE_UNAVAILABLE` (fail closed,
+ *   the default) or accepts (`revocationPolicy: 'fail_open'`).
+ */
+export declare class TokenService {
+  constructor(key: Key, options?: TokenServiceConfig);
+  issuePair(subject: string | number, claims?: Record<string, unknown> | null): Promise<TokenPair>;
+  rotate(refresh: string): Promise<TokenPair>;
+  verify(token: string, kind?: 'access' | 'refresh'): Promise<Record<string, unknown>>;
+  revoke(token: string, options?: { by?: string | number | null; admin?: boolean }): Promise<void>;
+  revokeAll(subject: string | number): Promise<void>;
+  revokeFamily(subject: string | number, family: string): Promise<boolean>;
+}

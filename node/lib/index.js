@@ -1,13 +1,25 @@
 'use strict';
 // bastion-engine: a drop-in for `jsonwebtoken` (sign, verify, decode and its
-// error classes) with Promise twins, typed keys, an injectable clock, and
-// password hashing under `password`. Every rule lives in the native core;
-// every error carries the core's stable `code`.
+// error classes) with Promise twins, typed keys, an injectable clock,
+// password hashing under `password`, start-up checks of secrets and API keys.
+// Every rule lives in the native core; every error carries the core's stable
+// `code`.
 
+const { inspect } = require('node:util');
 const native = require('../index.js');
 const jwt = require('./jwt.js');
 const jwks = require('./jwks.js');
 const password = require('./password.js');
+const lifecycle = require('./lifecycle.js');
+
+// Inspection shows what identifies a key or a hasher, never the plaintext key
+// or a pepper, even with `util.inspect(x, { getters: true })`.
+native.IssuedApiKey.prototype[inspect.custom] = function inspectIssuedApiKey() {
+  return `IssuedApiKey { prefix: ${inspect(this.prefix)}, id: ${inspect(this.id)} }`;
+};
+native.ApiKeyHasher.prototype[inspect.custom] = function inspectApiKeyHasher() {
+  return `ApiKeyHasher { version: ${this.version}, previousVersions: ${inspect(this.previousVersions)} }`;
+};
 
 module.exports = {
   ...jwt,
@@ -17,5 +29,12 @@ module.exports = {
   ManualClock: native.ManualClock,
   Verifier: native.Verifier,
   setVerifiedTokenCacheSize: native.setVerifiedTokenCacheSize,
+  validateSecret: native.validateSecret,
+  checkSigningKeySeparate: native.checkSigningKeySeparate,
+  ApiKeyHasher: native.ApiKeyHasher,
+  IssuedApiKey: native.IssuedApiKey,
+  apiKeyId: native.apiKeyId,
+  Store: lifecycle.Store,
+  TokenService: lifecycle.TokenService,
   password,
 };

@@ -16,6 +16,13 @@ export const {
   ManualClock,
   Verifier,
   setVerifiedTokenCacheSize,
+  validateSecret,
+  checkSigningKeySeparate,
+  ApiKeyHasher,
+  IssuedApiKey,
+  apiKeyId,
+  Store,
+  TokenService,
   password,
 } = bastion;
 

@@ -10,6 +10,13 @@
 - Token lifecycle: :class:`TokenService` (pairs, rotation with reuse
   detection, revocation) keeping its state in a :class:`Store` (memory,
   Redis or Redis Cluster).
+- Secrets: :func:`validate_secret` refuses short, placeholder and low-entropy
+  signing keys, ``SECRET_KEY`` values and peppers at start-up;
+  :func:`check_signing_key_separate` refuses a JWT signing key equal to
+  ``SECRET_KEY`` in production.
+- API keys: :class:`ApiKeyHasher` makes keys (shown once) and the peppered
+  digests to store, verifies presented keys in constant time and rotates
+  peppers; :func:`api_key_id` reads the id to look a digest up.
 - Time: :class:`ManualClock` drives every time-based rule in tests.
 - Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
 """
@@ -20,6 +27,8 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
 from bastion._native import (
+    ApiKeyHasher,
+    IssuedApiKey,
     JwksClient,
     Key,
     KeySet,
@@ -28,15 +37,22 @@ from bastion._native import (
     TokenPair,
     TokenService,
     Verifier,
+    api_key_id,
+    check_signing_key_separate,
     set_verified_token_cache_size,
     sign,
+    validate_secret,
 )
 from bastion.exceptions import (
+    ApiKeyError,
+    ApiKeyExpiredError,
+    ApiKeyRevokedError,
     BastionError,
     DecodeError,
     ExpiredSignatureError,
     ImmatureSignatureError,
     InvalidAlgorithmError,
+    InvalidApiKeyError,
     InvalidArgumentError,
     InvalidAudienceError,
     InvalidHashError,
@@ -63,6 +79,7 @@ from bastion.exceptions import (
     TokenRevokedError,
     VerificationError,
     VerifyMismatchError,
+    WeakSecretError,
 )
 from bastion.password import (
     PasswordHasher,
@@ -80,11 +97,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 __all__ = [
+    "ApiKeyError",
+    "ApiKeyExpiredError",
+    "ApiKeyHasher",
+    "ApiKeyRevokedError",
     "BastionError",
     "DecodeError",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
     "InvalidAlgorithmError",
+    "InvalidApiKeyError",
     "InvalidArgumentError",
     "InvalidAudienceError",
     "InvalidHashError",
@@ -96,6 +118,7 @@ __all__ = [
     "InvalidSubjectError",
     "InvalidTokenError",
     "InvalidTokenTypeError",
+    "IssuedApiKey",
     "JwksClient",
     "Key",
     "KeyNotFoundError",
@@ -120,13 +143,17 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "VerifyMismatchError",
+    "WeakSecretError",
     "__version__",
     "ahash_password",
+    "api_key_id",
     "averify_password",
+    "check_signing_key_separate",
     "hash_password",
     "identify_hash",
     "needs_rehash",
     "set_verified_token_cache_size",
     "sign",
+    "validate_secret",
     "verify_password",
 ]

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any, final
 
 __all__ = [
+    "ApiKeyHasher",
+    "IssuedApiKey",
     "JwksClient",
     "Key",
     "KeySet",
@@ -17,7 +19,9 @@ __all__ = [
     "TokenPair",
     "TokenService",
     "Verifier",
+    "api_key_id",
     "argon2_hash_raw",
+    "check_signing_key_separate",
     "identify_hash",
     "jwt_decode",
     "jwt_decode_complete",
@@ -28,6 +32,7 @@ __all__ = [
     "set_verified_token_cache_size",
     "sign",
     "supported_algorithms",
+    "validate_secret",
     "verify_jws",
     "verify_password",
 ]
@@ -45,6 +50,77 @@ class ManualClock:
         """Sets the time to ``secs`` seconds since the Unix epoch."""
     def advance(self, secs: float) -> None:
         """Moves the time by ``secs`` seconds (backward when negative)."""
+
+# ---- secrets -------------------------------------------------------------------------
+
+def validate_secret(secret: str | bytes, purpose: str = "HS256") -> None:
+    """Raises ``WeakSecretError`` unless ``secret`` is fit for ``purpose``.
+
+    Purposes: "HS256", "HS384", "HS512" (at least 32 / 48 / 64 bytes), "django"
+    (``SECRET_KEY``: at least 50 characters, no ``django-insecure-`` prefix), "pepper"
+    (at least 32 bytes), "generic" (at least 32 bytes). Every purpose also refuses key
+    material, placeholders and example values, fewer than 8 distinct characters and an
+    estimated entropy below 128 bits. ``InvalidArgumentError`` for an unknown purpose.
+    """
+
+def check_signing_key_separate(
+    signing_key: str | bytes, secret_key: str | bytes, *, production: bool
+) -> bool:
+    """True when the keys differ (constant-time comparison); when equal,
+    ``WeakSecretError`` in production, else False so the caller can warn."""
+
+# ---- API keys ------------------------------------------------------------------------
+
+@final
+class ApiKeyHasher:
+    """Makes API keys and their digests; verifies keys against stored digests.
+
+    ``pepper`` (at least 32 random-looking bytes) keys new digests as ``version``;
+    ``previous`` maps older versions to their peppers so digests made before a rotation
+    still verify. Peppers are never shown by ``repr``.
+    """
+
+    def __new__(
+        cls,
+        pepper: str | bytes,
+        *,
+        version: int = 1,
+        previous: dict[int, str | bytes] | None = None,
+    ) -> ApiKeyHasher: ...
+    def generate(self, prefix: str = "bst") -> IssuedApiKey:
+        """A new key: the plaintext to show once, its id and the digest to store."""
+    def verify(self, key: str | bytes, digest: str) -> bool:
+        """True when ``key`` matches ``digest`` (constant time); raises for malformed input."""
+    def hash(self, key: str | bytes) -> str:
+        """The digest of ``key`` with the current pepper (to re-store after a rotation)."""
+    def needs_rehash(self, digest: str) -> bool:
+        """True when ``digest`` was made with another pepper than the current one."""
+    @property
+    def version(self) -> int:
+        """The version of the current pepper."""
+    @property
+    def previous_versions(self) -> list[int]:
+        """The versions of the older peppers."""
+
+@final
+class IssuedApiKey:
+    """A key just made: ``key`` is shown once; ``id`` and ``digest`` are stored."""
+
+    @property
+    def key(self) -> str:
+        """The plaintext key, ``<prefix>_<id>_<secret+checksum>``."""
+    @property
+    def id(self) -> str:
+        """The public id (17 base62 characters)."""
+    @property
+    def prefix(self) -> str:
+        """The prefix."""
+    @property
+    def digest(self) -> str:
+        """``v<pepper version>$<HMAC-SHA256, base64url>``."""
+
+def api_key_id(key: str | bytes, prefix: str | None = None) -> str:
+    """The public id of a presented key after the offline checks (``InvalidApiKeyError``)."""
 
 # ---- tokens --------------------------------------------------------------------------
 
@@ -470,6 +546,7 @@ class TokenService:
         revocation_policy: str = "fail_closed",
         max_token_lifetime: int | None = None,
         verify_keys: Sequence[Key] | None = None,
+        revocation_cache_ttl: float = 0.0,
         clock: ManualClock | None = None,
         on_event: Callable[[dict[str, str]], object] | None = None,
     ) -> TokenService: ...

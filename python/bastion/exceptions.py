@@ -10,11 +10,15 @@ that Node exposes as ``err.code``.
 from __future__ import annotations
 
 __all__ = [
+    "ApiKeyError",
+    "ApiKeyExpiredError",
+    "ApiKeyRevokedError",
     "BastionError",
     "DecodeError",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
     "InvalidAlgorithmError",
+    "InvalidApiKeyError",
     "InvalidArgumentError",
     "InvalidAudienceError",
     "InvalidHashError",
@@ -43,6 +47,7 @@ __all__ = [
     "TokenRevokedError",
     "VerificationError",
     "VerifyMismatchError",
+    "WeakSecretError",
 ]
 
 
@@ -163,6 +168,14 @@ class InvalidTokenTypeError(InvalidTokenError):
     code = "INVALID_TOKEN_TYPE"
 
 
+class WeakSecretError(InvalidKeyError):
+    """A secret is refused by ``validate_secret``: too short, a placeholder or example
+    value, of low entropy, key material, or a JWT signing key equal to ``SECRET_KEY``
+    in production. The message says which; it never contains the secret."""
+
+    code = "WEAK_SECRET"
+
+
 class PyJWKError(PyJWTError):
     """A JWK cannot be used (PyJWT's ``PyJWKError``)."""
 
@@ -264,6 +277,34 @@ class VerifyMismatchError(VerificationError):
 
 
 class InvalidHashError(BastionError, ValueError):
-    """A stored hash is malformed or uses an unsupported scheme."""
+    """A stored value is malformed or of an unsupported scheme or version: a password
+    hash, an API key digest (also one made with a pepper version the hasher lacks)."""
 
     code = "INVALID_HASH"
+
+
+# ---- API keys ----------------------------------------------------------------------
+
+
+class ApiKeyError(BastionError, ValueError):
+    """Base class of the reasons an API key is not accepted (answer 401)."""
+
+    code = "API_KEY_ERROR"
+
+
+class InvalidApiKeyError(ApiKeyError):
+    """A presented API key is malformed: shape, prefix, length, characters or checksum."""
+
+    code = "INVALID_API_KEY"
+
+
+class ApiKeyExpiredError(ApiKeyError):
+    """The API key's record has passed its expiry time."""
+
+    code = "API_KEY_EXPIRED"
+
+
+class ApiKeyRevokedError(ApiKeyError):
+    """The API key's record has been revoked."""
+
+    code = "API_KEY_REVOKED"

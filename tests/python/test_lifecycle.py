@@ -302,3 +302,20 @@ def test_bad_arguments_get_typed_errors() -> None:
     assert Store().kind == "memory"
     assert Store().ping() == 0.0
     assert "HS256" in repr(svc)
+
+
+def test_local_revocation_cache_is_stale_at_most_its_ttl(make_store: StoreFactory) -> None:
+    clock = ManualClock(NOW)
+    store = make_store(clock)
+    here = service(store, clock, revocation_cache_ttl=5)
+    elsewhere = service(store, clock)
+    pair = here.issue_pair("nina")
+    here.verify(pair.access)
+    elsewhere.revoke(pair.access, by="nina")
+    clock.advance(4)
+    here.verify(pair.access)  # answered from the cache, within its TTL
+    clock.advance(1.5)
+    with pytest.raises(TokenRevokedError):
+        here.verify(pair.access)
+    with pytest.raises(InvalidArgumentError):
+        service(store, clock, revocation_cache_ttl=61)

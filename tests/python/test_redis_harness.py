@@ -21,7 +21,8 @@ HERE = Path(__file__).resolve().parent
 
 def raw_ping(port: int, timeout: float) -> bytes:
     """A PING written and read by hand, independent of the harness's RESP code."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.settimeout(timeout)  # for the reply only
         sock.sendall(b"*1\r\n$4\r\nPING\r\n")
         return sock.recv(7)
 
@@ -94,10 +95,8 @@ def test_pause_accepts_connections_but_never_answers_until_resume(fresh_redis_se
     server = fresh_redis_server
     server.pause()
     assert server.paused
-    started = time.monotonic()
     with pytest.raises(TimeoutError):
         raw_ping(server.port, 0.3)  # the connection is accepted (kernel backlog); the read times out
-    assert time.monotonic() - started >= 0.25
     assert not server.ping(timeout=0.3)
 
     server.resume()

@@ -6,9 +6,13 @@
 // build (`clippy --all-targets`) would see every export as unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod apikey;
 mod clock;
 mod errors;
 mod jwks;
+mod lifecycle;
 mod password;
+mod secrets;
+mod store;
 mod timespan;
 mod token;

@@ -164,7 +164,7 @@ fn boolean(value: Unknown<'_>, name: &str) -> CoreResult<Option<bool>> {
 /// value of the wrong type).
 #[napi]
 pub struct Key {
-    inner: Arc<CoreKey>,
+    pub(crate) inner: Arc<CoreKey>,
 }
 
 impl Key {

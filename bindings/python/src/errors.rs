@@ -33,6 +33,10 @@ pyo3::import_exception!(bastion.exceptions, TokenAlreadyRotatedError);
 pyo3::import_exception!(bastion.exceptions, PermissionDeniedError);
 pyo3::import_exception!(bastion.exceptions, StoreUnavailableError);
 pyo3::import_exception!(bastion.exceptions, StoreFullError);
+pyo3::import_exception!(bastion.exceptions, WeakSecretError);
+pyo3::import_exception!(bastion.exceptions, InvalidApiKeyError);
+pyo3::import_exception!(bastion.exceptions, ApiKeyExpiredError);
+pyo3::import_exception!(bastion.exceptions, ApiKeyRevokedError);
 pyo3::import_exception!(bastion.exceptions, PyJWKSetError);
 pyo3::import_exception!(bastion.exceptions, KeyNotFoundError);
 pyo3::import_exception!(bastion.exceptions, PyJWKClientConnectionError);
@@ -66,6 +70,10 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::PermissionDenied => PermissionDeniedError::new_err(msg),
         ErrorKind::StoreUnavailable => StoreUnavailableError::new_err(msg),
         ErrorKind::StoreFull => StoreFullError::new_err(msg),
+        ErrorKind::WeakSecret => WeakSecretError::new_err(msg),
+        ErrorKind::InvalidApiKey => InvalidApiKeyError::new_err(msg),
+        ErrorKind::ApiKeyExpired => ApiKeyExpiredError::new_err(msg),
+        ErrorKind::ApiKeyRevoked => ApiKeyRevokedError::new_err(msg),
         ErrorKind::InvalidKeySet => PyJWKSetError::new_err(msg),
         ErrorKind::KeyNotFound => KeyNotFoundError::new_err(msg),
         ErrorKind::JwksFetchFailed => PyJWKClientConnectionError::new_err(msg),

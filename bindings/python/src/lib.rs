@@ -3,12 +3,14 @@
 //! (`errors.rs` is the one mapping point).
 
 mod aio;
+mod apikey;
 mod clock;
 mod errors;
 mod json;
 mod jwks;
 mod lifecycle;
 mod password;
+mod secrets;
 mod store;
 mod token;
 
@@ -17,6 +19,8 @@ use pyo3::prelude::*;
 /// The native extension module.
 #[pymodule(gil_used = false)]
 mod _native {
+    #[pymodule_export]
+    use super::apikey::{api_key_id, ApiKeyHasher, IssuedApiKey};
     #[pymodule_export]
     use super::clock::ManualClock;
     #[pymodule_export]
@@ -28,6 +32,8 @@ mod _native {
         argon2_hash_raw, identify_hash, memory_budget, set_memory_budget_kib, verify_password,
         PasswordHasher,
     };
+    #[pymodule_export]
+    use super::secrets::{check_signing_key_separate, validate_secret};
     #[pymodule_export]
     use super::store::Store;
     #[pymodule_export]

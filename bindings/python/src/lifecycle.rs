@@ -80,6 +80,9 @@ impl TokenPair {
 /// ones release the GIL while waiting. When the store cannot answer,
 /// :meth:`verify` follows ``revocation_policy`` (``"fail_closed"``, the
 /// default, raises ``StoreUnavailableError``; ``"fail_open"`` accepts).
+/// ``revocation_cache_ttl`` (seconds, default 0 = off, at most 60) lets this
+/// process reuse a "not revoked" answer for that long: a revocation made by
+/// another process is then seen here up to that much later.
 /// ``on_event`` receives a dict per security event (``event``, ``category``
 /// and its fields; never a token).
 #[pyclass(frozen, module = "bastion._native")]
@@ -137,7 +140,7 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
 #[pymethods]
 impl TokenService {
     #[new]
-    #[pyo3(signature = (key, *, store = None, algorithm = "HS256", access_lifetime = 1800, refresh_lifetime = 604800, issuer = None, audience = None, leeway = 0.0, rotation_grace = 0.0, subject_claim = "sub", type_claim = "token_type", family_claim = "fam", revocation_policy = "fail_closed", max_token_lifetime = None, verify_keys = None, clock = None, on_event = None))]
+    #[pyo3(signature = (key, *, store = None, algorithm = "HS256", access_lifetime = 1800, refresh_lifetime = 604800, issuer = None, audience = None, leeway = 0.0, rotation_grace = 0.0, subject_claim = "sub", type_claim = "token_type", family_claim = "fam", revocation_policy = "fail_closed", max_token_lifetime = None, verify_keys = None, revocation_cache_ttl = 0.0, clock = None, on_event = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         key: &Bound<'_, Key>,
@@ -155,6 +158,7 @@ impl TokenService {
         revocation_policy: &str,
         max_token_lifetime: Option<u64>,
         verify_keys: Option<Vec<Bound<'_, Key>>>,
+        revocation_cache_ttl: f64,
         clock: Option<&Bound<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
@@ -181,6 +185,7 @@ impl TokenService {
             .iter()
             .map(|k| (*k.get().inner).clone())
             .collect();
+        o.revocation_cache_ttl = revocation_cache_ttl;
         o.clock = clock::resolve(clock);
         let store = store.map_or_else(Default::default, |s| s.get().inner.clone());
         let svc = CoreService::new(store, (*key.get().inner).clone(), o).py_err()?;

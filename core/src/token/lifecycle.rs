@@ -92,6 +92,12 @@ pub struct LifecycleOptions {
     /// Further keys accepted when verifying (previous signing keys during a key
     /// rotation). The signing key is always accepted.
     pub verify_keys: Vec<Key>,
+    /// Seconds during which this process may reuse a "not revoked" answer for
+    /// the same token without asking the store (default 0: off, at most 60).
+    /// Staleness: a revocation made by another process is seen here at most
+    /// this long after it happened; revocations made through this service
+    /// clear the cache at once.
+    pub revocation_cache_ttl: f64,
     /// The clock for `iat`/`exp` (default: the system clock).
     pub clock: SharedClock,
 }
@@ -128,6 +134,7 @@ impl LifecycleOptions {
             revocation_policy: OutagePolicy::FailClosed,
             max_token_lifetime: None,
             verify_keys: Vec::new(),
+            revocation_cache_ttl: 0.0,
             clock: clock::system(),
         }
     }
@@ -188,6 +195,7 @@ pub struct TokenService {
     options: LifecycleOptions,
     validation: Validation,
     listeners: Listeners,
+    cache: RevocationCache,
 }
 
 impl fmt::Debug for TokenService {
@@ -267,6 +275,14 @@ impl TokenService {
                 "rotation_grace must be between 0 and 300 seconds"
             ));
         }
+        if !(options.revocation_cache_ttl.is_finite()
+            && (0.0..=60.0).contains(&options.revocation_cache_ttl))
+        {
+            return Err(err!(
+                InvalidArgument,
+                "revocation_cache_ttl must be between 0 and 60 seconds"
+            ));
+        }
         if options.revocation_policy == OutagePolicy::Local {
             return Err(err!(
                 InvalidArgument,
@@ -306,6 +322,7 @@ impl TokenService {
             options,
             validation,
             listeners: Listeners::default(),
+            cache: RevocationCache::default(),
         })
     }
 
@@ -563,9 +580,27 @@ impl TokenService {
         }
     }
 
-    fn finish_check(&self, c: Checked, outcome: Result<Revocation>) -> Result<Object> {
+    /// A fresh "not revoked" answer from this process's cache, if enabled.
+    fn cached_valid(&self, d: &CheckRevocation) -> bool {
+        self.options.revocation_cache_ttl > 0.0
+            && self.cache.fresh(&d.jti, self.options.clock.now_micros())
+    }
+
+    fn finish_check(
+        &self,
+        c: Checked,
+        d: &CheckRevocation,
+        outcome: Result<Revocation>,
+    ) -> Result<Object> {
         match outcome {
-            Ok(Revocation::Valid) => Ok(c.claims),
+            Ok(Revocation::Valid) => {
+                if self.options.revocation_cache_ttl > 0.0 {
+                    let until = self.options.clock.now_micros()
+                        + (self.options.revocation_cache_ttl * 1_000_000.0) as i64;
+                    self.cache.insert(&d.jti, until);
+                }
+                Ok(c.claims)
+            }
             Ok(r) => Err(revoked(r)),
             Err(e) if e.kind() == ErrorKind::StoreUnavailable => {
                 self.listeners.emit(&Event::StoreUnavailable {
@@ -595,15 +630,23 @@ impl TokenService {
     /// Verifies a token of the given kind and checks it is not revoked.
     pub fn verify_kind(&self, token: &str, kind: TokenKind) -> Result<Object> {
         let c = self.check(token, Some(kind), true)?;
-        let outcome = self.store.run(self.check_decision(&c));
-        self.finish_check(c, outcome)
+        let d = self.check_decision(&c);
+        if self.cached_valid(&d) {
+            return Ok(c.claims);
+        }
+        let outcome = self.store.run(d.clone());
+        self.finish_check(c, &d, outcome)
     }
 
     /// Async [`TokenService::verify_kind`].
     pub async fn verify_kind_async(&self, token: &str, kind: TokenKind) -> Result<Object> {
         let c = self.check(token, Some(kind), true)?;
-        let outcome = self.store.run_async(self.check_decision(&c)).await;
-        self.finish_check(c, outcome)
+        let d = self.check_decision(&c);
+        if self.cached_valid(&d) {
+            return Ok(c.claims);
+        }
+        let outcome = self.store.run_async(d.clone()).await;
+        self.finish_check(c, &d, outcome)
     }
 
     // ---- rotating ---------------------------------------------------------------
@@ -657,6 +700,7 @@ impl TokenService {
             )),
             Rotation::Revoked(r) => Err(revoked(r)),
             Rotation::Reused => {
+                self.cache.clear();
                 self.listeners.emit(&Event::TokenReuse {
                     subject: c.subject.clone(),
                     family,
@@ -728,6 +772,7 @@ impl TokenService {
     }
 
     fn revoked_event(&self, subject: &str, scope: &'static str) {
+        self.cache.clear();
         self.listeners.emit(&Event::TokenRevoked {
             subject: subject.to_owned(),
             scope,
@@ -1022,6 +1067,37 @@ impl Decision for RotateFamily {
     }
 }
 
+/// "Not revoked" answers this process may reuse for a short while (bounded:
+/// cleared whole when full, and on every revocation made here).
+#[derive(Default)]
+struct RevocationCache {
+    entries: parking_lot::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+const REVOCATION_CACHE_MAX: usize = 10_000;
+
+impl RevocationCache {
+    fn fresh(&self, key: &str, now: i64) -> bool {
+        self.entries
+            .lock()
+            .get(key)
+            .is_some_and(|until| *until > now)
+    }
+
+    fn insert(&self, key: &str, until: i64) {
+        let mut e = self.entries.lock();
+        if e.len() >= REVOCATION_CACHE_MAX {
+            e.clear();
+        }
+        e.insert(key.to_owned(), until);
+    }
+
+    fn clear(&self) {
+        self.entries.lock().clear();
+    }
+}
+
+#[derive(Clone)]
 struct CheckRevocation {
     jti: String,
     mark: String,

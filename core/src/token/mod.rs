@@ -12,8 +12,14 @@
 //!   revocation, kept in a [`Store`](crate::store::Store).
 //! - [`VerifiedCache`]: tokens whose signature already verified, so a bearer
 //!   token presented again skips the signature check (every other rule reruns).
+//! - [`validate_secret`] / [`check_signing_key_separate`]: start-up checks of
+//!   signing keys, Django's `SECRET_KEY` and peppers ([`secrets`]).
+//! - [`ApiKeyHasher`], [`ApiKey`], [`ApiKeyRecord`]: API keys with a
+//!   recognisable prefix and an offline checksum, stored as peppered digests
+//!   ([`apikey`]).
 
 pub mod algorithm;
+pub mod apikey;
 pub mod b64;
 pub mod cache;
 mod der;
@@ -26,6 +32,9 @@ pub mod secrets;
 pub mod verified;
 
 pub use algorithm::{Algorithm, Curve, Family};
+pub use apikey::{
+    ApiKey, ApiKeyDigest, ApiKeyHasher, ApiKeyId, ApiKeyRecord, IssuedApiKey, RateLimit,
+};
 pub use cache::KeyCache;
 pub use jwks::{JwksClient, JwksOptions, JwksStatus, KeySet, KeySetLimits, SkippedKey};
 pub use jwt::{
@@ -34,4 +43,5 @@ pub use jwt::{
 };
 pub use key::Key;
 pub use lifecycle::{LifecycleOptions, TokenKind, TokenPair, TokenService};
+pub use secrets::{check_signing_key_separate, validate_secret, SecretPurpose};
 pub use verified::VerifiedCache;

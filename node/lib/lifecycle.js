@@ -1,0 +1,82 @@
+'use strict';
+// TokenService: access/refresh pairs, rotation with reuse detection and
+// revocation, with state in a Store (memory, Redis or Redis Cluster). Every
+// rule runs in the native core; this wrapper only turns claims objects into
+// JSON text and back.
+
+const native = require('../index.js');
+
+class TokenService {
+  #inner;
+
+  /**
+   * @param {import('../index').Key} key signing key (a secret or a private key)
+   * @param {object} [options] lifetimes in seconds, issuer, audience, claim
+   *   names, `rotationGrace`, `revocationPolicy`, plus `store`, `clock` and
+   *   `onEvent`.
+   */
+  constructor(key, options = {}) {
+    if (options === null || typeof options !== 'object') {
+      const err = new TypeError('options must be an object');
+      err.code = 'INVALID_ARGUMENT';
+      throw err;
+    }
+    const { store = null, clock = null, onEvent = null, ...rest } = options;
+    this.#inner = new native.NativeTokenService(key, store, rest, clock, onEvent);
+  }
+
+  /** Issues a new pair for `subject` with extra `claims`, starting a family. */
+  issuePair(subject, claims) {
+    let text = null;
+    if (claims !== undefined && claims !== null) {
+      if (typeof claims !== 'object' || Array.isArray(claims)) {
+        return Promise.reject(invalidArgument('claims must be an object'));
+      }
+      text = JSON.stringify(claims);
+    }
+    return callNative(() => this.#inner.issuePair(subject, text));
+  }
+
+  /** Rotates a refresh token into a new pair of the same family. */
+  rotate(refresh) {
+    return callNative(() => this.#inner.rotate(refresh));
+  }
+
+  /** Verifies a token (`kind`: 'access' or 'refresh') and checks revocation; resolves to its claims. */
+  async verify(token, kind) {
+    return JSON.parse(await callNative(() => this.#inner.verify(token, kind ?? null)));
+  }
+
+  /** Revokes one token; `by` is the subject asking (it must own the token unless `admin`). */
+  revoke(token, { by = null, admin = false } = {}) {
+    return callNative(() => this.#inner.revoke(token, by, admin));
+  }
+
+  /** Revokes everything `subject` holds (logout everywhere, password change). */
+  revokeAll(subject) {
+    return callNative(() => this.#inner.revokeAll(subject));
+  }
+
+  /** Revokes one family of `subject`; resolves to whether it existed. */
+  revokeFamily(subject, family) {
+    return callNative(() => this.#inner.revokeFamily(subject, family));
+  }
+}
+
+function invalidArgument(message) {
+  const err = new TypeError(message);
+  err.code = 'INVALID_ARGUMENT';
+  return err;
+}
+
+// Argument errors are thrown synchronously by the native method; a Promise
+// API reports them as rejections.
+function callNative(fn) {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+module.exports = { TokenService, Store: native.Store };
