@@ -28,7 +28,7 @@
 //!
 //! - The URL is fixed by configuration, `https` only unless `allow_http`;
 //!   certificates are always verified; redirects are never followed (see
-//!   [`http`](self) for the transport's guarantees).
+//!   the `http` submodule for the transport's guarantees).
 //! - The set is cached for [`JwksOptions::lifespan`] (default 300 s, as
 //!   PyJWT's `PyJWKClient(lifespan=300)`; jose's `createRemoteJWKSet` and
 //!   jwks-rsa keep theirs 10 minutes).
