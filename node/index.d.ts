@@ -62,6 +62,58 @@ export declare class IssuedApiKey {
 }
 
 /**
+ * Fetches a JWK Set from an identity provider and keeps it cached.
+ *
+ * - `url` is fixed: `https` only (plain `http` needs `allowHttp`);
+ *   certificates are always verified (the Mozilla roots, plus `caPem`);
+ *   redirects are never followed.
+ * - The set is fresh for `lifespan` seconds (300). A `kid` missing from a
+ *   fresh set refetches once, then not again for `cooldown` seconds (30);
+ *   a failed fetch is retried at most once per cooldown too.
+ * - Concurrent callers that miss wait for one fetch.
+ * - A fetch is bounded by `timeout` seconds (5) and `maxSize` bytes (256 KiB).
+ * - When a refresh fails, the last good set is served up to `maxStale`
+ *   seconds (3600) past its lifespan; `status()` reports it. With no
+ *   usable set, `JWKS_FETCH_FAILED`.
+ *
+ * Create one client per provider and keep it.
+ */
+export declare class JwksClient {
+  /**
+   * A client for `url`; nothing is fetched until a key is needed. `clock`
+   * (a `ManualClock`) drives lifespan, cooldown and staleness in tests.
+   * Throws `INVALID_ARGUMENT` for a bad URL, option or `caPem`.
+   */
+  constructor(url: string, options?: JwksClientOptions | null, clock?: ManualClock | null)
+  /** The URL, without its query. */
+  get url(): string
+  /**
+   * The key for `kid` that fits `algorithm` (any when absent), from the
+   * cache or after a fetch. Rejects with `KEY_NOT_FOUND`, or
+   * `JWKS_FETCH_FAILED` when no set can be had.
+   */
+  getSigningKey(kid?: string | null, algorithm?: string | null): Promise<Key>
+  /**
+   * Verifies `token` with the key its header names (`kid` and `alg`;
+   * never `jwk`, `jku`, `x5u` or `x5c`), fetching the set when needed,
+   * and resolves to its claims. `options` are `Verifier`'s;
+   * `algorithms` is required. Rejects with the coded errors `verify`
+   * throws, `KEY_NOT_FOUND` or `JWKS_FETCH_FAILED`.
+   */
+  verify(token: string, options: VerifierOptions): Promise<Record<string, unknown>>
+  /** The current set (fetched when there is none or it expired). */
+  keySet(): Promise<KeySet>
+  /**
+   * Fetches the set now, ignoring freshness and cooldown (joining a fetch
+   * in flight), e.g. to warm the cache at start-up. Rejects with the
+   * fetch's own error; the cache keeps its last good set.
+   */
+  refresh(): Promise<KeySet>
+  /** What the client holds and how its fetches went. */
+  status(): JwksStatus
+}
+
+/**
  * A signing or verification key, bound to one algorithm family when it is
  * made and parsed once. An RSA, EC or Ed25519 key can never be used as an
  * HMAC secret, whatever a token's header says. Secret material never appears
@@ -143,6 +195,36 @@ export declare class Key {
    * time for HMAC); throws `INVALID_SIGNATURE` when it does not verify.
    */
   verify(algorithm: string, message: Buffer, signature: Buffer, allowWeak?: boolean | null): void
+}
+
+/**
+ * A JWK Set (`{"keys": [...]}`) parsed once, strictly and bounded: the keys
+ * that can verify signatures, in document order. Keys that cannot (`use`
+ * other than `sig`, `key_ops` without `verify`, unsupported types, invalid
+ * or weak material, a later duplicate `kid`) are skipped and listed in
+ * `skipped`; a set with no usable key throws `INVALID_KEY_SET`.
+ */
+export declare class KeySet {
+  /** Parses `jwks` (JSON text, a Buffer, or an object). */
+  constructor(jwks: string | Buffer | object, options?: KeySetOptions | null)
+  /** The usable keys, in document order. */
+  get keys(): Array<Key>
+  /** The skipped keys, and why. */
+  get skipped(): Array<SkippedKey>
+  /** Number of usable keys. */
+  get size(): number
+  /**
+   * The first key for `kid` that can verify `algorithm` (any when absent);
+   * without `kid`, the one key that fits. Throws `KEY_NOT_FOUND`.
+   */
+  getSigningKey(kid?: string | null, algorithm?: string | null): Key
+  /**
+   * Verifies `token` with the key its header names (`kid` and `alg`;
+   * never `jwk`, `jku`, `x5u` or `x5c`) and returns its claims. `options`
+   * are `Verifier`'s; `algorithms` is required. `clock`: a `ManualClock`
+   * or seconds since the epoch (default the system clock).
+   */
+  verify(token: string, options: VerifierOptions, clock?: ManualClock | number | null): Record<string, unknown>
 }
 
 /**
@@ -324,6 +406,58 @@ export interface HashOptions {
   salt?: string | Buffer
 }
 
+/** How a `JwksClient` fetches and caches (times in seconds; every field optional). */
+export interface JwksClientOptions {
+  /** How long a fetched set is fresh (300). */
+  lifespan?: number
+  /** Minimum time between fetches caused by an unknown `kid` or a failure (30). */
+  cooldown?: number
+  /** Deadline of one fetch: DNS, connect, TLS, request and body (5). */
+  timeout?: number
+  /** Largest accepted body in bytes (262144); reading stops there. */
+  maxSize?: number
+  /** Largest accepted number of keys (100). */
+  maxKeys?: number
+  /** How long past its lifespan the last good set is served while refreshes fail (3600). */
+  maxStale?: number
+  /** Accept a plain `http` URL (false). */
+  allowHttp?: boolean
+  /** Extra trusted CA certificates, PEM text (tests, private CAs). */
+  caPem?: string
+  /** Extra request headers (values never appear in errors). */
+  headers?: Record<string, string>
+}
+
+/** What a `JwksClient` holds and how its fetches went. */
+export interface JwksStatus {
+  /** Usable keys in the cached set (0 when none). */
+  keys: number
+  /** When the cached set was fetched (seconds since the epoch). */
+  fetchedAt?: number
+  /** When it stops being fresh. */
+  expiresAt?: number
+  /** The set is past its lifespan (served because refreshes fail). */
+  stale: boolean
+  /** A fetch is in flight. */
+  fetching: boolean
+  /** The last fetch's error message, when it failed. */
+  lastError?: string
+  /** The last fetch's error code, when it failed. */
+  lastErrorCode?: string
+  /** Fetches started. */
+  fetches: number
+  /** Fetches that failed. */
+  failures: number
+}
+
+/** Bounds for parsing a JWK Set. */
+export interface KeySetOptions {
+  /** Largest accepted document in bytes (262144). */
+  maxSize?: number
+  /** Largest accepted number of keys (100). */
+  maxKeys?: number
+}
+
 /** The Argon2 memory budget and what running hashes hold of it now, in KiB. */
 export interface MemoryBudget {
   /** The budget. */
@@ -380,6 +514,16 @@ export declare function sign(payload: string, key: Key | string | Buffer, algori
  * Resolves to the token; rejects with the coded `Error` `sign` throws.
  */
 export declare function signAsync(payload: string, key: Key | string | Buffer, algorithm?: string | null, header?: string | null, kid?: string | null, allowWeakKeys?: boolean | null, signal?: AbortSignal | null): Promise<string>
+
+/** A key of a set that was skipped, and why. */
+export interface SkippedKey {
+  /** Position in the document's `keys` array. */
+  index: number
+  /** Its `kid`, when it had one. */
+  kid?: string
+  /** Why it was skipped (never key material). */
+  reason: string
+}
 
 /** Options of a `Store`. */
 export interface StoreOptions {

@@ -67,6 +67,13 @@ pub enum ErrorKind {
     ApiKeyExpired,
     /// An API key's record has been revoked.
     ApiKeyRevoked,
+    /// A JWK Set (JWKS) document is not usable: malformed, too large, too many keys, or no usable key.
+    InvalidKeySet,
+    /// No key of the key set fits the token (its `kid` and algorithm).
+    KeyNotFound,
+    /// The JWKS could not be fetched (network, TLS, timeout, HTTP status, size or content) and no
+    /// usable earlier copy remains.
+    JwksFetchFailed,
     /// An internal invariant failed; never expected.
     Internal,
 }
@@ -102,6 +109,9 @@ impl ErrorKind {
             Self::InvalidApiKey => "INVALID_API_KEY",
             Self::ApiKeyExpired => "API_KEY_EXPIRED",
             Self::ApiKeyRevoked => "API_KEY_REVOKED",
+            Self::InvalidKeySet => "INVALID_KEY_SET",
+            Self::KeyNotFound => "KEY_NOT_FOUND",
+            Self::JwksFetchFailed => "JWKS_FETCH_FAILED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -134,6 +144,9 @@ impl ErrorKind {
         Self::InvalidApiKey,
         Self::ApiKeyExpired,
         Self::ApiKeyRevoked,
+        Self::InvalidKeySet,
+        Self::KeyNotFound,
+        Self::JwksFetchFailed,
         Self::Internal,
     ];
 }

@@ -19,6 +19,8 @@ export {
   IssuedApiKey,
   apiKeyId,
   Store,
+  KeySet,
+  JwksClient,
 } from '../index';
 export type {
   VerifierOptions,
@@ -27,8 +29,26 @@ export type {
   StoreOptions,
   TokenPair,
   TokenServiceOptions,
+  KeySetOptions,
+  SkippedKey,
+  JwksClientOptions,
+  JwksStatus,
 } from '../index';
 import type { Store, TokenPair, TokenServiceOptions } from '../index';
+
+declare module '../index' {
+  interface JwksClient {
+    /**
+     * A `(header, callback)` key function for `jwt.verify(token,
+     * client.getKeyCallback(), { algorithms: [...] }, cb)`: looks the key up
+     * by the header's `kid` and `alg` (fetching the set when needed) and calls
+     * back with a node:crypto public `KeyObject`, or with the coded error
+     * (`KEY_NOT_FOUND`, `JWKS_FETCH_FAILED`). Works with the `jsonwebtoken`
+     * package and with this package's `verify` / `verifyAsync`.
+     */
+    getKeyCallback(): GetPublicKeyOrSecret;
+  }
+}
 
 import * as password from './password';
 export { password };
@@ -61,6 +81,9 @@ export type ErrorCode =
   | 'TOKEN_REUSED'
   | 'TOKEN_ALREADY_ROTATED'
   | 'PERMISSION_DENIED'
+  | 'INVALID_KEY_SET'
+  | 'KEY_NOT_FOUND'
+  | 'JWKS_FETCH_FAILED'
   | 'INTERNAL';
 
 /** What `validateSecret` checks a secret for. */

@@ -8,6 +8,7 @@
 const { inspect } = require('node:util');
 const native = require('../index.js');
 const jwt = require('./jwt.js');
+const jwks = require('./jwks.js');
 const password = require('./password.js');
 const lifecycle = require('./lifecycle.js');
 
@@ -23,6 +24,8 @@ native.ApiKeyHasher.prototype[inspect.custom] = function inspectApiKeyHasher() {
 module.exports = {
   ...jwt,
   Key: native.Key,
+  KeySet: jwks.KeySet,
+  JwksClient: jwks.JwksClient,
   ManualClock: native.ManualClock,
   Verifier: native.Verifier,
   setVerifiedTokenCacheSize: native.setVerifiedTokenCacheSize,

@@ -11,6 +11,8 @@ export const {
   NotBeforeError,
   TokenExpiredError,
   Key,
+  KeySet,
+  JwksClient,
   ManualClock,
   Verifier,
   setVerifiedTokenCacheSize,

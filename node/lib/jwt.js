@@ -503,6 +503,8 @@ function verifySync(token, key, o) {
   return result(json, token, o);
 }
 
+const KEY_LOOKUP_CODES = new Set(['KEY_NOT_FOUND', 'JWKS_FETCH_FAILED', 'INVALID_KEY_SET']);
+
 function keyFromCallback(getKey, token, forPromise) {
   let header;
   try {
@@ -512,7 +514,9 @@ function keyFromCallback(getKey, token, forPromise) {
   }
   return new Promise((resolve, reject) => {
     const done = (err, key) => {
-      if (err) reject(jwtError(`error in secret or public key callback: ${err.message}`, 'INVALID_KEY', err));
+      // A failed JWKS lookup keeps its code (401 and 503 are different answers).
+      const code = err && KEY_LOOKUP_CODES.has(err.code) ? err.code : 'INVALID_KEY';
+      if (err) reject(jwtError(`error in secret or public key callback: ${err.message}`, code, err));
       else resolve(key);
     };
     if (forPromise && getKey.length < 2) Promise.resolve().then(() => getKey(header)).then((k) => done(null, k), done);

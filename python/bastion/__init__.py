@@ -2,6 +2,8 @@
 
 - Tokens: :class:`Key` (typed keys), :class:`Verifier` (a verifier built once),
   :func:`sign`, and :mod:`bastion.jwt`, a PyJWT-compatible API.
+- JWK Sets: :class:`KeySet` (a static set) and :class:`JwksClient` (fetched
+  from an identity provider over HTTPS, cached; sync and async).
 - Passwords: :mod:`bastion.password` (argon2-cffi compatible, Django and
   bcrypt formats), re-exported here as :func:`hash_password`,
   :func:`verify_password`, :func:`needs_rehash` and their async twins.
@@ -27,7 +29,9 @@ from importlib.metadata import version as _version
 from bastion._native import (
     ApiKeyHasher,
     IssuedApiKey,
+    JwksClient,
     Key,
+    KeySet,
     ManualClock,
     Store,
     TokenPair,
@@ -60,8 +64,12 @@ from bastion.exceptions import (
     InvalidSubjectError,
     InvalidTokenError,
     InvalidTokenTypeError,
+    KeyNotFoundError,
     MissingRequiredClaimError,
     PermissionDeniedError,
+    PyJWKClientConnectionError,
+    PyJWKClientError,
+    PyJWKSetError,
     PyJWTError,
     StoreError,
     StoreFullError,
@@ -111,11 +119,17 @@ __all__ = [
     "InvalidTokenError",
     "InvalidTokenTypeError",
     "IssuedApiKey",
+    "JwksClient",
     "Key",
+    "KeyNotFoundError",
+    "KeySet",
     "ManualClock",
     "MissingRequiredClaimError",
     "PasswordHasher",
     "PermissionDeniedError",
+    "PyJWKClientConnectionError",
+    "PyJWKClientError",
+    "PyJWKSetError",
     "PyJWTError",
     "Store",
     "StoreError",

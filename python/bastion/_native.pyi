@@ -10,7 +10,9 @@ from typing import Any, final
 __all__ = [
     "ApiKeyHasher",
     "IssuedApiKey",
+    "JwksClient",
     "Key",
+    "KeySet",
     "ManualClock",
     "PasswordHasher",
     "Store",
@@ -278,6 +280,130 @@ def verify_jws(
 
 def jwt_get_unverified_header(jwt: str | bytes) -> dict[str, Any]:
     """The header, parsed strictly but NOT verified."""
+
+# ---- JWK Sets ------------------------------------------------------------------------
+
+@final
+class KeySet:
+    """A JWK Set (``{"keys": [...]}``) parsed once, strictly and bounded.
+
+    Keys that cannot verify signatures (``use`` other than ``sig``, ``key_ops`` without
+    ``verify``, unsupported types, invalid or weak material, a later duplicate ``kid``) are
+    skipped and listed in ``skipped``. A set with no usable key raises ``PyJWKSetError``.
+    """
+
+    def __new__(
+        cls, jwks: str | bytes | Mapping[str, Any], *, max_size: int = 262_144, max_keys: int = 100
+    ) -> KeySet: ...
+    def get_signing_key(self, kid: str | None = None, algorithm: str | None = None) -> Key:
+        """The first key for ``kid`` that can verify ``algorithm``; without ``kid``, the only one
+        that fits. ``KeyNotFoundError`` otherwise."""
+    def decode(
+        self,
+        token: str | bytes,
+        algorithms: str | Iterable[str],
+        *,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        leeway: float = 0.0,
+        required: Iterable[str] | None = None,
+        typ: str | None = None,
+        max_age: float | None = None,
+        clock: ManualClock | None = None,
+        max_token_size: int = 8192,
+        critical_extensions: Iterable[str] | None = None,
+        nonce: str | None = None,
+    ) -> dict[str, Any]:
+        """Verifies ``token`` with the key its header names (``kid``, ``alg``; never ``jwk``,
+        ``jku``, ``x5u``, ``x5c``) and returns its claims."""
+    @property
+    def keys(self) -> list[Key]:
+        """The usable keys, in document order."""
+    @property
+    def skipped(self) -> list[dict[str, Any]]:
+        """``{"index": int, "kid": str | None, "reason": str}`` for each skipped key."""
+    def __len__(self) -> int: ...
+
+@final
+class JwksClient:
+    """Fetches a JWK Set over HTTPS and keeps it cached.
+
+    ``https`` only unless ``allow_http``; certificates always verified (Mozilla roots plus
+    ``ca_pem``); no redirects. Fresh for ``lifespan`` s; an unknown ``kid`` refetches at most
+    once per ``cooldown`` s; concurrent misses share one fetch; a fetch is bounded by
+    ``timeout`` s and ``max_size`` bytes; the last good set is served up to ``max_stale`` s past
+    its lifespan while refreshes fail. Sync methods release the GIL; ``a``-prefixed twins are
+    asyncio awaitables.
+    """
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        lifespan: float = 300.0,
+        cooldown: float = 30.0,
+        timeout: float = 5.0,
+        max_size: int = 262_144,
+        max_keys: int = 100,
+        max_stale: float = 3600.0,
+        allow_http: bool = False,
+        ca_pem: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        clock: ManualClock | None = None,
+    ) -> JwksClient: ...
+    @property
+    def url(self) -> str:
+        """The URL, without its query."""
+    def get_signing_key(self, kid: str | None, algorithm: str | None = None) -> Key:
+        """The key for ``kid`` (fitting ``algorithm``), from the cache or after a fetch."""
+    def aget_signing_key(self, kid: str | None, algorithm: str | None = None) -> Awaitable[Key]:
+        """``get_signing_key`` as an asyncio awaitable."""
+    def decode(
+        self,
+        token: str | bytes,
+        algorithms: str | Iterable[str],
+        *,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        leeway: float = 0.0,
+        required: Iterable[str] | None = None,
+        typ: str | None = None,
+        max_age: float | None = None,
+        max_token_size: int = 8192,
+        critical_extensions: Iterable[str] | None = None,
+        nonce: str | None = None,
+    ) -> dict[str, Any]:
+        """Verifies ``token`` with the key its header names and returns its claims."""
+    def adecode(
+        self,
+        token: str | bytes,
+        algorithms: str | Iterable[str],
+        *,
+        audience: str | Iterable[str] | None = None,
+        issuer: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        leeway: float = 0.0,
+        required: Iterable[str] | None = None,
+        typ: str | None = None,
+        max_age: float | None = None,
+        max_token_size: int = 8192,
+        critical_extensions: Iterable[str] | None = None,
+        nonce: str | None = None,
+    ) -> Awaitable[dict[str, Any]]:
+        """``decode`` as an asyncio awaitable."""
+    def key_set(self) -> KeySet:
+        """The current set (fetched when there is none or it expired)."""
+    def akey_set(self) -> Awaitable[KeySet]:
+        """``key_set`` as an asyncio awaitable."""
+    def refresh(self) -> KeySet:
+        """Fetches now, ignoring freshness and cooldown; raises the fetch's own error."""
+    def arefresh(self) -> Awaitable[KeySet]:
+        """``refresh`` as an asyncio awaitable."""
+    def status(self) -> dict[str, Any]:
+        """``keys``, ``fetched_at``, ``expires_at``, ``stale``, ``fetching``, ``last_error``,
+        ``last_error_code``, ``fetches``, ``failures``."""
 
 # ---- passwords -----------------------------------------------------------------------
 

@@ -31,8 +31,11 @@ __all__ = [
     "InvalidSubjectError",
     "InvalidTokenError",
     "InvalidTokenTypeError",
+    "KeyNotFoundError",
     "MissingRequiredClaimError",
     "PermissionDeniedError",
+    "PyJWKClientConnectionError",
+    "PyJWKClientError",
     "PyJWKError",
     "PyJWKSetError",
     "PyJWTError",
@@ -179,10 +182,35 @@ class PyJWKError(PyJWTError):
     code = "INVALID_KEY"
 
 
-class PyJWKSetError(PyJWTError):
-    """A JWK set cannot be used (PyJWT's ``PyJWKSetError``)."""
+class PyJWKSetError(PyJWTError, ValueError):
+    """A JWK Set cannot be used: malformed, too large, too many keys, or no
+    usable key (PyJWT's ``PyJWKSetError``)."""
 
-    code = "INVALID_KEY"
+    code = "INVALID_KEY_SET"
+
+
+# ---- JWKS client (PyJWT's names) ---------------------------------------------------------
+
+
+class PyJWKClientError(PyJWTError):
+    """A JWKS client could not provide a key (PyJWT's ``PyJWKClientError``)."""
+
+    code = "JWKS_ERROR"
+
+
+class PyJWKClientConnectionError(PyJWKClientError, ConnectionError):
+    """The JWKS could not be fetched (network, TLS, timeout, HTTP status, size
+    or content) and no usable earlier copy remains (PyJWT's
+    ``PyJWKClientConnectionError``)."""
+
+    code = "JWKS_FETCH_FAILED"
+
+
+class KeyNotFoundError(PyJWKClientError, InvalidTokenError):
+    """No key of the set fits the token's ``kid`` and algorithm. Also an
+    :class:`InvalidTokenError`: the token cannot be verified (answer 401)."""
+
+    code = "KEY_NOT_FOUND"
 
 
 # ---- token lifecycle -----------------------------------------------------------------

@@ -9,6 +9,7 @@
 mod apikey;
 mod clock;
 mod errors;
+mod jwks;
 mod lifecycle;
 mod password;
 mod secrets;

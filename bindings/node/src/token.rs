@@ -93,13 +93,13 @@ impl Material {
 /// Where `verify` reads the time: the system clock, or a `ManualClock`
 /// (shared with JavaScript, or made for a fixed number of seconds).
 #[derive(Clone)]
-enum Time {
+pub(crate) enum Time {
     System,
     Manual(CoreManualClock),
 }
 
 impl Time {
-    fn clock(&self) -> &dyn Clock {
+    pub(crate) fn clock(&self) -> &dyn Clock {
         match self {
             Self::System => &SystemClock,
             Self::Manual(c) => c,
@@ -107,7 +107,7 @@ impl Time {
     }
 }
 
-fn time_arg(value: Unknown<'_>) -> CoreResult<Time> {
+pub(crate) fn time_arg(value: Unknown<'_>) -> CoreResult<Time> {
     let expected = "a ManualClock or a number of seconds since the epoch";
     Ok(match value.get_type().map_err(errors::from_napi)? {
         ValueType::Undefined | ValueType::Null => Time::System,
@@ -143,7 +143,7 @@ fn strings(value: Unknown<'_>, name: &str) -> CoreResult<Option<Vec<String>>> {
     arg(value, name, "an array of strings")
 }
 
-fn string(value: Unknown<'_>, name: &str) -> CoreResult<Option<String>> {
+pub(crate) fn string(value: Unknown<'_>, name: &str) -> CoreResult<Option<String>> {
     arg(value, name, "a string")
 }
 
@@ -168,7 +168,7 @@ pub struct Key {
 }
 
 impl Key {
-    fn wrap(key: CoreKey) -> Self {
+    pub(crate) fn wrap(key: CoreKey) -> Self {
         Self {
             inner: Arc::new(key),
         }
@@ -367,12 +367,12 @@ impl Key {
     }
 }
 
-fn stringify(env: &Env, obj: Object) -> napi::Result<String> {
+pub(crate) fn stringify(env: &Env, obj: Object) -> napi::Result<String> {
     let json: napi::JSON = env.get_global()?.get_named_property_unchecked("JSON")?;
     json.stringify(obj)
 }
 
-fn parse_json(env: &Env, text: String) -> napi::Result<Unknown<'_>> {
+pub(crate) fn parse_json(env: &Env, text: String) -> napi::Result<Unknown<'_>> {
     let json: napi::JSON = env.get_global()?.get_named_property_unchecked("JSON")?;
     let parse: Function<String, Unknown> = json.get_named_property_unchecked("parse")?;
     parse.call(text)
@@ -460,7 +460,7 @@ pub struct VerifierOptions {
 /// A verification request with its arguments converted and its key not yet
 /// resolved: the core's `Validation` minus the algorithms, which default to
 /// the key's own.
-struct VerifySpec {
+pub(crate) struct VerifySpec {
     algorithms: Option<Vec<Algorithm>>,
     families: Vec<Family>,
     validation: Validation,
@@ -559,6 +559,16 @@ impl VerifySpec {
     }
 
     /// The complete `Validation` for `key`.
+    /// The complete `Validation` when there is no key to take the
+    /// algorithms from (JWK Sets): `algorithms` must be given.
+    pub(crate) fn explicit(o: VerifierOptions) -> CoreResult<Validation> {
+        let spec = Self::from_options(o)?;
+        let mut v = spec.validation;
+        v.algorithms = spec.algorithms.unwrap_or_default();
+        v.validate()?;
+        Ok(v)
+    }
+
     fn validation_for(mut self, key: &CoreKey) -> Validation {
         self.validation.algorithms = match self.algorithms.take() {
             Some(a) => a,

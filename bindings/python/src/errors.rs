@@ -37,6 +37,9 @@ pyo3::import_exception!(bastion.exceptions, WeakSecretError);
 pyo3::import_exception!(bastion.exceptions, InvalidApiKeyError);
 pyo3::import_exception!(bastion.exceptions, ApiKeyExpiredError);
 pyo3::import_exception!(bastion.exceptions, ApiKeyRevokedError);
+pyo3::import_exception!(bastion.exceptions, PyJWKSetError);
+pyo3::import_exception!(bastion.exceptions, KeyNotFoundError);
+pyo3::import_exception!(bastion.exceptions, PyJWKClientConnectionError);
 
 /// Converts a core error into the matching `bastion.exceptions` class.
 #[cold]
@@ -71,6 +74,9 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::InvalidApiKey => InvalidApiKeyError::new_err(msg),
         ErrorKind::ApiKeyExpired => ApiKeyExpiredError::new_err(msg),
         ErrorKind::ApiKeyRevoked => ApiKeyRevokedError::new_err(msg),
+        ErrorKind::InvalidKeySet => PyJWKSetError::new_err(msg),
+        ErrorKind::KeyNotFound => KeyNotFoundError::new_err(msg),
+        ErrorKind::JwksFetchFailed => PyJWKClientConnectionError::new_err(msg),
         // Internal, and any kind added to the core later.
         _ => BastionError::new_err(msg),
     }

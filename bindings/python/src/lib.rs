@@ -7,6 +7,7 @@ mod apikey;
 mod clock;
 mod errors;
 mod json;
+mod jwks;
 mod lifecycle;
 mod password;
 mod secrets;
@@ -22,6 +23,8 @@ mod _native {
     use super::apikey::{api_key_id, ApiKeyHasher, IssuedApiKey};
     #[pymodule_export]
     use super::clock::ManualClock;
+    #[pymodule_export]
+    use super::jwks::{JwksClient, KeySet};
     #[pymodule_export]
     use super::lifecycle::{TokenPair, TokenService};
     #[pymodule_export]

@@ -43,7 +43,7 @@ pub(crate) fn material<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'
 }
 
 /// The bytes of a token given as `str` or `bytes` (PyJWT's type rule and message).
-fn token_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub(crate) fn token_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(b.as_bytes());
     }
@@ -59,7 +59,7 @@ fn token_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
 }
 
 /// A size in bytes: a non-negative `int`.
-fn size_arg(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+pub(crate) fn size_arg(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
     if !obj.is_instance_of::<pyo3::types::PyInt>() {
         return Err(errors::type_error("max_token_size", "an int", obj));
     }
@@ -89,7 +89,7 @@ fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
 
 /// Accepted algorithms from a `str` or an iterable of names. Unknown names,
 /// including every spelling of `none`, are an error (the core's `parse`).
-fn algorithms(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Algorithm>> {
+pub(crate) fn algorithms(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Algorithm>> {
     let mut out: Vec<Algorithm> = Vec::new();
     for name in strings(obj, "algorithms")? {
         let alg = Algorithm::parse(&name).py_err()?;
@@ -199,7 +199,7 @@ pub struct Key {
 }
 
 impl Key {
-    fn wrap(key: CoreKey) -> Self {
+    pub(crate) fn wrap(key: CoreKey) -> Self {
         Self {
             inner: Arc::new(key),
         }
@@ -789,6 +789,42 @@ pub fn verify_jws<'py>(
 
 // ---- Verifier --------------------------------------------------------------------
 
+/// The `Validation` for the keyword arguments `Verifier`, `KeySet.decode` and
+/// `JwksClient.decode` share. A configuration that can never verify fails
+/// here, not at first use.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn validation(
+    algorithms: Vec<Algorithm>,
+    audience: Option<&Bound<'_, PyAny>>,
+    issuer: Option<&Bound<'_, PyAny>>,
+    subject: Option<String>,
+    leeway: f64,
+    required: Option<&Bound<'_, PyAny>>,
+    typ: Option<String>,
+    max_age: Option<f64>,
+    max_token_size: usize,
+    critical_extensions: Option<&Bound<'_, PyAny>>,
+    nonce: Option<String>,
+) -> PyResult<Validation> {
+    let mut v = Validation::new(&algorithms);
+    v.audience = optional_strings(audience, "audience")?;
+    v.issuer = optional_strings(issuer, "issuer")?;
+    v.subject = subject;
+    v.leeway = leeway;
+    if let Some(r) = required {
+        v.required_claims = strings(r, "required")?;
+    }
+    v.typ = typ;
+    v.max_age = max_age;
+    v.max_token_size = max_token_size;
+    if let Some(c) = critical_extensions {
+        v.critical_extensions = strings(c, "critical_extensions")?;
+    }
+    v.nonce = nonce;
+    v.validate().py_err()?;
+    Ok(v)
+}
+
 /// A verifier built once and reused: key, accepted algorithms and claim rules
 /// are fixed at construction. ``exp`` is required by default; a token carrying
 /// ``aud`` is rejected unless ``audience`` names one of its values.
@@ -838,23 +874,19 @@ impl Verifier {
         } else {
             key_arg(key, &[])?
         };
-        let mut v = Validation::new(&algs);
-        v.audience = optional_strings(audience, "audience")?;
-        v.issuer = optional_strings(issuer, "issuer")?;
-        v.subject = subject;
-        v.leeway = leeway;
-        if let Some(r) = required {
-            v.required_claims = strings(r, "required")?;
-        }
-        v.typ = typ;
-        v.max_age = max_age;
-        v.max_token_size = max_token_size;
-        if let Some(c) = critical_extensions {
-            v.critical_extensions = strings(c, "critical_extensions")?;
-        }
-        v.nonce = nonce;
-        // A configuration that can never verify fails here, not at first use.
-        v.validate().py_err()?;
+        let v = validation(
+            algs,
+            audience,
+            issuer,
+            subject,
+            leeway,
+            required,
+            typ,
+            max_age,
+            max_token_size,
+            critical_extensions,
+            nonce,
+        )?;
         Ok(Self {
             key,
             validation: v,

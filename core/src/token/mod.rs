@@ -6,6 +6,8 @@
 //!   list, strict header and claims checks, injected clock.
 //! - [`encode`]: signing with a typed key.
 //! - [`KeyCache`]: keys for the compatibility layers that receive raw strings.
+//! - [`KeySet`] and [`JwksClient`]: JWK Sets, static or fetched from an
+//!   identity provider over HTTPS and cached.
 //! - [`TokenService`]: access/refresh pairs, rotation with reuse detection,
 //!   revocation, kept in a [`Store`](crate::store::Store).
 //! - [`VerifiedCache`]: tokens whose signature already verified, so a bearer
@@ -22,6 +24,7 @@ pub mod b64;
 pub mod cache;
 mod der;
 pub mod json;
+pub mod jwks;
 pub mod jwt;
 pub mod key;
 pub mod lifecycle;
@@ -33,6 +36,7 @@ pub use apikey::{
     ApiKey, ApiKeyDigest, ApiKeyHasher, ApiKeyId, ApiKeyRecord, IssuedApiKey, RateLimit,
 };
 pub use cache::KeyCache;
+pub use jwks::{JwksClient, JwksOptions, JwksStatus, KeySet, KeySetLimits, SkippedKey};
 pub use jwt::{
     decode, decode_header, decode_unverified, encode, validate_claims, verify_jws, Header, Jws,
     Token, Validation, DEFAULT_MAX_TOKEN_SIZE,

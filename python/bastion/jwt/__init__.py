@@ -2,7 +2,8 @@
 
 ``import bastion.jwt as jwt`` works in code written for PyJWT 2.x: ``encode``,
 ``decode``, ``decode_complete``, ``get_unverified_header``, the ``PyJWT`` class,
-``PyJWK`` / ``PyJWKSet`` and PyJWT's exception names and hierarchy. Parsing,
+``PyJWK`` / ``PyJWKSet``, ``PyJWKClient`` and PyJWT's exception names and
+hierarchy. Parsing,
 verification and claim checks run in Rust; keys given as ``str`` / ``bytes``
 are parsed once and cached, ``cryptography`` key objects are converted once
 and cached.
@@ -24,7 +25,8 @@ from datetime import timedelta
 from typing import Any, cast
 
 from bastion import _native
-from bastion._native import Key, ManualClock, Verifier, sign
+from bastion._native import JwksClient, Key, KeySet, ManualClock, Verifier, sign, supported_algorithms
+from bastion.exceptions import InvalidArgumentError
 from bastion.jwt.exceptions import (
     DecodeError,
     ExpiredSignatureError,
@@ -40,6 +42,8 @@ from bastion.jwt.exceptions import (
     InvalidTokenError,
     InvalidTokenTypeError,
     MissingRequiredClaimError,
+    PyJWKClientConnectionError,
+    PyJWKClientError,
     PyJWKError,
     PyJWKSetError,
     PyJWTError,
@@ -63,6 +67,9 @@ __all__ = [
     "ManualClock",
     "MissingRequiredClaimError",
     "PyJWK",
+    "PyJWKClient",
+    "PyJWKClientConnectionError",
+    "PyJWKClientError",
     "PyJWKError",
     "PyJWKSet",
     "PyJWKSetError",
@@ -78,6 +85,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TOKEN_SIZE = 8192
+_SUPPORTED_ALGORITHMS = frozenset(supported_algorithms())
 
 
 class RemovedInPyjwt3Warning(DeprecationWarning):
@@ -108,7 +116,7 @@ class PyJWK:
     def __init__(self, jwk_data: Mapping[str, Any], algorithm: str | None = None) -> None:
         if not isinstance(jwk_data, Mapping):
             raise InvalidKeyError("a JWK must be a JSON object")
-        self._jwk_data = jwk_data
+        self._jwk_data: Mapping[str, Any] | None = jwk_data
         if not jwk_data.get("kty"):
             raise InvalidKeyError("kty is not found")
         if not algorithm:
@@ -125,6 +133,25 @@ class PyJWK:
         self.algorithm_name: str = algorithm
         self.key: Key = key
 
+    @classmethod
+    def _from_native(cls, key: Key, algorithm: str | None = None) -> PyJWK:
+        """Wraps a key of a native key set without parsing it again; its JWK
+        data (the public part) is built when first read."""
+        self = cls.__new__(cls)
+        self._jwk_data = None
+        if key.algorithm is not None:
+            algorithm = key.algorithm
+        elif algorithm is None or algorithm not in key.algorithms:
+            algorithm = key.algorithms[0]
+        self.algorithm_name = algorithm
+        self.key = key
+        return self
+
+    def _data(self) -> Mapping[str, Any]:
+        if self._jwk_data is None:
+            self._jwk_data = self.key.public_jwk()
+        return self._jwk_data
+
     @staticmethod
     def from_dict(obj: Mapping[str, Any], algorithm: str | None = None) -> PyJWK:
         """A ``PyJWK`` from a JWK dict."""
@@ -140,17 +167,19 @@ class PyJWK:
     @property
     def key_type(self) -> str | None:
         """The JWK's ``kty``."""
-        return cast("str | None", self._jwk_data.get("kty"))
+        return cast("str | None", self._data().get("kty"))
 
     @property
     def key_id(self) -> str | None:
         """The JWK's ``kid``."""
+        if self._jwk_data is None:
+            return self.key.kid
         return cast("str | None", self._jwk_data.get("kid"))
 
     @property
     def public_key_use(self) -> str | None:
         """The JWK's ``use``."""
-        return cast("str | None", self._jwk_data.get("use"))
+        return cast("str | None", self._data().get("use"))
 
     def __repr__(self) -> str:
         return f"<PyJWK algorithm={self.algorithm_name!r} kid={self.key_id!r}>"
@@ -175,6 +204,13 @@ class PyJWKSet:
         if not self.keys:
             raise PyJWKSetError("The JWK Set did not contain any usable keys")
 
+    @classmethod
+    def _from_native(cls, key_set: KeySet) -> PyJWKSet:
+        """Wraps a native key set's keys (already parsed)."""
+        self = cls.__new__(cls)
+        self.keys = [PyJWK._from_native(k) for k in key_set.keys]
+        return self
+
     @staticmethod
     def from_dict(obj: Mapping[str, Any]) -> PyJWKSet:
         """A set from ``{"keys": [...]}``."""
@@ -198,6 +234,126 @@ class PyJWKSet:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+
+class PyJWKClient:
+    """PyJWT's ``PyJWKClient`` over bastion's native :class:`bastion.JwksClient`.
+
+    The signature and methods are PyJWT 2.x's; the fetching and caching are the
+    native client's: one fetch however many callers miss at once, a refetch on
+    an unknown ``kid`` at most once per ``cooldown_duration``, the whole fetch
+    bounded by ``timeout`` seconds and 256 KiB, the last good set served while
+    refreshes fail (``max_stale`` seconds past ``lifespan``), redirects never
+    followed, certificates always verified, and the GIL released while a fetch
+    runs. Differences from PyJWT: ``https`` only unless ``allow_http=True``;
+    ``ssl_context`` is not supported (trust extra CAs with ``ca_pem``);
+    ``cache_keys`` / ``max_cached_keys`` are accepted but unnecessary (keys are
+    parsed once per fetched set); ``fetch_data`` returns the public JWKs of the
+    usable keys. ``aget_signing_key`` and ``aget_signing_key_from_jwt`` are
+    asyncio twins; ``clock`` (a :class:`ManualClock`) is for tests.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        cache_keys: bool = False,
+        max_cached_keys: int = 16,
+        cache_jwk_set: bool = True,
+        lifespan: float = 300,
+        headers: Mapping[str, Any] | None = None,
+        timeout: float = 30,
+        ssl_context: Any = None,
+        cooldown_duration: float = 30,
+        *,
+        allow_http: bool = False,
+        ca_pem: str | bytes | None = None,
+        max_stale: float = 3600.0,
+        clock: ManualClock | None = None,
+    ) -> None:
+        if ssl_context is not None:
+            raise PyJWKClientError(
+                "ssl_context is not supported: certificates are verified by bastion; "
+                "pass extra trusted CA certificates as ca_pem="
+            )
+        if cache_jwk_set and not lifespan > 0:
+            raise PyJWKClientError(f'Lifespan must be greater than 0, the input is "{lifespan}"')
+        self.uri = uri
+        self.headers: dict[str, Any] = dict(headers or {})
+        self.timeout = timeout
+        self.cooldown_duration = cooldown_duration
+        try:
+            self._client = JwksClient(
+                uri,
+                lifespan=float(lifespan) if cache_jwk_set else 0.0,
+                cooldown=float(cooldown_duration) if cache_jwk_set else 0.0,
+                timeout=float(timeout),
+                max_stale=max_stale if cache_jwk_set else 0.0,
+                allow_http=allow_http,
+                ca_pem=ca_pem,
+                headers={str(k): str(v) for k, v in self.headers.items()},
+                clock=clock,
+            )
+        except InvalidArgumentError as e:
+            raise PyJWKClientError(str(e)) from e
+
+    @property
+    def client(self) -> JwksClient:
+        """The native client (``status()``, ``decode``, ``adecode`` ...)."""
+        return self._client
+
+    def fetch_data(self) -> dict[str, Any]:
+        """Fetches the set now and returns ``{"keys": [...]}`` (the public JWKs of its usable keys)."""
+        return {"keys": [k.public_jwk() for k in self._client.refresh().keys]}
+
+    def get_jwk_set(self, refresh: bool = False) -> PyJWKSet:
+        """The JWK Set, from the cache unless ``refresh``."""
+        key_set = self._client.refresh() if refresh else self._client.key_set()
+        return PyJWKSet._from_native(key_set)
+
+    def get_signing_keys(self, refresh: bool = False) -> list[PyJWK]:
+        """The keys that have a ``kid`` (every kept key can verify signatures)."""
+        keys = [k for k in self.get_jwk_set(refresh).keys if k.key_id]
+        if not keys:
+            raise PyJWKClientError("The JWKS endpoint did not contain any signing keys")
+        return keys
+
+    def get_signing_key(self, kid: str) -> PyJWK:
+        """The key for ``kid``, refetching once per cooldown when it is unknown.
+        ``KeyNotFoundError`` (a ``PyJWKClientError``) when there is none."""
+        return PyJWK._from_native(self._client.get_signing_key(kid))
+
+    async def aget_signing_key(self, kid: str) -> PyJWK:
+        """``get_signing_key`` for asyncio."""
+        return PyJWK._from_native(await self._client.aget_signing_key(kid))
+
+    @staticmethod
+    def _selector(token: str | bytes) -> tuple[str | None, str | None]:
+        header = get_unverified_header(token)
+        kid = header.get("kid")
+        alg = header.get("alg")
+        return kid, alg if alg in _SUPPORTED_ALGORITHMS else None
+
+    def get_signing_key_from_jwt(self, token: str | bytes) -> PyJWK:
+        """The key named by the token's (unverified) header: its ``kid``, and a
+        key that fits its ``alg``. Verify with ``decode(token, key.key, algorithms=[...])``."""
+        kid, alg = self._selector(token)
+        return PyJWK._from_native(self._client.get_signing_key(kid, alg), alg)
+
+    async def aget_signing_key_from_jwt(self, token: str | bytes) -> PyJWK:
+        """``get_signing_key_from_jwt`` for asyncio."""
+        kid, alg = self._selector(token)
+        return PyJWK._from_native(await self._client.aget_signing_key(kid, alg), alg)
+
+    @staticmethod
+    def match_kid(signing_keys: list[PyJWK], kid: str) -> PyJWK | None:
+        """The first of ``signing_keys`` whose ``kid`` is ``kid``."""
+        for key in signing_keys:
+            if key.key_id == kid:
+                return key
+        return None
+
+    def __repr__(self) -> str:
+        return f"<PyJWKClient uri={self._client.url!r}>"
 
 
 _NATIVE_KEY_TYPES = (str, bytes, Key)
