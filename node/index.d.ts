@@ -47,6 +47,68 @@ export declare class ApiKeyHasher {
 }
 
 /**
+ * The store-backed API key registry: keys are created (shown once),
+ * verified in one round trip, listed and revoked through a store (memory,
+ * Redis or Redis Cluster), so every process pointed at one Redis shares
+ * them. Every method returns a Promise.
+ *
+ * `verify` checks the key offline first (a malformed key rejects with
+ * `INVALID_API_KEY` without touching the store), then reads its record in
+ * one round trip, compares digests in constant time and checks revocation
+ * (`API_KEY_REVOKED`) and expiry (`API_KEY_EXPIRED`) at the store's time.
+ * `revoke` needs the key's owner (`by`) or `admin` (`PERMISSION_DENIED`
+ * otherwise). When the store cannot answer, `verify` follows
+ * `verifyPolicy`: `"fail_closed"` (default) rejects with
+ * `STORE_UNAVAILABLE`. `clock` (a `ManualClock`, for tests) drives the
+ * store's time (memory, or Redis in place of `TIME`) and the local outage
+ * cache.
+ */
+export declare class ApiKeys {
+  /** A registry digesting keys with `hasher`. */
+  constructor(hasher: ApiKeyHasher, options?: ApiKeysOptions | null, clock?: ManualClock | null)
+  /**
+   * Creates a key for `owner` named `name`, with `options.rateLimit`
+   * (default: the registry's) and `options.ttl` seconds or an
+   * `options.expiresAt` time (neither: no expiry). Resolves to the key, to
+   * show once, and its record. Rejects with `INVALID_ARGUMENT` when the
+   * owner already holds `maxKeysPerOwner` keys.
+   */
+  create(owner: string | number, name?: string | null, options?: CreateApiKeyOptions | null): Promise<CreatedApiKey>
+  /**
+   * Verifies a presented key and resolves to its record. Rejects with
+   * `INVALID_API_KEY` (malformed, unknown or wrong key),
+   * `API_KEY_REVOKED`, `API_KEY_EXPIRED` or `STORE_UNAVAILABLE`.
+   */
+  verify(key: string | Buffer): Promise<ApiKeyRecord>
+  /**
+   * Revokes the key with public id `id`; `options.by` is the owner asking
+   * (it must own the key unless `options.admin`, else
+   * `PERMISSION_DENIED`). Resolves to whether the key exists.
+   */
+  revoke(id: string, options?: RevokeApiKeyOptions | null): Promise<boolean>
+  /** Revokes every key of `owner`; resolves to how many it revoked. */
+  revokeAll(owner: string | number): Promise<number>
+  /**
+   * Resolves to the records of `owner`'s keys, oldest first (revoked and
+   * expired ones within their retention included).
+   */
+  list(owner: string | number): Promise<ApiKeyRecord[]>
+}
+
+/**
+ * A key just created by `ApiKeys.create`: `key` is the plaintext to show
+ * its owner once (it is not stored anywhere); `record` is what is kept.
+ */
+export declare class CreatedApiKey {
+  /** The plaintext key, `<prefix>_<id>_<secret+checksum>`. */
+  get key(): string
+  /** The public id. */
+  get id(): string
+  /** The record stored for the key. */
+  get record(): ApiKeyRecord
+}
+
+/**
  * A key just made by `ApiKeyHasher.generate`: `key` is the plaintext to
  * show its owner once (never store it); store `id` and `digest`.
  */
@@ -198,12 +260,87 @@ export interface ApiKeyHasherOptions {
  */
 export declare function apiKeyId(key: string | Buffer, prefix?: string | null): string
 
+/** A rate limit carried by an API key: `requests` per `windowSecs` seconds. */
+export interface ApiKeyRateLimit {
+  /** Requests allowed per window (at least 1). */
+  requests: number
+  /** The window in seconds (at least 1). */
+  windowSecs: number
+}
+
+/**
+ * What the registry keeps about one key (never the key itself). Times are
+ * seconds since the epoch, in the store's time.
+ */
+export interface ApiKeyRecord {
+  /** The public id (17 base62 characters). */
+  id: string
+  /** The key's prefix. */
+  prefix: string
+  /** Who owns the key. */
+  owner: string
+  /** The key's name. */
+  name: string
+  /** The key's rate limit (absent when it has none). */
+  rateLimit?: ApiKeyRateLimit
+  /** When the key was created. */
+  createdAt: number
+  /** When the key expires (absent when it never does). */
+  expiresAt?: number
+  /** When the key was revoked (absent until it is). */
+  revokedAt?: number
+  /** True once revoked. */
+  revoked: boolean
+  /** The version of the pepper its stored digest was made with. */
+  pepperVersion: number
+}
+
+/** How an `ApiKeys` registry is set up. */
+export interface ApiKeysOptions {
+  /**
+   * Where the records are kept: a URL or a `StoreSpec` (default: this
+   * process's memory).
+   */
+  store?: string | StoreSpec
+  /** The prefix of the keys made and accepted (default `"bst"`). */
+  prefix?: string
+  /**
+   * The rate limit of keys created without one (default 1000 per hour;
+   * `false`: none).
+   */
+  defaultRateLimit?: ApiKeyRateLimit | false
+  /** Seconds a revoked or expired record is kept (default 30 days). */
+  retention?: number
+  /** The most keys one owner may hold (default 100). */
+  maxKeysPerOwner?: number
+  /**
+   * What `verify` does when the store cannot answer: `"fail_closed"`
+   * (default) or `"local"` (keys this process verified within `localGrace`
+   * seconds still pass).
+   */
+  verifyPolicy?: 'fail_closed' | 'local'
+  /** Seconds a locally verified key stays acceptable during an outage (default 300). */
+  localGrace?: number
+  /** Re-store a digest made with an older pepper after it verifies (default true). */
+  rehashOnVerify?: boolean
+}
+
 /**
  * `true` when `signingKey` differs from `secretKey` (compared in constant
  * time). When they are equal: throws `WEAK_SECRET` if `production`, returns
  * `false` otherwise so the caller can warn.
  */
 export declare function checkSigningKeySeparate(signingKey: string | Buffer, secretKey: string | Buffer, production: boolean): boolean
+
+/** What `ApiKeys.create` gives a new key besides its owner and name. */
+export interface CreateApiKeyOptions {
+  /** The key's rate limit (default: the registry's `defaultRateLimit`). */
+  rateLimit?: ApiKeyRateLimit
+  /** Seconds until the key expires (default: never). */
+  ttl?: number
+  /** When the key expires, seconds since the epoch (not with `ttl`). */
+  expiresAt?: number
+}
 
 /**
  * Decodes a token WITHOUT verifying its signature or claims, with the same
@@ -294,6 +431,14 @@ export interface PreviousPepper {
   pepper: string | Buffer
 }
 
+/** Who revokes a key. */
+export interface RevokeApiKeyOptions {
+  /** The owner asking (it must own the key unless `admin`). */
+  by?: string | number
+  /** The caller is an admin: any key may be revoked. */
+  admin?: boolean
+}
+
 /**
  * Sets how many verified tokens the core remembers (default 4096; 0 turns
  * the cache off and empties it) and returns the previous size. A token
@@ -327,6 +472,23 @@ export declare function sign(payload: string, key: Key | string | Buffer, algori
  * Resolves to the token; rejects with the coded `Error` `sign` throws.
  */
 export declare function signAsync(payload: string, key: Key | string | Buffer, algorithm?: string | null, header?: string | null, kid?: string | null, allowWeakKeys?: boolean | null, signal?: AbortSignal | null): Promise<string>
+
+/** Where an `ApiKeys` keeps its records, as a URL and the store's settings. */
+export interface StoreSpec {
+  /**
+   * `memory://` (the default), `redis://host:port/db` or
+   * `redis+cluster://host:port,host:port`.
+   */
+  url?: string
+  /** The bound on one Redis operation, in seconds (default 0.05). */
+  timeout?: number
+  /** The bound on making a Redis connection, in seconds (default 2). */
+  connectTimeout?: number
+  /** Prepended to every Redis key (default `"bastion:"`). */
+  prefix?: string
+  /** The most keys a memory store holds (default 1,000,000). */
+  maxKeys?: number
+}
 
 /**
  * Throws `WEAK_SECRET` unless `secret` (a string, as UTF-8, or a Buffer) is

@@ -18,8 +18,20 @@ export {
   ApiKeyHasher,
   IssuedApiKey,
   apiKeyId,
+  ApiKeys,
+  CreatedApiKey,
 } from '../index';
-export type { VerifierOptions, ApiKeyHasherOptions, PreviousPepper } from '../index';
+export type {
+  VerifierOptions,
+  ApiKeyHasherOptions,
+  PreviousPepper,
+  ApiKeysOptions,
+  ApiKeyRecord,
+  ApiKeyRateLimit,
+  CreateApiKeyOptions,
+  RevokeApiKeyOptions,
+  StoreSpec,
+} from '../index';
 
 import * as password from './password';
 export { password };
@@ -46,6 +58,9 @@ export type ErrorCode =
   | 'INVALID_API_KEY'
   | 'API_KEY_EXPIRED'
   | 'API_KEY_REVOKED'
+  | 'PERMISSION_DENIED'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_FULL'
   | 'INTERNAL';
 
 /** What `validateSecret` checks a secret for. */

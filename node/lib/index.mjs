@@ -19,6 +19,8 @@ export const {
   ApiKeyHasher,
   IssuedApiKey,
   apiKeyId,
+  ApiKeys,
+  CreatedApiKey,
   password,
 } = bastion;
 
