@@ -289,6 +289,8 @@ fn keys_expire_by_the_store_clock_and_vanish_after_the_retention() {
             Expiry::At(0),
             Expiry::At(c.clock.now_secs() as u64),
             Expiry::After(200 * 365 * 86_400),
+            Expiry::At(c.clock.now_secs() as u64 + 200 * 365 * 86_400),
+            Expiry::At(u64::MAX),
         ] {
             assert_eq!(
                 kind(keys.create("bea", "x", None, bad)),

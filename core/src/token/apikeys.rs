@@ -150,9 +150,9 @@ impl fmt::Debug for ApiKeysOptions {
 pub enum Expiry {
     /// Never: the key works until it is revoked.
     Never,
-    /// This many seconds after its creation (at least 1).
+    /// This many seconds after its creation (1 to 100 years).
     After(u64),
-    /// At this time, seconds since the epoch (it must be in the future).
+    /// At this time, seconds since the epoch (in the future, within 100 years).
     At(u64),
 }
 
@@ -317,7 +317,7 @@ impl ApiKeys {
             Expiry::After(secs) if secs > MAX_LIFETIME => {
                 return Err(err!(
                     InvalidArgument,
-                    "an API key lifetime must be at most 100 years"
+                    "an API key must expire within 100 years"
                 ))
             }
             Expiry::After(secs) => (0, secs),
@@ -325,12 +325,6 @@ impl ApiKeys {
                 return Err(err!(
                     InvalidArgument,
                     "an API key must expire in the future"
-                ))
-            }
-            Expiry::At(at) if at > 253_402_300_799 => {
-                return Err(err!(
-                    InvalidArgument,
-                    "an API key expiry must be before the year 10000"
                 ))
             }
             Expiry::At(at) => (at, 0),
@@ -362,10 +356,16 @@ impl ApiKeys {
                     self.options.max_keys_per_owner
                 ))
             }
-            _ => {
+            2 => {
                 return Err(err!(
                     InvalidArgument,
                     "an API key must expire in the future"
+                ))
+            }
+            _ => {
+                return Err(err!(
+                    InvalidArgument,
+                    "an API key must expire within 100 years"
                 ))
             }
         }
@@ -676,7 +676,8 @@ impl ApiKeys {
     }
 
     /// Revokes every key of `owner` (one round trip for its index, one per
-    /// key, one to update the index). Returns how many keys it revoked.
+    /// key, one to update the index). Returns how many keys it revoked. A
+    /// failure part-way leaves the keys revoked so far revoked: call it again.
     pub fn revoke_all(&self, owner: &str) -> Result<usize> {
         let listed = self.store.run(Self::prepare_owner(owner)?)?;
         let (mut count, mut changes) = (0, Vec::new());
@@ -844,6 +845,7 @@ impl Decision for IndexKey {
             self.lifetime.to_string().into_bytes(),
             int_arg(self.retention),
             self.max.to_string().into_bytes(),
+            MAX_LIFETIME.to_string().into_bytes(),
         ]
     }
     fn parse(&self, reply: Reply) -> Result<Indexed> {
@@ -869,6 +871,9 @@ impl Decision for IndexKey {
         };
         if exp != 0 && exp <= now_s {
             return Ok(out(2));
+        }
+        if exp != 0 && exp - now_s > i64::try_from(MAX_LIFETIME).unwrap_or(i64::MAX) {
+            return Ok(out(3));
         }
         let keep = if exp == 0 {
             0

@@ -3,9 +3,9 @@
 -- kept until 0: the key never expires and its entry has no end).
 -- ARGV[2] key id, ARGV[3] expiry (s since the epoch, 0: none), ARGV[4] lifetime
 -- (s, 0: none; used when ARGV[3] is 0), ARGV[5] retention after the expiry (us),
--- ARGV[6] the most keys one owner may hold.
+-- ARGV[6] the most keys one owner may hold, ARGV[7] the longest lifetime (s).
 -- Returns {status, now (us), expiry (s, 0: none)}: status 0 indexed, 1 the owner
--- holds the most keys, 2 the expiry is not in the future.
+-- holds the most keys, 2 the expiry is not in the future, 3 it is too far.
 local now = bastion_now()
 local now_s = math.floor(now / 1000000)
 local exp = tonumber(ARGV[3])
@@ -14,6 +14,9 @@ if exp == 0 and tonumber(ARGV[4]) > 0 then
 end
 if exp ~= 0 and exp <= now_s then
   return {2, now, exp}
+end
+if exp ~= 0 and exp - now_s > tonumber(ARGV[7]) then
+  return {3, now, exp}
 end
 local keep = 0
 if exp ~= 0 then
