@@ -47,6 +47,68 @@ export declare class ApiKeyHasher {
 }
 
 /**
+ * The store-backed API key registry: keys are created (shown once),
+ * verified in one round trip, listed and revoked through a store (memory,
+ * Redis or Redis Cluster), so every process pointed at one Redis shares
+ * them. Every method returns a Promise.
+ *
+ * `verify` checks the key offline first (a malformed key rejects with
+ * `INVALID_API_KEY` without touching the store), then reads its record in
+ * one round trip, compares digests in constant time and checks revocation
+ * (`API_KEY_REVOKED`) and expiry (`API_KEY_EXPIRED`) at the store's time.
+ * `revoke` needs the key's owner (`by`) or `admin` (`PERMISSION_DENIED`
+ * otherwise). When the store cannot answer, `verify` follows
+ * `verifyPolicy`: `"fail_closed"` (default) rejects with
+ * `STORE_UNAVAILABLE`. `clock` (a `ManualClock`, for tests) drives the
+ * store's time (memory, or Redis in place of `TIME`) and the local outage
+ * cache.
+ */
+export declare class ApiKeys {
+  /** A registry digesting keys with `hasher`. */
+  constructor(hasher: ApiKeyHasher, options?: ApiKeysOptions | null, clock?: ManualClock | null, store?: Store | null)
+  /**
+   * Creates a key for `owner` named `name`, with `options.rateLimit`
+   * (default: the registry's) and `options.ttl` seconds or an
+   * `options.expiresAt` time (neither: no expiry). Resolves to the key, to
+   * show once, and its record. Rejects with `INVALID_ARGUMENT` when the
+   * owner already holds `maxKeysPerOwner` keys.
+   */
+  create(owner: string | number, name?: string | null, options?: CreateApiKeyOptions | null): Promise<CreatedApiKey>
+  /**
+   * Verifies a presented key and resolves to its record. Rejects with
+   * `INVALID_API_KEY` (malformed, unknown or wrong key),
+   * `API_KEY_REVOKED`, `API_KEY_EXPIRED` or `STORE_UNAVAILABLE`.
+   */
+  verify(key: string | Buffer): Promise<ApiKeyRecord>
+  /**
+   * Revokes the key with public id `id`; `options.by` is the owner asking
+   * (it must own the key unless `options.admin`, else
+   * `PERMISSION_DENIED`). Resolves to whether the key exists.
+   */
+  revoke(id: string, options?: RevokeApiKeyOptions | null): Promise<boolean>
+  /** Revokes every key of `owner`; resolves to how many it revoked. */
+  revokeAll(owner: string | number): Promise<number>
+  /**
+   * Resolves to the records of `owner`'s keys, oldest first (revoked and
+   * expired ones within their retention included).
+   */
+  list(owner: string | number): Promise<ApiKeyRecord[]>
+}
+
+/**
+ * A key just created by `ApiKeys.create`: `key` is the plaintext to show
+ * its owner once (it is not stored anywhere); `record` is what is kept.
+ */
+export declare class CreatedApiKey {
+  /** The plaintext key, `<prefix>_<id>_<secret+checksum>`. */
+  get key(): string
+  /** The public id. */
+  get id(): string
+  /** The record stored for the key. */
+  get record(): ApiKeyRecord
+}
+
+/**
  * A key just made by `ApiKeyHasher.generate`: `key` is the plaintext to
  * show its owner once (never store it); store `id` and `digest`.
  */
@@ -333,12 +395,82 @@ export interface ApiKeyHasherOptions {
  */
 export declare function apiKeyId(key: string | Buffer, prefix?: string | null): string
 
+/** A rate limit carried by an API key: `requests` per `windowSecs` seconds. */
+export interface ApiKeyRateLimit {
+  /** Requests allowed per window (at least 1). */
+  requests: number
+  /** The window in seconds (at least 1). */
+  windowSecs: number
+}
+
+/**
+ * What the registry keeps about one key (never the key itself). Times are
+ * seconds since the epoch, in the store's time.
+ */
+export interface ApiKeyRecord {
+  /** The public id (17 base62 characters). */
+  id: string
+  /** The key's prefix. */
+  prefix: string
+  /** Who owns the key. */
+  owner: string
+  /** The key's name. */
+  name: string
+  /** The key's rate limit (absent when it has none). */
+  rateLimit?: ApiKeyRateLimit
+  /** When the key was created. */
+  createdAt: number
+  /** When the key expires (absent when it never does). */
+  expiresAt?: number
+  /** When the key was revoked (absent until it is). */
+  revokedAt?: number
+  /** True once revoked. */
+  revoked: boolean
+  /** The version of the pepper its stored digest was made with. */
+  pepperVersion: number
+}
+
+/** How an `ApiKeys` registry is set up. */
+export interface ApiKeysOptions {
+  /** The prefix of the keys made and accepted (default `"bst"`). */
+  prefix?: string
+  /**
+   * The rate limit of keys created without one (default 1000 per hour;
+   * `false`: none).
+   */
+  defaultRateLimit?: ApiKeyRateLimit | false
+  /** Seconds a revoked or expired record is kept (default 30 days). */
+  retention?: number
+  /** The most keys one owner may hold (default 100). */
+  maxKeysPerOwner?: number
+  /**
+   * What `verify` does when the store cannot answer: `"fail_closed"`
+   * (default) or `"local"` (keys this process verified within `localGrace`
+   * seconds still pass).
+   */
+  verifyPolicy?: 'fail_closed' | 'local'
+  /** Seconds a locally verified key stays acceptable during an outage (default 300). */
+  localGrace?: number
+  /** Re-store a digest made with an older pepper after it verifies (default true). */
+  rehashOnVerify?: boolean
+}
+
 /**
  * `true` when `signingKey` differs from `secretKey` (compared in constant
  * time). When they are equal: throws `WEAK_SECRET` if `production`, returns
  * `false` otherwise so the caller can warn.
  */
 export declare function checkSigningKeySeparate(signingKey: string | Buffer, secretKey: string | Buffer, production: boolean): boolean
+
+/** What `ApiKeys.create` gives a new key besides its owner and name. */
+export interface CreateApiKeyOptions {
+  /** The key's rate limit (default: the registry's `defaultRateLimit`). */
+  rateLimit?: ApiKeyRateLimit
+  /** Seconds until the key expires (default: never). */
+  ttl?: number
+  /** When the key expires, seconds since the epoch (not with `ttl`). */
+  expiresAt?: number
+}
 
 /**
  * Decodes a token WITHOUT verifying its signature or claims, with the same
@@ -479,6 +611,14 @@ export interface PreviousPepper {
   version: number
   /** The pepper (a string, as UTF-8, or a Buffer). */
   pepper: string | Buffer
+}
+
+/** Who revokes a key. */
+export interface RevokeApiKeyOptions {
+  /** The owner asking (it must own the key unless `admin`). */
+  by?: string | number
+  /** The caller is an admin: any key may be revoked. */
+  admin?: boolean
 }
 
 /**

@@ -836,6 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.ApiKeyHasher = nativeBinding.ApiKeyHasher
+module.exports.ApiKeys = nativeBinding.ApiKeys
+module.exports.CreatedApiKey = nativeBinding.CreatedApiKey
 module.exports.IssuedApiKey = nativeBinding.IssuedApiKey
 module.exports.JwksClient = nativeBinding.JwksClient
 module.exports.Key = nativeBinding.Key

@@ -21,6 +21,7 @@ export {
   Store,
   KeySet,
   JwksClient,
+  CreatedApiKey,
 } from '../index';
 export type {
   VerifierOptions,
@@ -33,8 +34,28 @@ export type {
   SkippedKey,
   JwksClientOptions,
   JwksStatus,
+  ApiKeysOptions,
+  ApiKeyRecord,
+  ApiKeyRateLimit,
+  CreateApiKeyOptions,
+  RevokeApiKeyOptions,
 } from '../index';
-import type { Store, TokenPair, TokenServiceOptions } from '../index';
+import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher } from '../index';
+import { ApiKeys as NativeApiKeys } from '../index';
+
+/** Options of an `ApiKeys` registry, with the store its records live in. */
+export interface ApiKeysConfig extends ApiKeysOptions {
+  /** Where the records are kept (default: this process's memory). */
+  store?: Store | null;
+}
+
+/**
+ * The store-backed API key registry: `create`, `verify` (offline format check,
+ * then one round trip), `list`, `revoke`, `revokeAll`. See docs/apikeys.md.
+ */
+export declare class ApiKeys extends NativeApiKeys {
+  constructor(hasher: ApiKeyHasher, options?: ApiKeysConfig | null, clock?: ManualClock | null);
+}
 
 declare module '../index' {
   interface JwksClient {

@@ -1,7 +1,8 @@
 'use strict';
 // bastion-engine: a drop-in for `jsonwebtoken` (sign, verify, decode and its
 // error classes) with Promise twins, typed keys, an injectable clock,
-// password hashing under `password`, start-up checks of secrets and API keys.
+// password hashing under `password`, start-up checks of secrets, API keys and
+// the store-backed API key registry (`ApiKeys`).
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
 
@@ -20,6 +21,9 @@ native.IssuedApiKey.prototype[inspect.custom] = function inspectIssuedApiKey() {
 native.ApiKeyHasher.prototype[inspect.custom] = function inspectApiKeyHasher() {
   return `ApiKeyHasher { version: ${this.version}, previousVersions: ${inspect(this.previousVersions)} }`;
 };
+native.CreatedApiKey.prototype[inspect.custom] = function inspectCreatedApiKey() {
+  return `CreatedApiKey { id: ${inspect(this.id)} }`;
+};
 
 module.exports = {
   ...jwt,
@@ -36,5 +40,7 @@ module.exports = {
   apiKeyId: native.apiKeyId,
   Store: lifecycle.Store,
   TokenService: lifecycle.TokenService,
+  ApiKeys: lifecycle.ApiKeys,
+  CreatedApiKey: native.CreatedApiKey,
   password,
 };

@@ -23,6 +23,8 @@ export const {
   apiKeyId,
   Store,
   TokenService,
+  ApiKeys,
+  CreatedApiKey,
   password,
 } = bastion;
 

@@ -79,4 +79,19 @@ function callNative(fn) {
   }
 }
 
-module.exports = { TokenService, Store: native.Store };
+/**
+ * The API key registry: `options.store` is a `Store` (default: this process's
+ * memory, driven by `clock` in tests). Every rule is native; this subclass only
+ * hands the store to the native constructor.
+ */
+class ApiKeys extends native.ApiKeys {
+  constructor(hasher, options, clock) {
+    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+      throw invalidArgument('options must be an object of API key options');
+    }
+    const { store = null, ...rest } = options ?? {};
+    super(hasher, rest, clock ?? null, store);
+  }
+}
+
+module.exports = { TokenService, ApiKeys, Store: native.Store };

@@ -17,6 +17,8 @@
 - API keys: :class:`ApiKeyHasher` makes keys (shown once) and the peppered
   digests to store, verifies presented keys in constant time and rotates
   peppers; :func:`api_key_id` reads the id to look a digest up.
+  :class:`ApiKeys` is the store-backed registry: create, verify in one round
+  trip, list and revoke keys kept in a :class:`Store`.
 - Time: :class:`ManualClock` drives every time-based rule in tests.
 - Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
 """
@@ -28,6 +30,9 @@ from importlib.metadata import version as _version
 
 from bastion._native import (
     ApiKeyHasher,
+    ApiKeyRecord,
+    ApiKeys,
+    CreatedApiKey,
     IssuedApiKey,
     JwksClient,
     Key,
@@ -100,8 +105,11 @@ __all__ = [
     "ApiKeyError",
     "ApiKeyExpiredError",
     "ApiKeyHasher",
+    "ApiKeyRecord",
     "ApiKeyRevokedError",
+    "ApiKeys",
     "BastionError",
+    "CreatedApiKey",
     "DecodeError",
     "ExpiredSignatureError",
     "ImmatureSignatureError",

@@ -3,12 +3,16 @@
 Hand-written and checked against the binary with ``python -m mypy.stubtest bastion._native``.
 """
 
+import builtins
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, final
 
 __all__ = [
     "ApiKeyHasher",
+    "ApiKeyRecord",
+    "ApiKeys",
+    "CreatedApiKey",
     "IssuedApiKey",
     "JwksClient",
     "Key",
@@ -121,6 +125,118 @@ class IssuedApiKey:
 
 def api_key_id(key: str | bytes, prefix: str | None = None) -> str:
     """The public id of a presented key after the offline checks (``InvalidApiKeyError``)."""
+
+@final
+class ApiKeyRecord:
+    """What the registry keeps about one key (never the key itself)."""
+
+    @property
+    def id(self) -> str:
+        """The public id (17 base62 characters)."""
+    @property
+    def prefix(self) -> str:
+        """The key's prefix."""
+    @property
+    def owner(self) -> str:
+        """Who owns the key."""
+    @property
+    def name(self) -> str:
+        """The key's name."""
+    @property
+    def rate_limit(self) -> tuple[int, int] | None:
+        """``(requests, window_seconds)``, or None."""
+    @property
+    def created_at(self) -> int:
+        """When the key was created (seconds since the epoch, the store's time)."""
+    @property
+    def expires_at(self) -> int | None:
+        """When the key expires (seconds since the epoch), or None."""
+    @property
+    def revoked_at(self) -> int | None:
+        """When the key was revoked (seconds since the epoch), or None."""
+    @property
+    def revoked(self) -> bool:
+        """True once revoked."""
+    @property
+    def pepper_version(self) -> int:
+        """The version of the pepper its stored digest was made with."""
+
+@final
+class CreatedApiKey:
+    """A key just created: ``key`` is shown once (never stored); ``record`` is what is kept."""
+
+    @property
+    def key(self) -> str:
+        """The plaintext key, ``<prefix>_<id>_<secret+checksum>``."""
+    @property
+    def id(self) -> str:
+        """The public id."""
+    @property
+    def record(self) -> ApiKeyRecord:
+        """The record stored for the key."""
+
+@final
+class ApiKeys:
+    """The store-backed API key registry: create (shown once), verify in one round trip, list, revoke.
+
+    Keys carry a rate limit (``(requests, window_seconds)``, default 1000 per hour) and an optional
+    expiry. Verify checks the key offline first, then reads its record once and compares digests in
+    constant time; revocation and expiry are checked at the store's time. Revoked and expired
+    records are kept ``retention`` seconds, then deleted. ``verify_policy``: ``"fail_closed"``
+    (default) or ``"local"`` (keys this process verified within ``local_grace`` seconds pass during
+    an outage). ``store`` defaults to a memory store driven by ``clock``.
+    """
+
+    def __new__(
+        cls,
+        hasher: ApiKeyHasher,
+        *,
+        store: Store | None = None,
+        prefix: str = "bst",
+        default_rate_limit: tuple[int, int] | None = (1000, 3600),
+        retention: int = 2_592_000,
+        max_keys_per_owner: int = 100,
+        verify_policy: str = "fail_closed",
+        local_grace: int = 300,
+        rehash_on_verify: bool = True,
+        clock: ManualClock | None = None,
+    ) -> ApiKeys: ...
+    def create(
+        self,
+        owner: str | int,
+        name: str = "",
+        *,
+        rate_limit: tuple[int, int] | None = None,
+        ttl: int | None = None,
+        expires_at: int | None = None,
+    ) -> CreatedApiKey:
+        """Creates a key for ``owner``; returns the key (shown once) and its record."""
+    def acreate(
+        self,
+        owner: str | int,
+        name: str = "",
+        *,
+        rate_limit: tuple[int, int] | None = None,
+        ttl: int | None = None,
+        expires_at: int | None = None,
+    ) -> Awaitable[CreatedApiKey]:
+        """Awaitable :meth:`create`."""
+    def verify(self, key: str | bytes) -> ApiKeyRecord:
+        """Verifies a presented key (offline checks, then one round trip); returns its record."""
+    def averify(self, key: str | bytes) -> Awaitable[ApiKeyRecord]:
+        """Awaitable :meth:`verify`."""
+    def revoke(self, id: str, *, by: str | int | None = None, admin: bool = False) -> bool:
+        """Revokes a key by id (its owner ``by``, or ``admin``); returns whether it exists."""
+    def arevoke(self, id: str, *, by: str | int | None = None, admin: bool = False) -> Awaitable[bool]:
+        """Awaitable :meth:`revoke`."""
+    def revoke_all(self, owner: str | int) -> int:
+        """Revokes every key of ``owner``; returns how many it revoked."""
+    def arevoke_all(self, owner: str | int) -> Awaitable[int]:
+        """Awaitable :meth:`revoke_all`."""
+    def list(self, owner: str | int) -> builtins.list[ApiKeyRecord]:
+        """The records of ``owner``'s keys, oldest first."""
+    def alist(self, owner: str | int) -> Awaitable[builtins.list[ApiKeyRecord]]:
+        """Awaitable :meth:`list`."""
 
 # ---- tokens --------------------------------------------------------------------------
 

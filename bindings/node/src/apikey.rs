@@ -5,6 +5,8 @@
 //! have no own properties, so `util.inspect` and `JSON.stringify` never show
 //! a key or a pepper.
 
+use std::sync::Arc;
+
 use bastion_core::token::apikey::{self as core, ApiKey, ApiKeyDigest, DEFAULT_PREFIX};
 use bastion_core::Result as CoreResult;
 use napi::bindgen_prelude::{Buffer, Either, Unknown};
@@ -59,7 +61,7 @@ fn key_arg(value: Unknown<'_>) -> CoreResult<ApiKey> {
 /// a weak pepper, `INVALID_ARGUMENT` for a version given twice.
 #[napi]
 pub struct ApiKeyHasher {
-    inner: core::ApiKeyHasher,
+    pub(crate) inner: Arc<core::ApiKeyHasher>,
 }
 
 #[napi]
@@ -83,7 +85,9 @@ impl ApiKeyHasher {
                 });
                 inner = inner.with_previous(version(p.version, "previous[].version")?, &bytes)?;
             }
-            Ok(Self { inner })
+            Ok(Self {
+                inner: Arc::new(inner),
+            })
         })
         .map_err(|e| errors::to_js(env, e))
     }

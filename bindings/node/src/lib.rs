@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod apikey;
+mod apikeys;
 mod clock;
 mod errors;
 mod jwks;

@@ -9,6 +9,7 @@ use crate::token::material;
 use bastion_core::token::apikey::{self as core, ApiKey, ApiKeyDigest, DEFAULT_PREFIX};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 // The Python signature spells the core's default prefix out (for introspection).
@@ -16,7 +17,7 @@ const _: () = assert!(matches!(DEFAULT_PREFIX.as_bytes(), b"bst"));
 
 /// The bytes of a presented key given as `str` or `bytes`; a `str` that is
 /// not valid Unicode is a malformed key like any other.
-fn key_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub(crate) fn key_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     if let Ok(s) = obj.cast::<PyString>() {
         return s
             .to_str()
@@ -43,7 +44,7 @@ fn parse_key(obj: &Bound<'_, PyAny>) -> PyResult<ApiKey> {
 /// ``needs_rehash`` reports them). Peppers are never shown by ``repr``.
 #[pyclass(frozen, module = "bastion._native")]
 pub struct ApiKeyHasher {
-    inner: core::ApiKeyHasher,
+    pub(crate) inner: Arc<core::ApiKeyHasher>,
 }
 
 #[pymethods]
@@ -63,7 +64,9 @@ impl ApiKeyHasher {
                 inner = inner.with_previous(v, material(&p, "pepper")?).py_err()?;
             }
         }
-        Ok(Self { inner })
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
     }
 
     /// A new key with ``prefix`` (2 to 16 characters of ``[a-z0-9]``

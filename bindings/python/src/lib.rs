@@ -4,6 +4,7 @@
 
 mod aio;
 mod apikey;
+mod apikeys;
 mod clock;
 mod errors;
 mod json;
@@ -21,6 +22,8 @@ use pyo3::prelude::*;
 mod _native {
     #[pymodule_export]
     use super::apikey::{api_key_id, ApiKeyHasher, IssuedApiKey};
+    #[pymodule_export]
+    use super::apikeys::{ApiKeyRecord, ApiKeys, CreatedApiKey};
     #[pymodule_export]
     use super::clock::ManualClock;
     #[pymodule_export]

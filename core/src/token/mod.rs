@@ -17,9 +17,12 @@
 //! - [`ApiKeyHasher`], [`ApiKey`], [`ApiKeyRecord`]: API keys with a
 //!   recognisable prefix and an offline checksum, stored as peppered digests
 //!   ([`apikey`]).
+//! - [`ApiKeys`]: the store-backed registry of API keys (create, verify in one
+//!   round trip, list, revoke) ([`apikeys`]).
 
 pub mod algorithm;
 pub mod apikey;
+pub mod apikeys;
 pub mod b64;
 pub mod cache;
 mod der;
@@ -35,6 +38,7 @@ pub use algorithm::{Algorithm, Curve, Family};
 pub use apikey::{
     ApiKey, ApiKeyDigest, ApiKeyHasher, ApiKeyId, ApiKeyRecord, IssuedApiKey, RateLimit,
 };
+pub use apikeys::{ApiKeys, ApiKeysOptions, CreatedApiKey, Expiry};
 pub use cache::KeyCache;
 pub use jwks::{JwksClient, JwksOptions, JwksStatus, KeySet, KeySetLimits, SkippedKey};
 pub use jwt::{

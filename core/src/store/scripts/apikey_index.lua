@@ -1,0 +1,51 @@
+-- Indexes a new API key under its owner; runs before the key's record is written.
+-- KEYS[1] the owner's index, a hash: key id -> "<indexed at>:<kept until>" (us;
+-- kept until 0: the key never expires and its entry has no end).
+-- ARGV[2] key id, ARGV[3] expiry (s since the epoch, 0: none), ARGV[4] lifetime
+-- (s, 0: none; used when ARGV[3] is 0), ARGV[5] retention after the expiry (us),
+-- ARGV[6] the most keys one owner may hold, ARGV[7] the longest lifetime (s).
+-- Returns {status, now (us), expiry (s, 0: none)}: status 0 indexed, 1 the owner
+-- holds the most keys, 2 the expiry is not in the future, 3 it is too far.
+local now = bastion_now()
+local now_s = math.floor(now / 1000000)
+local exp = tonumber(ARGV[3])
+if exp == 0 and tonumber(ARGV[4]) > 0 then
+  exp = now_s + tonumber(ARGV[4])
+end
+if exp ~= 0 and exp <= now_s then
+  return {2, now, exp}
+end
+if exp ~= 0 and exp - now_s > tonumber(ARGV[7]) then
+  return {3, now, exp}
+end
+local keep = 0
+if exp ~= 0 then
+  keep = exp * 1000000 + tonumber(ARGV[5])
+end
+local entries = redis.call('HGETALL', KEYS[1])
+local live, forever, last = 0, keep == 0, keep
+for i = 1, #entries, 2 do
+  local v = entries[i + 1]
+  local sep = string.find(v, ':', 1, true)
+  local kept = tonumber(string.sub(v, sep + 1))
+  if kept ~= 0 and kept <= now then
+    redis.call('HDEL', KEYS[1], entries[i])
+  else
+    live = live + 1
+    if kept == 0 then
+      forever = true
+    elseif kept > last then
+      last = kept
+    end
+  end
+end
+if live >= tonumber(ARGV[6]) then
+  return {1, now, exp}
+end
+redis.call('HSET', KEYS[1], ARGV[2], bastion_int(now) .. ':' .. bastion_int(keep))
+if forever then
+  redis.call('PERSIST', KEYS[1])
+else
+  bastion_expire_at(KEYS[1], now, last)
+end
+return {0, now, exp}
