@@ -99,12 +99,13 @@ demo: build ## Build everything and run the demo (embedded memory store)
 	node examples/demo.mjs
 
 .PHONY: bench
-bench: $(STAMP) $(NODE_DEPS) ## Release builds, then benchmarks side by side with the peers
+bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by side with the peers
 	$(VENV)/bin/maturin develop --release --quiet
 	cd node && npm run --silent build
 	mkdir -p bench/results
 	cd bench/crypto-backend && cargo run --release --quiet > ../results/crypto_backend.md
 	$(PY) bench/python_bench.py
+	$(PY) bench/store_bench.py
 	node bench/node_bench.mjs
 	$(PY) bench/report.py
 
