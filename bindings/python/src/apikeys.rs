@@ -9,7 +9,7 @@ use crate::clock::{self, ManualClock};
 use crate::errors::InvalidArgumentError as PyValueError;
 use crate::errors::{self, IntoPyResult};
 use crate::json;
-use crate::store::Store;
+use crate::store::{blocking, Store};
 use bastion_core::store::{MemoryOptions, OutagePolicy, Store as CoreStore};
 use bastion_core::token::apikey::{ApiKeyRecord as CoreRecord, RateLimit};
 use bastion_core::token::{
@@ -276,9 +276,10 @@ impl ApiKeys {
         let (owner, name) = (owner_arg(owner, "owner")?, name.to_owned());
         let (rate, expiry) = (rate_limit_arg(rate_limit)?, expiry_arg(ttl, expires_at)?);
         let keys = Arc::clone(&self.inner);
-        let made = py
-            .detach(move || keys.create(&owner, &name, rate, expiry))
-            .py_err()?;
+        let made = blocking(py, self.inner.store(), false, move || {
+            keys.create(&owner, &name, rate, expiry)
+        })
+        .py_err()?;
         created(py, made)
     }
 
@@ -309,7 +310,7 @@ impl ApiKeys {
     fn verify(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<ApiKeyRecord> {
         let key = Zeroizing::new(key_bytes(key)?.to_vec());
         let keys = Arc::clone(&self.inner);
-        py.detach(move || keys.verify(&key))
+        blocking(py, self.inner.store(), false, move || keys.verify(&key))
             .map(ApiKeyRecord::from)
             .py_err()
     }
@@ -340,8 +341,10 @@ impl ApiKeys {
             .map(|b| owner_arg(b, "by"))
             .transpose()?;
         let (keys, id) = (Arc::clone(&self.inner), id.to_owned());
-        py.detach(move || keys.revoke(&id, by.as_deref(), admin))
-            .py_err()
+        blocking(py, self.inner.store(), false, move || {
+            keys.revoke(&id, by.as_deref(), admin)
+        })
+        .py_err()
     }
 
     /// Awaitable :meth:`revoke`.
@@ -367,7 +370,10 @@ impl ApiKeys {
     fn revoke_all(&self, py: Python<'_>, owner: &Bound<'_, PyAny>) -> PyResult<usize> {
         let owner = owner_arg(owner, "owner")?;
         let keys = Arc::clone(&self.inner);
-        py.detach(move || keys.revoke_all(&owner)).py_err()
+        blocking(py, self.inner.store(), false, move || {
+            keys.revoke_all(&owner)
+        })
+        .py_err()
     }
 
     /// Awaitable :meth:`revoke_all`.
@@ -386,7 +392,7 @@ impl ApiKeys {
     fn list(&self, py: Python<'_>, owner: &Bound<'_, PyAny>) -> PyResult<Vec<ApiKeyRecord>> {
         let owner = owner_arg(owner, "owner")?;
         let keys = Arc::clone(&self.inner);
-        py.detach(move || keys.list(&owner))
+        blocking(py, self.inner.store(), false, move || keys.list(&owner))
             .map(|v| v.into_iter().map(ApiKeyRecord::from).collect())
             .py_err()
     }

@@ -6,7 +6,7 @@ use crate::clock::{self, ManualClock};
 use crate::errors::InvalidArgumentError as PyValueError;
 use crate::errors::{self, IntoPyResult};
 use crate::json::{self, DumpOptions};
-use crate::store::Store;
+use crate::store::{blocking, Store};
 use crate::token::Key;
 use bastion_core::events::Event;
 use bastion_core::store::OutagePolicy;
@@ -137,6 +137,17 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
+impl TokenService {
+    /// Whether signing a pair takes milliseconds (RSA), so the GIL is
+    /// released even on the memory store.
+    fn signs_slowly(&self) -> bool {
+        matches!(
+            self.inner.options().algorithm.family(),
+            bastion_core::token::Family::Rsa
+        )
+    }
+}
+
 #[pymethods]
 impl TokenService {
     #[new]
@@ -217,9 +228,11 @@ impl TokenService {
     ) -> PyResult<TokenPair> {
         let (subject, claims) = (subject_arg(subject)?, claims_arg(claims)?);
         let svc = Arc::clone(&self.inner);
-        py.detach(move || svc.issue_pair(&subject, &claims))
-            .map(TokenPair::from)
-            .py_err()
+        blocking(py, self.inner.store(), self.signs_slowly(), move || {
+            svc.issue_pair(&subject, &claims)
+        })
+        .map(TokenPair::from)
+        .py_err()
     }
 
     /// Awaitable :meth:`issue_pair`.
@@ -243,9 +256,11 @@ impl TokenService {
     fn rotate(&self, py: Python<'_>, refresh: &Bound<'_, PyAny>) -> PyResult<TokenPair> {
         let token = token_arg(refresh)?;
         let svc = Arc::clone(&self.inner);
-        py.detach(move || svc.rotate(&token))
-            .map(TokenPair::from)
-            .py_err()
+        blocking(py, self.inner.store(), self.signs_slowly(), move || {
+            svc.rotate(&token)
+        })
+        .map(TokenPair::from)
+        .py_err()
     }
 
     /// Awaitable :meth:`rotate`.
@@ -272,7 +287,10 @@ impl TokenService {
     ) -> PyResult<Bound<'py, PyDict>> {
         let (token, kind) = (token_arg(token)?, kind_arg(kind)?);
         let svc = Arc::clone(&self.inner);
-        let claims = py.detach(move || svc.verify_kind(&token, kind)).py_err()?;
+        let claims = blocking(py, self.inner.store(), false, move || {
+            svc.verify_kind(&token, kind)
+        })
+        .py_err()?;
         json::object_to_py(py, &claims)
     }
 
@@ -307,8 +325,10 @@ impl TokenService {
         let token = token_arg(token)?;
         let by = by.filter(|b| !b.is_none()).map(subject_arg).transpose()?;
         let svc = Arc::clone(&self.inner);
-        py.detach(move || svc.revoke(&token, by.as_deref(), admin))
-            .py_err()
+        blocking(py, self.inner.store(), false, move || {
+            svc.revoke(&token, by.as_deref(), admin)
+        })
+        .py_err()
     }
 
     /// Awaitable :meth:`revoke`.
@@ -333,7 +353,10 @@ impl TokenService {
     fn revoke_all(&self, py: Python<'_>, subject: &Bound<'_, PyAny>) -> PyResult<()> {
         let subject = subject_arg(subject)?;
         let svc = Arc::clone(&self.inner);
-        py.detach(move || svc.revoke_all(&subject)).py_err()
+        blocking(py, self.inner.store(), false, move || {
+            svc.revoke_all(&subject)
+        })
+        .py_err()
     }
 
     /// Awaitable :meth:`revoke_all`.
@@ -356,8 +379,10 @@ impl TokenService {
     ) -> PyResult<bool> {
         let subject = subject_arg(subject)?;
         let (svc, family) = (Arc::clone(&self.inner), family.to_owned());
-        py.detach(move || svc.revoke_family(&subject, &family))
-            .py_err()
+        blocking(py, self.inner.store(), false, move || {
+            svc.revoke_family(&subject, &family)
+        })
+        .py_err()
     }
 
     /// Awaitable :meth:`revoke_family`.

@@ -34,6 +34,22 @@ fn duration(secs: f64, what: &str) -> PyResult<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Runs a blocking core call made for `store`: with the GIL released when it
+/// may wait on Redis (or do millisecond work, `slow`), on the calling thread
+/// with the GIL held otherwise (a memory decision takes about a microsecond,
+/// less than releasing and re-taking the GIL).
+pub fn blocking<T, F>(py: Python<'_>, store: &CoreStore, slow: bool, f: F) -> T
+where
+    T: Send,
+    F: FnOnce() -> T + Send,
+{
+    if slow || store.as_memory().is_none() {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
+
 #[pymethods]
 impl Store {
     #[new]
