@@ -11,6 +11,7 @@
 //! - [`password`]: Argon2id, PBKDF2 and bcrypt password hashing in the PHC,
 //!   argon2-cffi and Django encodings.
 //! - [`events`]: security events delivered to listeners.
+//! - [`ratelimit`]: rate strings (limiters to follow).
 //! - [`store`]: the state layer ([`store::MemoryStore`], [`store::RedisStore`]).
 //! - [`runtime`]: the I/O runtime shared by sync and async callers.
 //! - [`timespan`]: durations such as `"2h"` or `"7 days"`.
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod password;
+pub mod ratelimit;
 pub mod runtime;
 pub mod store;
 pub mod timespan;
