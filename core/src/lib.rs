@@ -10,6 +10,7 @@
 //!   start-up checks of secrets, and API keys stored as peppered digests.
 //! - [`password`]: Argon2id, PBKDF2 and bcrypt password hashing in the PHC,
 //!   argon2-cffi and Django encodings.
+//! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
 //! - [`store`]: the state layer ([`store::MemoryStore`], [`store::RedisStore`]).
 //! - [`runtime`]: the I/O runtime shared by sync and async callers.
@@ -20,6 +21,7 @@
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod netaddr;
 pub mod password;
 pub mod runtime;
 pub mod store;
