@@ -329,6 +329,20 @@ pub struct ClientIpOptions {
     pub ipv6_prefix: Option<u8>,
 }
 
+impl ClientIpOptions {
+    /// Checks the options: `ipv6_prefix` must lie in 1..=128
+    /// (`INVALID_ARGUMENT` otherwise). [`client_ip`] and [`client_key`] call it.
+    pub fn validate(&self) -> Result<()> {
+        match self.ipv6_prefix {
+            Some(p) if p == 0 || p > 128 => Err(err!(
+                InvalidArgument,
+                "ipv6_prefix {p} out of range (1 to 128)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Parses one address as found in a forwarding header or a peer address:
 /// IPv4 or IPv6, with an optional port (`1.2.3.4:80`, `[::1]:80`), brackets
 /// or an IPv6 zone (`fe80::1%eth0`, dropped). IPv4-mapped IPv6 becomes IPv4.
@@ -519,6 +533,7 @@ pub fn client_ip<'a, I>(peer: &str, headers: I, options: &ClientIpOptions) -> Re
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
+    options.validate()?;
     let peer_ip = parse_address(peer.trim()).ok_or_else(|| {
         err!(
             InvalidArgument,
@@ -575,9 +590,6 @@ pub fn client_key<'a, I>(peer: &str, headers: I, options: &ClientIpOptions) -> R
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    if let Some(p) = options.ipv6_prefix {
-        key_of(IpAddr::V4(Ipv4Addr::UNSPECIFIED), Some(p))?;
-    }
     key_of(client_ip(peer, headers, options)?, options.ipv6_prefix)
 }
 
