@@ -462,6 +462,40 @@ export interface ApiKeysOptions {
  */
 export declare function checkSigningKeySeparate(signingKey: string | Buffer, secretKey: string | Buffer, production: boolean): boolean
 
+/**
+ * The client address of a request, as text (IPv6 canonical, IPv4-mapped
+ * addresses as IPv4). `peer` is the TCP peer (`req.socket.remoteAddress`);
+ * `headers` is `req.headers` (values may be arrays) or `[name, value]` pairs.
+ * The forwarding header is read only when the peer is a trusted proxy,
+ * walking from the right and returning the first untrusted address; a
+ * malformed entry stops the walk at the proxy that forwarded it. Throws
+ * `INVALID_ARGUMENT` for a bad peer, range, header name or prefix.
+ */
+export declare function clientIp(peer: string, headers: Record<string, string | string[] | undefined> | Array<[string, string]>, options?: ClientIpOptions | null): string
+
+/** How `clientIp` and `clientKey` resolve the client. */
+export interface ClientIpOptions {
+  /**
+   * Trusted proxies: addresses, CIDR ranges (`"10.0.0.0/8"`) and the named
+   * sets `"loopback"`, `"private"`, `"linklocal"`, or a hop count. None by
+   * default: the peer is the client and headers are ignored.
+   */
+  trustedProxies?: number | string | Array<string>
+  /**
+   * The forwarding header to read: `"X-Forwarded-For"` (default),
+   * `"Forwarded"` (RFC 7239) or `"X-Real-IP"`.
+   */
+  header?: string
+  /** For `clientKey`: group IPv6 clients by this prefix length (1 to 128). */
+  ipv6Prefix?: number
+}
+
+/**
+ * `clientIp` as a rate-limit key: the address, or for IPv6 with
+ * `ipv6Prefix` set its network, such as `"2001:db8:1:2::/64"`.
+ */
+export declare function clientKey(peer: string, headers: Record<string, string | string[] | undefined> | Array<[string, string]>, options?: ClientIpOptions | null): string
+
 /** What `ApiKeys.create` gives a new key besides its owner and name. */
 export interface CreateApiKeyOptions {
   /** The key's rate limit (default: the registry's `defaultRateLimit`). */

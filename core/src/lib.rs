@@ -10,6 +10,7 @@
 //!   start-up checks of secrets, and API keys stored as peppered digests.
 //! - [`password`]: Argon2id, PBKDF2 and bcrypt password hashing in the PHC,
 //!   argon2-cffi and Django encodings.
+//! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
 //! - [`ratelimit`]: rate strings (limiters to follow).
 //! - [`store`]: the state layer ([`store::MemoryStore`], [`store::RedisStore`]).
@@ -21,6 +22,7 @@
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod netaddr;
 pub mod password;
 pub mod ratelimit;
 pub mod runtime;

@@ -153,3 +153,115 @@ fn own_jwt_vectors() {
         failures.join("\n")
     );
 }
+
+/// A header value: a string, or `{"repeat", "count", "prefix", "suffix"}` for huge values.
+fn header_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => {
+            let unit = o["repeat"].as_str().unwrap();
+            let count = o["count"].as_u64().unwrap() as usize;
+            format!(
+                "{}{}{}",
+                o["prefix"].as_str().unwrap_or(""),
+                unit.repeat(count),
+                o["suffix"].as_str().unwrap_or("")
+            )
+        }
+        other => panic!("bad header value {other}"),
+    }
+}
+
+#[test]
+fn client_ip_vectors() {
+    use bastion_core::netaddr::{
+        client_ip, client_key, ClientIpOptions, ForwardedHeader, TrustedProxies,
+    };
+    let path = own_vectors_dir().join("client_ip.json");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("tests/vectors/client_ip.json"))
+            .unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    let mut failures = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for case in cases {
+        let c = case.as_object().unwrap();
+        let name = c["name"].as_str().unwrap();
+        assert!(names.insert(name.to_string()), "duplicate case name {name}");
+        let headers: Vec<(String, String)> = c["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().to_string(), header_value(&p[1])))
+            .collect();
+        let pairs = || headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        let options = (|| {
+            let trusted = match &c["trusted"] {
+                Value::Number(n) => TrustedProxies::hops(n.as_u64().unwrap())?,
+                v => TrustedProxies::cidrs(strs(Some(v)).unwrap())?,
+            };
+            let header = match c.get("header").and_then(Value::as_str) {
+                Some(h) => ForwardedHeader::parse(h)?,
+                None => ForwardedHeader::default(),
+            };
+            let ipv6_prefix = c
+                .get("ipv6_prefix")
+                .and_then(Value::as_u64)
+                .map(|p| u8::try_from(p).unwrap_or(u8::MAX));
+            Ok::<_, bastion_core::Error>(ClientIpOptions {
+                trusted,
+                header,
+                ipv6_prefix,
+            })
+        })();
+        let peer = c["peer"].as_str().unwrap();
+        let ip = options
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|o| client_ip(peer, pairs(), o));
+        let key = options
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|o| client_key(peer, pairs(), o));
+        if let Some(code) = c.get("error").and_then(Value::as_str) {
+            for (what, got) in [
+                ("client_ip", ip.map(|i| i.to_string())),
+                ("client_key", key),
+            ] {
+                match got {
+                    Ok(v) => failures.push(format!("{name}: {what} expected {code}, got {v}")),
+                    Err(e) if e.code() != code => {
+                        failures.push(format!("{name}: {what} expected {code}, got {}", e.code()));
+                    }
+                    Err(_) => {}
+                }
+            }
+            continue;
+        }
+        let want_ip = c["ip"].as_str().unwrap();
+        let want_key = c.get("key").and_then(Value::as_str).unwrap_or(want_ip);
+        match ip {
+            Ok(i) if i.to_string() == want_ip => {}
+            other => failures.push(format!(
+                "{name}: client_ip expected {want_ip}, got {other:?}"
+            )),
+        }
+        match key {
+            Ok(k) if k == want_key => {}
+            other => failures.push(format!(
+                "{name}: client_key expected {want_key}, got {other:?}"
+            )),
+        }
+    }
+    eprintln!("{} client IP vectors applied", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "client_ip.json should hold at least 40 cases"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -15,6 +15,8 @@ export {
   setVerifiedTokenCacheSize,
   validateSecret,
   checkSigningKeySeparate,
+  clientIp,
+  clientKey,
   ApiKeyHasher,
   IssuedApiKey,
   apiKeyId,
@@ -24,6 +26,7 @@ export {
   CreatedApiKey,
 } from '../index';
 export type {
+  ClientIpOptions,
   VerifierOptions,
   ApiKeyHasherOptions,
   PreviousPepper,

@@ -35,6 +35,8 @@ module.exports = {
   setVerifiedTokenCacheSize: native.setVerifiedTokenCacheSize,
   validateSecret: native.validateSecret,
   checkSigningKeySeparate: native.checkSigningKeySeparate,
+  clientIp: native.clientIp,
+  clientKey: native.clientKey,
   ApiKeyHasher: native.ApiKeyHasher,
   IssuedApiKey: native.IssuedApiKey,
   apiKeyId: native.apiKeyId,

@@ -18,6 +18,8 @@ export const {
   setVerifiedTokenCacheSize,
   validateSecret,
   checkSigningKeySeparate,
+  clientIp,
+  clientKey,
   ApiKeyHasher,
   IssuedApiKey,
   apiKeyId,

@@ -19,6 +19,9 @@
   peppers; :func:`api_key_id` reads the id to look a digest up.
   :class:`ApiKeys` is the store-backed registry: create, verify in one round
   trip, list and revoke keys kept in a :class:`Store`.
+- Client IP: :func:`client_ip` resolves the client address behind trusted
+  proxies (X-Forwarded-For, Forwarded, X-Real-IP walked from the right);
+  :func:`client_key` gives the rate-limit key (IPv6 grouped by a prefix).
 - Time: :class:`ManualClock` drives every time-based rule in tests.
 - Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
 """
@@ -44,6 +47,8 @@ from bastion._native import (
     Verifier,
     api_key_id,
     check_signing_key_separate,
+    client_ip,
+    client_key,
     set_verified_token_cache_size,
     sign,
     validate_secret,
@@ -157,6 +162,8 @@ __all__ = [
     "api_key_id",
     "averify_password",
     "check_signing_key_separate",
+    "client_ip",
+    "client_key",
     "hash_password",
     "identify_hash",
     "needs_rehash",

@@ -26,6 +26,8 @@ __all__ = [
     "api_key_id",
     "argon2_hash_raw",
     "check_signing_key_separate",
+    "client_ip",
+    "client_key",
     "identify_hash",
     "jwt_decode",
     "jwt_decode_complete",
@@ -54,6 +56,38 @@ class ManualClock:
         """Sets the time to ``secs`` seconds since the Unix epoch."""
     def advance(self, secs: float) -> None:
         """Moves the time by ``secs`` seconds (backward when negative)."""
+
+# ---- netaddr -------------------------------------------------------------------------
+
+def client_ip(
+    peer: str,
+    headers: Mapping[Any, Any] | Iterable[tuple[str | bytes, str | bytes]],
+    *,
+    trusted_proxies: int | str | Sequence[str] | None = None,
+    header: str = "X-Forwarded-For",
+    ipv6_prefix: int | None = None,
+) -> str:
+    """The client address of a request behind trusted proxies.
+
+    ``peer`` is the TCP peer (``REMOTE_ADDR``); ``headers`` a mapping (a dict,
+    ``request.META``, Starlette ``Headers``) or (name, value) pairs, repeated
+    names allowed. ``header`` (X-Forwarded-For, Forwarded or X-Real-IP) is
+    read only when the peer is one of ``trusted_proxies`` (addresses, CIDR
+    ranges, ``"loopback"``, ``"private"``, ``"linklocal"``, or a hop count),
+    walking from the right and returning the first untrusted address; a
+    malformed entry stops the walk at the proxy that forwarded it. Raises
+    ``InvalidArgumentError`` for a bad peer, range, header or ``ipv6_prefix``.
+    """
+
+def client_key(
+    peer: str,
+    headers: Mapping[Any, Any] | Iterable[tuple[str | bytes, str | bytes]],
+    *,
+    trusted_proxies: int | str | Sequence[str] | None = None,
+    header: str = "X-Forwarded-For",
+    ipv6_prefix: int | None = None,
+) -> str:
+    """:func:`client_ip` as a rate-limit key: IPv6 grouped by ``ipv6_prefix`` (``"2001:db8:1:2::/64"``)."""
 
 # ---- secrets -------------------------------------------------------------------------
 

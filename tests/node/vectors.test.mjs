@@ -463,3 +463,26 @@ describe('public vectors (../shared/vectors)', { skip: !HAVE_SHARED && '../share
     tally.finish();
   });
 });
+
+// ---- client_ip.json ---------------------------------------------------------------------
+
+describe('client_ip.json', () => {
+  const { cases } = load(new URL('client_ip.json', OWN));
+  const value = (v) => (typeof v === 'string' ? v : (v.prefix ?? '') + v.repeat.repeat(v.count) + (v.suffix ?? ''));
+  test('at least 40 cases', () => assert.ok(cases.length >= 40));
+  for (const c of cases) {
+    test(c.name, () => {
+      const headers = c.headers.map(([n, v]) => [n, value(v)]);
+      const options = { trustedProxies: c.trusted, header: c.header, ipv6Prefix: c.ipv6_prefix };
+      const ip = outcome(() => native.clientIp(c.peer, headers, options));
+      const key = outcome(() => native.clientKey(c.peer, headers, options));
+      if (c.error) {
+        assert.equal(ip[0], c.error);
+        assert.equal(key[0], c.error);
+      } else {
+        assert.deepEqual(ip, ['valid', c.ip]);
+        assert.deepEqual(key, ['valid', c.key ?? c.ip]);
+      }
+    });
+  }
+});

@@ -506,3 +506,36 @@ def test_jose_cookbook() -> None:
         native.verify_jws(compact, key, key.algorithms, critical_extensions=["b64"])
     t.applied += 1
     t.finish()
+
+
+# ---- client_ip.json ----------------------------------------------------------------------------
+
+CLIENT_IP = load(OWN / "client_ip.json")["cases"]
+
+
+def _header_value(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    return str(v.get("prefix", "")) + v["repeat"] * v["count"] + str(v.get("suffix", ""))
+
+
+@pytest.mark.parametrize("case", CLIENT_IP, ids=[c["name"] for c in CLIENT_IP])
+def test_client_ip_vectors(case: dict[str, Any]) -> None:
+    headers = [(name, _header_value(value)) for name, value in case["headers"]]
+    kwargs: dict[str, Any] = {
+        "trusted_proxies": case["trusted"],
+        "header": case.get("header", "X-Forwarded-For"),
+        "ipv6_prefix": case.get("ipv6_prefix"),
+    }
+    got_ip = code_of(lambda: native.client_ip(case["peer"], headers, **kwargs))
+    got_key = code_of(lambda: native.client_key(case["peer"], headers, **kwargs))
+    if "error" in case:
+        assert got_ip[0] == case["error"]
+        assert got_key[0] == case["error"]
+    else:
+        assert got_ip == ("valid", case["ip"])
+        assert got_key == ("valid", case.get("key", case["ip"]))
+
+
+def test_client_ip_vector_count() -> None:
+    assert len(CLIENT_IP) >= 40

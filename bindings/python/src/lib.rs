@@ -10,6 +10,7 @@ mod errors;
 mod json;
 mod jwks;
 mod lifecycle;
+mod netaddr;
 mod password;
 mod secrets;
 mod store;
@@ -30,6 +31,8 @@ mod _native {
     use super::jwks::{JwksClient, KeySet};
     #[pymodule_export]
     use super::lifecycle::{TokenPair, TokenService};
+    #[pymodule_export]
+    use super::netaddr::{client_ip, client_key};
     #[pymodule_export]
     use super::password::{
         argon2_hash_raw, identify_hash, memory_budget, set_memory_budget_kib, verify_password,
