@@ -543,3 +543,27 @@ fn the_local_revocation_cache_is_stale_at_most_its_ttl() {
         assert!(TokenService::new(store.clone(), Key::hmac(SECRET).unwrap(), o).is_err());
     });
 }
+
+#[test]
+fn a_redis_store_connects_in_the_background_when_opened() {
+    let Some(server) = server_or_skip() else {
+        return;
+    };
+    let clients = || match server.command(&["INFO", "clients"]).unwrap() {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b)
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap(),
+        other => panic!("INFO answered {other:?}"),
+    };
+    // Only the query's own connection.
+    assert_eq!(clients(), 1);
+    // Opening the store makes no call, yet its connection appears.
+    let _store = Store::redis(&server.url(), RedisOptions::default()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while clients() < 2 {
+        assert!(Instant::now() < deadline, "the store never connected");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -5,7 +5,6 @@
 //! is the core's. `CreatedApiKey` has no own properties, so `util.inspect`
 //! and `JSON.stringify` never show the key.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use bastion_core::store::{MemoryOptions, OutagePolicy, Store};
@@ -14,14 +13,16 @@ use bastion_core::token::{
     ApiKeys as CoreKeys, ApiKeysOptions as CoreOptions, CreatedApiKey as CoreCreated, Expiry,
 };
 use bastion_core::Result as CoreResult;
-use napi::bindgen_prelude::{ClassInstance, Either, PromiseRaw, ToNapiValue, Unknown, ValueType};
+use napi::bindgen_prelude::{ClassInstance, Either, PromiseRaw, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
 use zeroize::Zeroizing;
 
 use crate::apikey::ApiKeyHasher;
 use crate::clock::ManualClock;
-use crate::errors::{self, arg, bytes_arg, invalid_argument, options_arg, Code, Result};
+use crate::errors::{
+    self, arg, bytes_arg, invalid_argument, options_arg, promise, subject_arg, Result,
+};
 
 /// A rate limit carried by an API key: `requests` per `windowSecs` seconds.
 #[napi(object)]
@@ -182,39 +183,6 @@ fn whole(value: f64, name: &str, max: f64) -> CoreResult<u64> {
     }
 }
 
-fn owner_text(owner: Either<String, f64>, name: &str) -> CoreResult<String> {
-    match owner {
-        Either::A(s) => Ok(s),
-        Either::B(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
-            Ok(format!("{}", n as i64))
-        }
-        Either::B(_) => Err(invalid_argument(format!(
-            "{name} must be a string or an integer"
-        ))),
-    }
-}
-
-fn owner_arg(value: Unknown<'_>, name: &str) -> CoreResult<String> {
-    owner_text(arg(value, name, "a string or an integer")?, name)
-}
-
-/// A Promise of `fut`'s output, converted by `convert` on the JavaScript
-/// thread; a core error rejects it with the same `Error` a synchronous call
-/// would throw.
-fn promise<'env, T, V, F, C>(env: &'env Env, fut: F, convert: C) -> Result<PromiseRaw<'env, V>>
-where
-    F: Future<Output = CoreResult<T>> + Send + 'static,
-    T: Send + 'static,
-    V: ToNapiValue + 'env,
-    C: FnOnce(T) -> V + 'static,
-{
-    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, out| match out {
-        Ok(v) => Ok(convert(v)),
-        Err(e) => Err(errors::to_rejection(env, e)),
-    })
-    .map_err(|e| napi::Error::new(Code::from(e.status), e.reason))
-}
-
 /// The store-backed API key registry: keys are created (shown once),
 /// verified in one round trip, listed and revoked through a store (memory,
 /// Redis or Redis Cluster), so every process pointed at one Redis shares
@@ -322,7 +290,7 @@ impl ApiKeys {
         options: Unknown,
     ) -> Result<PromiseRaw<'env, CreatedApiKey>> {
         let args = errors::guard(|| {
-            let owner = owner_arg(owner, "owner")?;
+            let owner = subject_arg(owner, "owner")?;
             let name: Option<String> = arg(name, "name", "a string")?;
             let o: CreateApiKeyOptions =
                 options_arg(options, "options", "an object of key options")?.unwrap_or_default();
@@ -343,7 +311,7 @@ impl ApiKeys {
         promise(
             env,
             async move { keys.create_async(&owner, &name, rate, expiry).await },
-            CreatedApiKey::from,
+            |_, c| Ok(CreatedApiKey::from(c)),
         )
     }
 
@@ -362,8 +330,8 @@ impl ApiKeys {
         let key = errors::guard(|| Ok(bytes_arg(key, "key")?.to_owned_secret()))
             .map_err(|e| errors::to_js(env, e))?;
         let keys = Arc::clone(&self.inner);
-        promise(env, async move { keys.verify_async(&key).await }, |r| {
-            ApiKeyRecord::from(&r)
+        promise(env, async move { keys.verify_async(&key).await }, |_, r| {
+            Ok(ApiKeyRecord::from(&r))
         })
     }
 
@@ -384,7 +352,7 @@ impl ApiKeys {
             let id: String = arg(id, "id", "a string")?;
             let o: RevokeApiKeyOptions =
                 options_arg(options, "options", "an object ({ by, admin })")?.unwrap_or_default();
-            let by = o.by.map(|b| owner_text(b, "by")).transpose()?;
+            let by = o.by.map(|b| errors::subject_text(b, "by")).transpose()?;
             Ok((id, by, o.admin.unwrap_or(false)))
         })
         .map_err(|e| errors::to_js(env, e))?;
@@ -392,7 +360,7 @@ impl ApiKeys {
         promise(
             env,
             async move { keys.revoke_async(&id, by.as_deref(), admin).await },
-            |found| found,
+            |_, found| Ok(found),
         )
     }
 
@@ -407,12 +375,12 @@ impl ApiKeys {
         owner: Unknown,
     ) -> Result<PromiseRaw<'env, u32>> {
         let owner =
-            errors::guard(|| owner_arg(owner, "owner")).map_err(|e| errors::to_js(env, e))?;
+            errors::guard(|| subject_arg(owner, "owner")).map_err(|e| errors::to_js(env, e))?;
         let keys = Arc::clone(&self.inner);
         promise(
             env,
             async move { keys.revoke_all_async(&owner).await },
-            |n| u32::try_from(n).unwrap_or(u32::MAX),
+            |_, n| Ok(u32::try_from(n).unwrap_or(u32::MAX)),
         )
     }
 
@@ -428,10 +396,10 @@ impl ApiKeys {
         owner: Unknown,
     ) -> Result<PromiseRaw<'env, Vec<ApiKeyRecord>>> {
         let owner =
-            errors::guard(|| owner_arg(owner, "owner")).map_err(|e| errors::to_js(env, e))?;
+            errors::guard(|| subject_arg(owner, "owner")).map_err(|e| errors::to_js(env, e))?;
         let keys = Arc::clone(&self.inner);
-        promise(env, async move { keys.list_async(&owner).await }, |v| {
-            v.iter().map(ApiKeyRecord::from).collect::<Vec<_>>()
+        promise(env, async move { keys.list_async(&owner).await }, |_, v| {
+            Ok(v.iter().map(ApiKeyRecord::from).collect::<Vec<_>>())
         })
     }
 }

@@ -13,11 +13,13 @@
 //! Core calls run inside [`guard`], so a panic can never unwind into
 //! JavaScript: it becomes an `INTERNAL` error instead.
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bastion_core::{Error as CoreError, ErrorKind};
 use napi::bindgen_prelude::{
-    BufferSlice, FromNapiValue, JsObjectValue, Object, Unknown, ValueType,
+    BufferSlice, Either, FromNapiValue, JsObjectValue, Object, PromiseRaw, ToNapiValue, Unknown,
+    ValueType,
 };
 use napi::{Env, JsError, JsValue, Status};
 use zeroize::Zeroizing;
@@ -178,5 +180,46 @@ pub fn to_rejection(env: &Env, err: CoreError) -> napi::Error {
     match js_error(env, &err) {
         Ok(obj) => napi::Error::from(obj.to_unknown()),
         Err(e) => e,
+    }
+}
+
+/// Runs `fut` on the engine's I/O runtime and returns a Promise of its output,
+/// converted by `convert` on the JavaScript thread. A core error rejects the
+/// Promise with the same `Error` (and `code`) a synchronous call would throw;
+/// a panic in the core becomes an `INTERNAL` error.
+pub fn promise<'env, T, V, F, C>(env: &'env Env, fut: F, convert: C) -> Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = bastion_core::Result<T>> + Send + 'static,
+    C: FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
+{
+    let work = bastion_core::runtime::spawn(fut);
+    env.spawn_future_with_callback(
+        async move { Ok(work.await.and_then(|r| r)) },
+        move |env, r| match r {
+            Ok(v) => convert(env, v),
+            Err(e) => Err(to_rejection(env, e)),
+        },
+    )
+    .map_err(|e| napi::Error::new(Code::from(e.status), e.reason))
+}
+
+/// A subject or owner given as a string or an integer (a database id); an
+/// integer becomes its decimal text.
+pub fn subject_arg(value: Unknown<'_>, name: &str) -> bastion_core::Result<String> {
+    subject_text(arg(value, name, "a string or an integer")?, name)
+}
+
+/// [`subject_arg`] for a value napi already converted (an options field).
+pub fn subject_text(value: Either<String, f64>, name: &str) -> bastion_core::Result<String> {
+    match value {
+        Either::A(s) => Ok(s),
+        Either::B(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+            Ok(format!("{}", n as i64))
+        }
+        Either::B(_) => Err(invalid_argument(format!(
+            "{name} must be a string or an integer"
+        ))),
     }
 }

@@ -16,7 +16,7 @@ use napi::bindgen_prelude::{Object, PromiseRaw, Unknown, ValueType};
 use napi::{Env, JsValue};
 use napi_derive::napi;
 
-use crate::errors::{self, arg, invalid_argument, options_arg, Result};
+use crate::errors::{self, arg, invalid_argument, options_arg, promise, Result};
 use crate::token::{self, Key, Time, VerifierOptions, VerifySpec};
 
 fn algorithm_arg(value: Unknown<'_>) -> CoreResult<Option<Algorithm>> {
@@ -254,10 +254,6 @@ pub struct JwksClient {
     inner: CoreClient,
 }
 
-fn promise_error(env: &Env, e: napi::Error) -> napi::Error<errors::Code> {
-    errors::to_js(env, errors::from_napi(e))
-}
-
 #[napi]
 impl JwksClient {
     /// A client for `url`; nothing is fetched until a key is needed. `clock`
@@ -318,10 +314,7 @@ impl JwksClient {
             Ok(self.inner.get_signing_key(kid, algorithm_arg(algorithm)?))
         })
         .map_err(|e| errors::to_js(env, e))?;
-        env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, out| {
-            out.map(Key::wrap).map_err(|e| errors::to_rejection(env, e))
-        })
-        .map_err(|e| promise_error(env, e))
+        promise(env, fut, |_, key| Ok(Key::wrap(key)))
     }
 
     /// Verifies `token` with the key its header names (`kid` and `alg`;
@@ -345,22 +338,14 @@ impl JwksClient {
             Ok(self.inner.decode(token.into_bytes(), v))
         })
         .map_err(|e| errors::to_js(env, e))?;
-        env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, out| match out {
-            Ok(t) => token::parse_json(env, t.claims_json),
-            Err(e) => Err(errors::to_rejection(env, e)),
-        })
-        .map_err(|e| promise_error(env, e))
+        promise(env, fut, |env, t| token::parse_json(env, t.claims_json))
     }
 
     /// The current set (fetched when there is none or it expired).
     #[napi(ts_return_type = "Promise<KeySet>")]
     pub fn key_set<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, KeySet>> {
         let fut = self.inner.key_set();
-        env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, out| {
-            out.map(|inner| KeySet { inner })
-                .map_err(|e| errors::to_rejection(env, e))
-        })
-        .map_err(|e| promise_error(env, e))
+        promise(env, fut, |_, inner| Ok(KeySet { inner }))
     }
 
     /// Fetches the set now, ignoring freshness and cooldown (joining a fetch
@@ -369,11 +354,7 @@ impl JwksClient {
     #[napi(ts_return_type = "Promise<KeySet>")]
     pub fn refresh<'e>(&self, env: &'e Env) -> Result<PromiseRaw<'e, KeySet>> {
         let fut = self.inner.refresh();
-        env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, out| {
-            out.map(|inner| KeySet { inner })
-                .map_err(|e| errors::to_rejection(env, e))
-        })
-        .map_err(|e| promise_error(env, e))
+        promise(env, fut, |_, inner| Ok(KeySet { inner }))
     }
 
     /// What the client holds and how its fetches went.

@@ -17,8 +17,8 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::errors::{self, arg, invalid_argument, options_arg, Result};
-use crate::store::{clock_arg, promise, Store};
+use crate::errors::{self, arg, invalid_argument, options_arg, promise, subject_arg, Result};
+use crate::store::{clock_arg, Store};
 use crate::token::Key;
 
 /// An access token and a refresh token issued together.
@@ -92,23 +92,6 @@ fn kind_arg(kind: Option<String>) -> bastion_core::Result<TokenKind> {
         None | Some("access") => Ok(TokenKind::Access),
         Some("refresh") => Ok(TokenKind::Refresh),
         Some(_) => Err(invalid_argument("kind must be \"access\" or \"refresh\"")),
-    }
-}
-
-/// A subject given as a string or an integer.
-fn subject_arg(value: Unknown<'_>, name: &str) -> bastion_core::Result<String> {
-    let expected = "a string or an integer";
-    match value.get_type().map_err(errors::from_napi)? {
-        ValueType::String => arg(value, name, expected),
-        ValueType::Number => {
-            let n: f64 = arg(value, name, expected)?;
-            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-                Ok(format!("{n:.0}"))
-            } else {
-                Err(invalid_argument(format!("{name} must be {expected}")))
-            }
-        }
-        _ => Err(invalid_argument(format!("{name} must be {expected}"))),
     }
 }
 

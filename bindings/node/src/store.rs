@@ -1,41 +1,17 @@
 //! `Store` (core `store` module): where stateful components keep their state,
-//! this process's memory or Redis / Redis Cluster; and the one helper that
-//! turns a core future into a Promise.
+//! this process's memory or Redis / Redis Cluster.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bastion_core::clock::SharedClock;
 use bastion_core::store::{MemoryOptions, RedisOptions, Store as CoreStore};
-use napi::bindgen_prelude::{ClassInstance, PromiseRaw, ToNapiValue, Unknown, ValueType};
+use napi::bindgen_prelude::{ClassInstance, PromiseRaw, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
 
 use crate::clock::ManualClock;
-use crate::errors::{self, arg, invalid_argument, options_arg, Code, Result};
-
-/// Runs `fut` on the engine's I/O runtime and returns a Promise of its output,
-/// converted by `convert` on the JavaScript thread. A core error rejects the
-/// Promise with the same `Error` (and `code`) a synchronous call would throw;
-/// a panic in the core becomes an `INTERNAL` error.
-pub fn promise<'env, T, V, F, C>(env: &'env Env, fut: F, convert: C) -> Result<PromiseRaw<'env, V>>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = bastion_core::Result<T>> + Send + 'static,
-    C: FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
-{
-    let work = bastion_core::runtime::spawn(fut);
-    env.spawn_future_with_callback(
-        async move { Ok(work.await.and_then(|r| r)) },
-        move |env, r| match r {
-            Ok(v) => convert(env, v),
-            Err(e) => Err(errors::to_rejection(env, e)),
-        },
-    )
-    .map_err(|e| napi::Error::new(Code::from(e.status), e.reason))
-}
+use crate::errors::{self, arg, invalid_argument, options_arg, promise, Result};
 
 /// The clock argument: a `ManualClock`, or nothing for the system clock.
 pub fn clock_arg(value: Unknown<'_>) -> bastion_core::Result<Option<SharedClock>> {

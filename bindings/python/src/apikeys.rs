@@ -6,8 +6,8 @@
 use crate::aio;
 use crate::apikey::{key_bytes, ApiKeyHasher};
 use crate::clock::{self, ManualClock};
+use crate::errors::IntoPyResult;
 use crate::errors::InvalidArgumentError as PyValueError;
-use crate::errors::{self, IntoPyResult};
 use crate::json;
 use crate::store::{blocking, Store};
 use bastion_core::store::{MemoryOptions, OutagePolicy, Store as CoreStore};
@@ -16,7 +16,6 @@ use bastion_core::token::{
     ApiKeys as CoreKeys, ApiKeysOptions, CreatedApiKey as CoreCreated, Expiry,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -158,16 +157,6 @@ fn created(py: Python<'_>, c: CoreCreated) -> PyResult<CreatedApiKey> {
 }
 
 /// An owner given as ``str`` or ``int`` (a user's primary key).
-fn owner_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(json::py_str(s)?.to_owned());
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return Ok(obj.str()?.to_str()?.to_owned());
-    }
-    Err(errors::type_error(what, "str or int", obj))
-}
-
 fn rate_limit_arg(rate: Option<(u32, u32)>) -> PyResult<Option<RateLimit>> {
     rate.map(|(requests, window)| RateLimit::new(requests, window))
         .transpose()
@@ -273,7 +262,7 @@ impl ApiKeys {
         ttl: Option<u64>,
         expires_at: Option<u64>,
     ) -> PyResult<CreatedApiKey> {
-        let (owner, name) = (owner_arg(owner, "owner")?, name.to_owned());
+        let (owner, name) = (json::subject_text(owner, "owner")?, name.to_owned());
         let (rate, expiry) = (rate_limit_arg(rate_limit)?, expiry_arg(ttl, expires_at)?);
         let keys = Arc::clone(&self.inner);
         let made = blocking(py, self.inner.store(), false, move || {
@@ -294,7 +283,7 @@ impl ApiKeys {
         ttl: Option<u64>,
         expires_at: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (owner, name) = (owner_arg(owner, "owner")?, name.to_owned());
+        let (owner, name) = (json::subject_text(owner, "owner")?, name.to_owned());
         let (rate, expiry) = (rate_limit_arg(rate_limit)?, expiry_arg(ttl, expires_at)?);
         let keys = Arc::clone(&self.inner);
         aio::into_awaitable_with(
@@ -338,7 +327,7 @@ impl ApiKeys {
     ) -> PyResult<bool> {
         let by = by
             .filter(|b| !b.is_none())
-            .map(|b| owner_arg(b, "by"))
+            .map(|b| json::subject_text(b, "by"))
             .transpose()?;
         let (keys, id) = (Arc::clone(&self.inner), id.to_owned());
         blocking(py, self.inner.store(), false, move || {
@@ -358,7 +347,7 @@ impl ApiKeys {
     ) -> PyResult<Bound<'py, PyAny>> {
         let by = by
             .filter(|b| !b.is_none())
-            .map(|b| owner_arg(b, "by"))
+            .map(|b| json::subject_text(b, "by"))
             .transpose()?;
         let (keys, id) = (Arc::clone(&self.inner), id.to_owned());
         aio::into_awaitable(py, async move {
@@ -368,7 +357,7 @@ impl ApiKeys {
 
     /// Revokes every key of ``owner``; returns how many it revoked.
     fn revoke_all(&self, py: Python<'_>, owner: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let owner = owner_arg(owner, "owner")?;
+        let owner = json::subject_text(owner, "owner")?;
         let keys = Arc::clone(&self.inner);
         blocking(py, self.inner.store(), false, move || {
             keys.revoke_all(&owner)
@@ -382,7 +371,7 @@ impl ApiKeys {
         py: Python<'py>,
         owner: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let owner = owner_arg(owner, "owner")?;
+        let owner = json::subject_text(owner, "owner")?;
         let keys = Arc::clone(&self.inner);
         aio::into_awaitable(py, async move { keys.revoke_all_async(&owner).await })
     }
@@ -390,7 +379,7 @@ impl ApiKeys {
     /// The records of ``owner``'s keys, oldest first (revoked and expired
     /// ones within their retention included).
     fn list(&self, py: Python<'_>, owner: &Bound<'_, PyAny>) -> PyResult<Vec<ApiKeyRecord>> {
-        let owner = owner_arg(owner, "owner")?;
+        let owner = json::subject_text(owner, "owner")?;
         let keys = Arc::clone(&self.inner);
         blocking(py, self.inner.store(), false, move || keys.list(&owner))
             .map(|v| v.into_iter().map(ApiKeyRecord::from).collect())
@@ -399,7 +388,7 @@ impl ApiKeys {
 
     /// Awaitable :meth:`list`.
     fn alist<'py>(&self, py: Python<'py>, owner: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let owner = owner_arg(owner, "owner")?;
+        let owner = json::subject_text(owner, "owner")?;
         let keys = Arc::clone(&self.inner);
         aio::into_awaitable(py, async move {
             keys.list_async(&owner)

@@ -44,6 +44,18 @@ pub fn py_str<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
     })
 }
 
+/// A subject or owner given as ``str`` or ``int`` (a database id); an ``int``
+/// becomes its decimal text. `what` names the argument in a `TypeError`.
+pub fn subject_text(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(py_str(s)?.to_owned());
+    }
+    if obj.is_instance_of::<pyo3::types::PyInt>() {
+        return Ok(obj.str()?.to_str()?.to_owned());
+    }
+    Err(crate::errors::type_error(what, "str or int", obj))
+}
+
 /// True when `obj` is a `collections.abc.Mapping`.
 pub fn is_mapping(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     if obj.is_instance_of::<PyDict>() {

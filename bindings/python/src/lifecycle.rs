@@ -15,7 +15,7 @@ use bastion_core::token::{
     Algorithm, LifecycleOptions, TokenKind, TokenPair as CorePair, TokenService as CoreService,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyString};
+use pyo3::types::{PyDict, PyString};
 use std::sync::Arc;
 
 /// An access token and a refresh token issued together. ``repr`` never shows
@@ -91,13 +91,7 @@ pub struct TokenService {
 }
 
 fn subject_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(json::py_str(s)?.to_owned());
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return Ok(obj.str()?.to_str()?.to_owned());
-    }
-    Err(errors::type_error("subject", "str or int", obj))
+    json::subject_text(obj, "subject")
 }
 
 fn token_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
