@@ -124,8 +124,19 @@ impl fmt::Debug for Script {
 }
 
 /// Declares a [`Script`] from a file under `core/src/store/scripts/`, with the
-/// shared prelude prepended.
+/// shared prelude prepended (and, with `with "lib"`, a library file of
+/// functions shared by one component's scripts).
 macro_rules! script {
+    ($name:literal, with $lib:literal) => {
+        $crate::store::Script::new(
+            $name,
+            concat!(
+                include_str!("../store/scripts/prelude.lua"),
+                include_str!(concat!("../store/scripts/", $lib, ".lua")),
+                include_str!(concat!("../store/scripts/", $name, ".lua"))
+            ),
+        )
+    };
     ($name:literal) => {
         $crate::store::Script::new(
             $name,

@@ -77,13 +77,13 @@ const MAX_LIFETIME: u64 = 100 * 365 * 86_400;
 /// The most keys the local outage cache holds.
 const LOCAL_MAX: usize = 10_000;
 
-static INDEX: Script = script!("apikey_index");
+static INDEX: Script = script!("apikey_index", with "apikey_owner");
 static PUT: Script = script!("apikey_put");
 static GET: Script = script!("apikey_get");
 static REHASH: Script = script!("apikey_rehash");
 static REVOKE: Script = script!("apikey_revoke");
-static OWNER_LIST: Script = script!("apikey_owner_list");
-static OWNER_UPDATE: Script = script!("apikey_owner_update");
+static OWNER_LIST: Script = script!("apikey_owner_list", with "apikey_owner");
+static OWNER_UPDATE: Script = script!("apikey_owner_update", with "apikey_owner");
 
 /// Options of an [`ApiKeys`] registry.
 #[derive(Clone)]

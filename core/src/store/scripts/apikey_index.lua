@@ -1,6 +1,6 @@
 -- Indexes a new API key under its owner; runs before the key's record is written.
--- KEYS[1] the owner's index, a hash: key id -> "<indexed at>:<kept until>" (us;
--- kept until 0: the key never expires and its entry has no end).
+-- KEYS[1] the owner's index (see apikey_owner.lua; kept until 0: the key never
+-- expires).
 -- ARGV[2] key id, ARGV[3] expiry (s since the epoch, 0: none), ARGV[4] lifetime
 -- (s, 0: none; used when ARGV[3] is 0), ARGV[5] retention after the expiry (us),
 -- ARGV[6] the most keys one owner may hold, ARGV[7] the longest lifetime (s).
@@ -22,30 +22,10 @@ local keep = 0
 if exp ~= 0 then
   keep = exp * 1000000 + tonumber(ARGV[5])
 end
-local entries = redis.call('HGETALL', KEYS[1])
-local live, forever, last = 0, keep == 0, keep
-for i = 1, #entries, 2 do
-  local v = entries[i + 1]
-  local sep = string.find(v, ':', 1, true)
-  local kept = tonumber(string.sub(v, sep + 1))
-  if kept ~= 0 and kept <= now then
-    redis.call('HDEL', KEYS[1], entries[i])
-  else
-    live = live + 1
-    if kept == 0 then
-      forever = true
-    elseif kept > last then
-      last = kept
-    end
-  end
-end
-if live >= tonumber(ARGV[6]) then
+local live = apikey_owner_live(KEYS[1], now)
+if #live >= tonumber(ARGV[6]) then
   return {1, now, exp}
 end
 redis.call('HSET', KEYS[1], ARGV[2], bastion_int(now) .. ':' .. bastion_int(keep))
-if forever then
-  redis.call('PERSIST', KEYS[1])
-else
-  bastion_expire_at(KEYS[1], now, last)
-end
+apikey_owner_expire(KEYS[1], now, live, keep)
 return {0, now, exp}

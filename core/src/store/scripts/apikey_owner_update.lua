@@ -26,21 +26,6 @@ for i = 3, #ARGV, 2 do
   end
 end
 if changed > 0 then
-  local entries = redis.call('HGETALL', KEYS[1])
-  local last, forever = 0, false
-  for i = 2, #entries, 2 do
-    local v = entries[i]
-    local kept = tonumber(string.sub(v, string.find(v, ':', 1, true) + 1))
-    if kept == 0 then
-      forever = true
-    elseif kept > last then
-      last = kept
-    end
-  end
-  if forever then
-    redis.call('PERSIST', KEYS[1])
-  elseif last > 0 then
-    bastion_expire_at(KEYS[1], now, last)
-  end
+  apikey_owner_expire(KEYS[1], now, apikey_owner_live(KEYS[1], now), nil)
 end
 return changed
