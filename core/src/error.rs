@@ -74,6 +74,11 @@ pub enum ErrorKind {
     /// The JWKS could not be fetched (network, TLS, timeout, HTTP status, size or content) and no
     /// usable earlier copy remains.
     JwksFetchFailed,
+    /// A rate limit denied the request; [`Error::retry_after`] says when to try again.
+    RateLimited,
+    /// The account (or client) is locked out after too many failed attempts;
+    /// [`Error::retry_after`] says when the lockout ends.
+    AccountLocked,
     /// An internal invariant failed; never expected.
     Internal,
 }
@@ -112,6 +117,8 @@ impl ErrorKind {
             Self::InvalidKeySet => "INVALID_KEY_SET",
             Self::KeyNotFound => "KEY_NOT_FOUND",
             Self::JwksFetchFailed => "JWKS_FETCH_FAILED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::AccountLocked => "ACCOUNT_LOCKED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -147,6 +154,8 @@ impl ErrorKind {
         Self::InvalidKeySet,
         Self::KeyNotFound,
         Self::JwksFetchFailed,
+        Self::RateLimited,
+        Self::AccountLocked,
         Self::Internal,
     ];
 }
@@ -166,6 +175,8 @@ pub enum Detail {
     /// The instant (seconds since the epoch) at which the token (or API key)
     /// expired or becomes valid, or at which an API key was revoked.
     At(f64),
+    /// Seconds until the request may be retried (rate limits, lockouts).
+    RetryAfter(f64),
 }
 
 /// The engine's error: a kind, a human-readable message and optional details
@@ -176,6 +187,7 @@ pub struct Error {
     message: String,
     claim: Option<String>,
     at: Option<f64>,
+    retry_after: Option<f64>,
 }
 
 impl Error {
@@ -187,6 +199,7 @@ impl Error {
             message: message.into(),
             claim: None,
             at: None,
+            retry_after: None,
         }
     }
 
@@ -196,6 +209,7 @@ impl Error {
         match detail {
             Detail::Claim(c) => self.claim = Some(c),
             Detail::At(t) => self.at = Some(t),
+            Detail::RetryAfter(t) => self.retry_after = Some(t),
         }
         self
     }
@@ -228,6 +242,12 @@ impl Error {
     #[must_use]
     pub fn at(&self) -> Option<f64> {
         self.at
+    }
+
+    /// Seconds until a retry may succeed, for `RATE_LIMITED` and `ACCOUNT_LOCKED`.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<f64> {
+        self.retry_after
     }
 }
 

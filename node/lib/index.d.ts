@@ -108,6 +108,8 @@ export type ErrorCode =
   | 'INVALID_KEY_SET'
   | 'KEY_NOT_FOUND'
   | 'JWKS_FETCH_FAILED'
+  | 'RATE_LIMITED'
+  | 'ACCOUNT_LOCKED'
   | 'INTERNAL';
 
 /** What `validateSecret` checks a secret for. */
@@ -121,6 +123,8 @@ export interface BastionError extends Error {
   at?: number;
   /** For claim errors: the claim concerned. */
   claim?: string;
+  /** For `RATE_LIMITED` and `ACCOUNT_LOCKED`: seconds until a retry may succeed. */
+  retryAfter?: number;
 }
 
 /** Base class of every verification failure, as in jsonwebtoken. */

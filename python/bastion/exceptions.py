@@ -10,6 +10,7 @@ that Node exposes as ``err.code``.
 from __future__ import annotations
 
 __all__ = [
+    "AccountLockedError",
     "ApiKeyError",
     "ApiKeyExpiredError",
     "ApiKeyRevokedError",
@@ -39,6 +40,7 @@ __all__ = [
     "PyJWKError",
     "PyJWKSetError",
     "PyJWTError",
+    "RateLimitExceeded",
     "StoreError",
     "StoreFullError",
     "StoreUnavailableError",
@@ -308,3 +310,28 @@ class ApiKeyRevokedError(ApiKeyError):
     """The API key's record has been revoked."""
 
     code = "API_KEY_REVOKED"
+
+
+# ---- Rate limits and lockouts ------------------------------------------------------
+
+
+class RateLimitExceeded(BastionError):
+    """A rate limit denied the request (answer 429). ``retry_after`` is the number of
+    seconds until the request could be admitted (``None`` when unknown)."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str = "rate limit exceeded", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AccountLockedError(BastionError):
+    """Too many failed attempts: the account or client is locked out (answer 429 or
+    423). ``retry_after`` is the number of seconds until the lockout ends."""
+
+    code = "ACCOUNT_LOCKED"
+
+    def __init__(self, message: str = "locked out", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after

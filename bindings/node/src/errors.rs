@@ -149,7 +149,8 @@ pub fn from_napi(err: napi::Error) -> CoreError {
     CoreError::new(kind, err.reason)
 }
 
-/// Builds the JavaScript `Error` for `err`: message, `code`, `at`, `claim`.
+/// Builds the JavaScript `Error` for `err`: message, `code`, `at`, `claim`,
+/// `retryAfter`.
 fn js_error<'e>(env: &'e Env, err: &CoreError) -> napi::Result<Object<'e>> {
     let error = napi::Error::new(Code(err.code()), err.message().to_owned());
     let value: Unknown<'e> = JsError::from(error).into_unknown(*env);
@@ -159,6 +160,9 @@ fn js_error<'e>(env: &'e Env, err: &CoreError) -> napi::Result<Object<'e>> {
     }
     if let Some(claim) = err.claim() {
         obj.set_named_property("claim", claim)?;
+    }
+    if let Some(secs) = err.retry_after() {
+        obj.set_named_property("retryAfter", secs)?;
     }
     Ok(obj)
 }

@@ -40,6 +40,8 @@ pyo3::import_exception!(bastion.exceptions, ApiKeyRevokedError);
 pyo3::import_exception!(bastion.exceptions, PyJWKSetError);
 pyo3::import_exception!(bastion.exceptions, KeyNotFoundError);
 pyo3::import_exception!(bastion.exceptions, PyJWKClientConnectionError);
+pyo3::import_exception!(bastion.exceptions, RateLimitExceeded);
+pyo3::import_exception!(bastion.exceptions, AccountLockedError);
 
 /// Converts a core error into the matching `bastion.exceptions` class.
 #[cold]
@@ -77,6 +79,8 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::InvalidKeySet => PyJWKSetError::new_err(msg),
         ErrorKind::KeyNotFound => KeyNotFoundError::new_err(msg),
         ErrorKind::JwksFetchFailed => PyJWKClientConnectionError::new_err(msg),
+        ErrorKind::RateLimited => RateLimitExceeded::new_err((msg, e.retry_after())),
+        ErrorKind::AccountLocked => AccountLockedError::new_err((msg, e.retry_after())),
         // Internal, and any kind added to the core later.
         _ => BastionError::new_err(msg),
     }

@@ -10,10 +10,10 @@
 //!   one-second expiry buckets; every decision pops a bounded number of due
 //!   keys from its own shard and from one other shard taken round-robin. There
 //!   is no timer per key, no background thread and no full scan.
-//! - **A hard cap on keys** (`max_keys`, default one million, split evenly
-//!   over the shards). Overflow policy: a write that would add a key to a full
-//!   shard first sweeps that shard harder; if it is still full the write is
-//!   refused with [`ErrorKind::StoreFull`](crate::ErrorKind::StoreFull) and
+//! - **A hard cap on keys** (`max_keys`, default one million, counted over
+//!   the whole store, so one busy hash tag can use all of it). Overflow
+//!   policy: a write that would add a key to a full store first sweeps its
+//!   shard harder; if the store is still full the write is refused with [`ErrorKind::StoreFull`](crate::ErrorKind::StoreFull) and
 //!   existing keys are untouched. Nothing is evicted early, so a flood of new
 //!   keys can never push out a revocation or a lockout; the component's
 //!   outage policy decides what a refused write means.
@@ -34,7 +34,7 @@ use std::sync::Arc;
 const SWEEP_OWN: usize = 16;
 /// How many due keys one decision sweeps from the next shard in turn.
 const SWEEP_OTHER: usize = 8;
-/// How many due keys a write into a full shard may sweep before refusing.
+/// How many due keys a write into a full store may sweep before refusing.
 const SWEEP_FULL: usize = 256;
 
 /// Options of a [`MemoryStore`].
@@ -67,6 +67,11 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// A small map of named fields (a Redis hash).
     Fields(Vec<(String, Vec<u8>)>),
+    /// Four integers kept inline, with no allocation: the state of the O(1)
+    /// rate-limit algorithms and of a lockout key.
+    Words([i64; 4]),
+    /// A list of integers (the log of an exact sliding window).
+    Ints(Vec<i64>),
 }
 
 impl Value {
@@ -107,6 +112,8 @@ impl Value {
             Self::Int(_) => 8,
             Self::Bytes(b) => b.len(),
             Self::Fields(f) => f.iter().map(|(n, v)| n.len() + v.len() + 48).sum(),
+            Self::Words(_) => 32,
+            Self::Ints(v) => v.len() * 8,
         }
     }
 }
@@ -129,8 +136,9 @@ fn slot_of(expires_at: i64) -> i64 {
 }
 
 impl Shard {
-    /// Removes up to `budget` due keys; returns how many it examined.
-    fn sweep(&mut self, now: i64, mut budget: usize) {
+    /// Examines up to `budget` due keys, removing the expired ones (and
+    /// counting each removal off `live`).
+    fn sweep(&mut self, now: i64, mut budget: usize, live: &AtomicUsize) {
         while budget > 0 {
             let Some(mut first) = self.wheel.first_entry() else {
                 return;
@@ -153,6 +161,7 @@ impl Shard {
                 Some(e) if e.slot != slot => None,
                 Some(e) if e.expires_at <= now => {
                     self.map.remove(&key);
+                    live.fetch_sub(1, Ordering::Relaxed);
                     None
                 }
                 Some(e) => {
@@ -172,7 +181,9 @@ impl Shard {
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
-    cap_per_shard: usize,
+    max_keys: usize,
+    /// Keys held (expired but unswept included): the count the cap applies to.
+    live: AtomicUsize,
     clock: SharedClock,
     cursor: AtomicUsize,
 }
@@ -181,7 +192,7 @@ impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
             .field("shards", &self.shards.len())
-            .field("max_keys", &(self.cap_per_shard * self.shards.len()))
+            .field("max_keys", &self.max_keys)
             .finish()
     }
 }
@@ -191,11 +202,11 @@ impl MemoryStore {
     #[must_use]
     pub fn new(options: MemoryOptions) -> Self {
         let n = options.shards.clamp(1, 4096).next_power_of_two();
-        let cap_per_shard = options.max_keys.div_ceil(n).max(1);
         Self {
             shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
-            cap_per_shard,
+            max_keys: options.max_keys.max(1),
+            live: AtomicUsize::new(0),
             clock: options.clock,
             cursor: AtomicUsize::new(0),
         }
@@ -210,7 +221,7 @@ impl MemoryStore {
     /// The most keys the store holds.
     #[must_use]
     pub fn max_keys(&self) -> usize {
-        self.cap_per_shard * self.shards.len()
+        self.max_keys
     }
 
     /// Live keys right now, and the approximate bytes their values take
@@ -235,7 +246,7 @@ impl MemoryStore {
     /// Keys held, expired but not yet swept included.
     #[must_use]
     pub fn held_keys(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().map.len()).sum()
+        self.live.load(Ordering::Relaxed)
     }
 
     fn shard_of(&self, key: &str) -> usize {
@@ -259,11 +270,12 @@ impl MemoryStore {
         let now = self.clock.now_micros();
         let out = {
             let mut shard = self.shards[idx].lock();
-            shard.sweep(now, SWEEP_OWN);
+            shard.sweep(now, SWEEP_OWN, &self.live);
             let mut txn = Txn {
                 shard: &mut shard,
                 now,
-                cap: self.cap_per_shard,
+                cap: self.max_keys,
+                live: &self.live,
             };
             decision.apply(&mut txn)
         };
@@ -271,7 +283,7 @@ impl MemoryStore {
         let other = self.cursor.fetch_add(1, Ordering::Relaxed) & (self.shards.len() - 1);
         if other != idx {
             if let Some(mut s) = self.shards[other].try_lock() {
-                s.sweep(now, SWEEP_OTHER);
+                s.sweep(now, SWEEP_OTHER, &self.live);
             }
         }
         out
@@ -281,7 +293,7 @@ impl MemoryStore {
     pub fn sweep_all(&self) {
         let now = self.clock.now_micros();
         for s in self.shards.iter() {
-            s.lock().sweep(now, usize::MAX);
+            s.lock().sweep(now, usize::MAX, &self.live);
         }
     }
 }
@@ -291,6 +303,7 @@ pub struct Txn<'a> {
     shard: &'a mut Shard,
     now: i64,
     cap: usize,
+    live: &'a AtomicUsize,
 }
 
 impl Txn<'_> {
@@ -310,7 +323,7 @@ impl Txn<'_> {
         let now = self.now;
         match self.shard.map.get(key) {
             Some(e) if e.expires_at <= now => {
-                self.shard.map.remove(key);
+                self.drop_key(key);
                 None
             }
             Some(_) => self.shard.map.get_mut(key).map(|e| &mut e.value),
@@ -329,7 +342,7 @@ impl Txn<'_> {
     /// `STORE_FULL` when the key is new and the shard is full.
     pub fn put(&mut self, key: &str, value: Value, expires_at: i64) -> Result<()> {
         if expires_at <= self.now {
-            self.shard.map.remove(key);
+            self.drop_key(key);
             return Ok(());
         }
         let slot = slot_of(expires_at);
@@ -349,12 +362,14 @@ impl Txn<'_> {
             }
             return Ok(());
         }
-        if self.shard.map.len() >= self.cap {
-            self.shard.sweep(self.now, SWEEP_FULL);
-            if self.shard.map.len() >= self.cap {
+        if self.live.fetch_add(1, Ordering::Relaxed) >= self.cap {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            self.shard.sweep(self.now, SWEEP_FULL, self.live);
+            if self.live.fetch_add(1, Ordering::Relaxed) >= self.cap {
+                self.live.fetch_sub(1, Ordering::Relaxed);
                 return Err(err!(
                     StoreFull,
-                    "the memory store is full ({} keys per shard); raise max_keys",
+                    "the memory store is full ({} keys); raise max_keys",
                     self.cap
                 ));
             }
@@ -388,8 +403,14 @@ impl Txn<'_> {
     /// Deletes `key`; returns whether a live value was there.
     pub fn remove(&mut self, key: &str) -> bool {
         let live = self.get(key).is_some();
-        self.shard.map.remove(key);
+        self.drop_key(key);
         live
+    }
+
+    fn drop_key(&mut self, key: &str) {
+        if self.shard.map.remove(key).is_some() {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
