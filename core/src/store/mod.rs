@@ -402,6 +402,17 @@ impl Store {
         }
     }
 
+    /// The clock decisions are timed by: the memory store's, the Redis store's
+    /// explicit test clock, else the system clock (Redis itself then uses its
+    /// own `TIME`, which this only approximates).
+    #[must_use]
+    pub fn clock(&self) -> crate::clock::SharedClock {
+        match self {
+            Self::Memory(m) => Arc::clone(m.clock()),
+            Self::Redis(r) => r.clock().cloned().unwrap_or_else(crate::clock::system),
+        }
+    }
+
     /// The memory store, when this is one.
     #[must_use]
     pub fn as_memory(&self) -> Option<&Arc<MemoryStore>> {
