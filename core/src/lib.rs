@@ -12,6 +12,7 @@
 //!   argon2-cffi and Django encodings.
 //! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
+//! - [`lockout`]: account lockout after failed logins (django-axes semantics).
 //! - [`ratelimit`]: rate strings (limiters to follow).
 //! - [`store`]: the state layer ([`store::MemoryStore`], [`store::RedisStore`]).
 //! - [`runtime`]: the I/O runtime shared by sync and async callers.
@@ -22,6 +23,7 @@
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod lockout;
 pub mod netaddr;
 pub mod password;
 pub mod ratelimit;
