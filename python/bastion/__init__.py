@@ -19,6 +19,10 @@
   peppers; :func:`api_key_id` reads the id to look a digest up.
   :class:`ApiKeys` is the store-backed registry: create, verify in one round
   trip, list and revoke keys kept in a :class:`Store`.
+- Account lockout: :class:`Lockout` counts failed logins per username, IP
+  address or a combination (django-axes' settings), locks for a cool-off and
+  answers with a :class:`LockoutState`; :meth:`Lockout.login` gives uniform
+  answers for unknown users and wrong passwords.
 - Client IP: :func:`client_ip` resolves the client address behind trusted
   proxies (X-Forwarded-For, Forwarded, X-Real-IP walked from the right);
   :func:`client_key` gives the rate-limit key (IPv6 grouped by a prefix).
@@ -40,6 +44,8 @@ from bastion._native import (
     JwksClient,
     Key,
     KeySet,
+    Lockout,
+    LockoutState,
     ManualClock,
     Store,
     TokenPair,
@@ -54,6 +60,7 @@ from bastion._native import (
     validate_secret,
 )
 from bastion.exceptions import (
+    AccountLockedError,
     ApiKeyError,
     ApiKeyExpiredError,
     ApiKeyRevokedError,
@@ -81,10 +88,9 @@ from bastion.exceptions import (
     PyJWKClientError,
     PyJWKSetError,
     PyJWTError,
+    RateLimitExceeded,
     StoreError,
     StoreFullError,
-    RateLimitExceeded,
-    AccountLockedError,
     StoreUnavailableError,
     TokenAlreadyRotatedError,
     TokenReusedError,
@@ -109,6 +115,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 __all__ = [
+    "AccountLockedError",
     "ApiKeyError",
     "ApiKeyExpiredError",
     "ApiKeyHasher",
@@ -138,6 +145,8 @@ __all__ = [
     "Key",
     "KeyNotFoundError",
     "KeySet",
+    "Lockout",
+    "LockoutState",
     "ManualClock",
     "MissingRequiredClaimError",
     "PasswordHasher",
@@ -146,11 +155,10 @@ __all__ = [
     "PyJWKClientError",
     "PyJWKSetError",
     "PyJWTError",
+    "RateLimitExceeded",
     "Store",
     "StoreError",
     "StoreFullError",
-    "RateLimitExceeded",
-    "AccountLockedError",
     "StoreUnavailableError",
     "TokenAlreadyRotatedError",
     "TokenPair",

@@ -10,6 +10,7 @@ mod errors;
 mod json;
 mod jwks;
 mod lifecycle;
+mod lockout;
 mod netaddr;
 mod password;
 mod secrets;
@@ -31,6 +32,8 @@ mod _native {
     use super::jwks::{JwksClient, KeySet};
     #[pymodule_export]
     use super::lifecycle::{TokenPair, TokenService};
+    #[pymodule_export]
+    use super::lockout::{Lockout, LockoutState};
     #[pymodule_export]
     use super::netaddr::{client_ip, client_key};
     #[pymodule_export]

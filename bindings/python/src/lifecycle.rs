@@ -121,7 +121,7 @@ fn claims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Object> {
         .map_err(|e| PyValueError::new_err(format!("claims: {e}")))
 }
 
-fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("event", e.name())?;
     d.set_item("category", e.category().prefix())?;
