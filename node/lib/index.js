@@ -12,6 +12,7 @@ const jwt = require('./jwt.js');
 const jwks = require('./jwks.js');
 const password = require('./password.js');
 const lifecycle = require('./lifecycle.js');
+const { Lockout } = require('./lockout.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -44,5 +45,6 @@ module.exports = {
   TokenService: lifecycle.TokenService,
   ApiKeys: lifecycle.ApiKeys,
   CreatedApiKey: native.CreatedApiKey,
+  Lockout,
   password,
 };

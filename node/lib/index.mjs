@@ -27,6 +27,7 @@ export const {
   TokenService,
   ApiKeys,
   CreatedApiKey,
+  Lockout,
   password,
 } = bastion;
 

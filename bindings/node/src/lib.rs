@@ -12,6 +12,7 @@ mod clock;
 mod errors;
 mod jwks;
 mod lifecycle;
+mod lockout;
 mod netaddr;
 mod password;
 mod secrets;

@@ -95,7 +95,7 @@ fn kind_arg(kind: Option<String>) -> bastion_core::Result<TokenKind> {
     }
 }
 
-fn event_fields(e: &Event) -> HashMap<String, String> {
+pub(crate) fn event_fields(e: &Event) -> HashMap<String, String> {
     let mut m: HashMap<String, String> = e
         .fields()
         .into_iter()
