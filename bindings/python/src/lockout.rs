@@ -90,13 +90,14 @@ impl LockoutState {
 
     fn __repr__(&self) -> String {
         let s = &self.inner;
+        let params: Vec<String> = self.parameters().iter().map(|p| format!("'{p}'")).collect();
         format!(
-            "LockoutState(locked={}, retry_after={}, failures={}, remaining={}, parameters={:?})",
+            "LockoutState(locked={}, retry_after={}, failures={}, remaining={}, parameters=[{}])",
             if s.locked { "True" } else { "False" },
             s.retry_after,
             s.failures,
             s.remaining,
-            self.parameters()
+            params.join(", ")
         )
     }
 }
@@ -576,12 +577,20 @@ impl Lockout {
 
     fn __repr__(&self) -> String {
         let o = self.inner.options();
+        let groups: Vec<String> = self
+            .parameters()
+            .iter()
+            .map(|g| {
+                let names: Vec<String> = g.iter().map(|p| format!("'{p}'")).collect();
+                format!("[{}]", names.join(", "))
+            })
+            .collect();
         format!(
-            "Lockout(name={:?}, failure_limit={}, cooloff={}, parameters={:?}, store={:?}, outage_policy={:?})",
+            "Lockout(name='{}', failure_limit={}, cooloff={}, parameters=[{}], store='{}', outage_policy='{}')",
             o.name,
             o.failure_limit,
             o.cooloff.as_secs_f64(),
-            self.parameters(),
+            groups.join(", "),
             self.inner.store().kind(),
             o.outage_policy.name()
         )
