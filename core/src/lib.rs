@@ -13,7 +13,8 @@
 //! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
 //! - [`lockout`]: account lockout after failed logins (django-axes semantics).
-//! - [`ratelimit`]: rate strings (limiters to follow).
+//! - [`ratelimit`]: rate strings, the four limiter algorithms, [`ratelimit::RateLimiter`]
+//!   and its [`ratelimit::Decision`] with the rate-limit headers.
 //! - [`store`]: the state layer ([`store::MemoryStore`], [`store::RedisStore`]).
 //! - [`runtime`]: the I/O runtime shared by sync and async callers.
 //! - [`timespan`]: durations such as `"2h"` or `"7 days"`.

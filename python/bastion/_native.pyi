@@ -13,14 +13,17 @@ __all__ = [
     "ApiKeyRecord",
     "ApiKeys",
     "CreatedApiKey",
+    "Decision",
     "IssuedApiKey",
     "JwksClient",
     "Key",
     "KeySet",
+    "LimitStatus",
     "Lockout",
     "LockoutState",
     "ManualClock",
     "PasswordHasher",
+    "RateLimiter",
     "Store",
     "TokenPair",
     "TokenService",
@@ -852,3 +855,122 @@ class TokenService:
         """Revokes one family of ``subject``; returns whether it existed."""
     def arevoke_family(self, subject: str | int, family: str) -> Awaitable[bool]:
         """Awaitable :meth:`revoke_family`."""
+
+# ---- rate limiting --------------------------------------------------------------
+
+@final
+class LimitStatus:
+    """What one limit of a limiter said about a request."""
+
+    @property
+    def rate(self) -> str:
+        """The limit, canonical (``"5/15m"``)."""
+    @property
+    def allowed(self) -> bool:
+        """Whether this limit alone would admit the request."""
+    @property
+    def limit(self) -> int:
+        """The limit's count."""
+    @property
+    def window(self) -> float:
+        """The limit's window in seconds."""
+    @property
+    def remaining(self) -> int:
+        """Units left in this limit."""
+    @property
+    def reset_after(self) -> float:
+        """Seconds until this limit is back to full capacity."""
+    @property
+    def retry_after(self) -> float:
+        """Seconds until this limit would admit the request (0 when it does)."""
+
+@final
+class Decision:
+    """The answer to a rate-limit check; true when the request is admitted."""
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the request is admitted (every limit admitted and was charged)."""
+    @property
+    def limit(self) -> int:
+        """The binding limit's count."""
+    @property
+    def remaining(self) -> int:
+        """Units left in the binding limit."""
+    @property
+    def reset_after(self) -> float:
+        """Seconds until the binding limit is back to full capacity."""
+    @property
+    def retry_after(self) -> float:
+        """Seconds until the request could be admitted (0 when it is)."""
+    @property
+    def denied_by(self) -> int | None:
+        """The index of the limit that denied, or None."""
+    @property
+    def rate(self) -> str:
+        """The binding limit, canonical."""
+    @property
+    def limits(self) -> list[LimitStatus]:
+        """Every limit's own answer, in the limiter's order."""
+    @property
+    def fallback(self) -> str | None:
+        """The outage policy that decided when the store could not answer, else None."""
+    @property
+    def policy(self) -> str:
+        """The limiter's name (the ``RateLimit`` policy name)."""
+    @property
+    def decided_at(self) -> float:
+        """When the decision was made, seconds since the epoch."""
+    def retry_after_header(self) -> int | None:
+        """``Retry-After`` in whole seconds (at least 1) when denied, else None."""
+    def headers(self) -> dict[str, str]:
+        """The rate-limit response headers for this decision."""
+    def __bool__(self) -> bool: ...
+
+@final
+class RateLimiter:
+    """One or more limits per client key, decided all or nothing in one store decision."""
+
+    def __new__(
+        cls,
+        rates: str | Sequence[str],
+        *,
+        store: Store | None = None,
+        name: str = "default",
+        algorithm: str = "sliding_window",
+        outage_policy: str = "local",
+        local_rates: str | Sequence[str] | None = None,
+        on_event: Callable[[dict[str, str]], object] | None = None,
+    ) -> RateLimiter: ...
+    @property
+    def rates(self) -> list[str]:
+        """The limits, canonical, in order."""
+    @property
+    def name(self) -> str:
+        """The limiter's name."""
+    @property
+    def algorithm(self) -> str:
+        """The algorithm's name."""
+    @property
+    def outage_policy(self) -> str:
+        """The outage policy's name."""
+    def check(self, key: str, cost: int = 1) -> Decision:
+        """Checks ``cost`` units for ``key``, charging them when every limit admits."""
+    def acheck(self, key: str, cost: int = 1) -> Awaitable[Decision]:
+        """Awaitable :meth:`check`."""
+    def hit(self, key: str, cost: int = 1) -> Decision:
+        """Like :meth:`check`, but raises ``RateLimitExceeded`` when denied."""
+    def ahit(self, key: str, cost: int = 1) -> Awaitable[Decision]:
+        """Awaitable :meth:`hit`."""
+    def peek(self, key: str, cost: int = 1) -> Decision:
+        """Whether ``cost`` units would be admitted now, charging nothing."""
+    def apeek(self, key: str, cost: int = 1) -> Awaitable[Decision]:
+        """Awaitable :meth:`peek`."""
+    def refund(self, key: str, cost: int = 1) -> None:
+        """Gives back up to ``cost`` units to every limit of ``key``."""
+    def arefund(self, key: str, cost: int = 1) -> Awaitable[None]:
+        """Awaitable :meth:`refund`."""
+    def reset(self, key: str) -> None:
+        """Forgets everything about ``key``."""
+    def areset(self, key: str) -> Awaitable[None]:
+        """Awaitable :meth:`reset`."""

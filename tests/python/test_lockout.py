@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,28 +23,10 @@ from bastion import (
     _native,
 )
 from bastion.password import hash_password
-from conftest import NOW
-
-StoreFactory = Callable[[ManualClock], Store]
+from conftest import NOW, StoreFactory
 
 # Hashing costs little in tests; the lockout only needs some hash to verify.
 FAST = _native.PasswordHasher("pbkdf2_sha256", iterations=1000)
-
-
-@pytest.fixture(params=["memory", "redis", "cluster"])
-def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> StoreFactory:
-    """A store of the parametrised backend, driven by the given clock; every store it builds shares one
-    state (one memory store, or one Redis under one prefix)."""
-    if request.param == "memory":
-        stores: dict[int, Store] = {}
-        return lambda clock: stores.setdefault(id(clock), Store(clock=clock))
-    if request.param == "redis":
-        server: redis_harness.RedisServer = request.getfixturevalue("redis_server")
-        url = server.url
-    else:
-        cluster: redis_harness.RedisCluster = request.getfixturevalue("redis_cluster")
-        url = "redis+cluster://" + ",".join(u.removeprefix("redis://") for u in cluster.urls)
-    return lambda clock: Store(url, timeout=2.0, prefix=redis_prefix, clock=clock)
 
 
 def test_axes_settings_lock_for_the_cooloff(make_store: StoreFactory) -> None:

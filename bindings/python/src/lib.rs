@@ -7,12 +7,14 @@ mod apikey;
 mod apikeys;
 mod clock;
 mod errors;
+mod events;
 mod json;
 mod jwks;
 mod lifecycle;
 mod lockout;
 mod netaddr;
 mod password;
+mod ratelimit;
 mod secrets;
 mod store;
 mod token;
@@ -41,6 +43,8 @@ mod _native {
         argon2_hash_raw, identify_hash, memory_budget, set_memory_budget_kib, verify_password,
         PasswordHasher,
     };
+    #[pymodule_export]
+    use super::ratelimit::{Decision, LimitStatus, RateLimiter};
     #[pymodule_export]
     use super::secrets::{check_signing_key_separate, validate_secret};
     #[pymodule_export]

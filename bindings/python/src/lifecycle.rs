@@ -8,7 +8,6 @@ use crate::errors::{self, IntoPyResult};
 use crate::json::{self, DumpOptions};
 use crate::store::{blocking, Store};
 use crate::token::Key;
-use bastion_core::events::Event;
 use bastion_core::store::OutagePolicy;
 use bastion_core::token::json::{self as core_json, Object};
 use bastion_core::token::{
@@ -121,16 +120,6 @@ fn claims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Object> {
         .map_err(|e| PyValueError::new_err(format!("claims: {e}")))
 }
 
-pub(crate) fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("event", e.name())?;
-    d.set_item("category", e.category().prefix())?;
-    for (k, v) in e.fields() {
-        d.set_item(k, v)?;
-    }
-    Ok(d)
-}
-
 impl TokenService {
     /// Whether signing a pair takes milliseconds (RSA), so the GIL is
     /// released even on the memory store.
@@ -194,17 +183,7 @@ impl TokenService {
         o.clock = clock::resolve(clock);
         let store = store.map_or_else(Default::default, |s| s.get().inner.clone());
         let svc = CoreService::new(store, (*key.get().inner).clone(), o).py_err()?;
-        if let Some(cb) = on_event {
-            svc.listeners().add(Arc::new(move |e: &Event| {
-                Python::attach(|py| {
-                    let delivered = event_dict(py, e).and_then(|d| cb.call1(py, (d,)));
-                    if let Err(err) = delivered {
-                        // A failing listener must not change the decision.
-                        err.write_unraisable(py, Some(cb.bind(py)));
-                    }
-                });
-            }));
-        }
+        crate::events::attach(svc.listeners(), on_event);
         Ok(Self {
             inner: Arc::new(svc),
         })

@@ -7,10 +7,8 @@ use crate::aio;
 use crate::clock::{self, ManualClock};
 use crate::errors::InvalidArgumentError as PyValueError;
 use crate::errors::{self, IntoPyResult};
-use crate::lifecycle::event_dict;
 use crate::password::{password_bytes, PasswordHasher};
 use crate::store::{blocking, Store};
-use bastion_core::events::Event;
 use bastion_core::lockout::{
     Attempt, LockedEntry, Lockout as CoreLockout, LockoutOptions, LockoutState as CoreState, Param,
     Progressive,
@@ -331,17 +329,7 @@ impl Lockout {
             }),
         };
         let lockout = CoreLockout::new(store, options).py_err()?;
-        if let Some(cb) = on_event {
-            lockout.listeners().add(Arc::new(move |e: &Event| {
-                Python::attach(|py| {
-                    let delivered = event_dict(py, e).and_then(|d| cb.call1(py, (d,)));
-                    if let Err(err) = delivered {
-                        // A failing listener must not change the decision.
-                        err.write_unraisable(py, Some(cb.bind(py)));
-                    }
-                });
-            }));
-        }
+        crate::events::attach(lockout.listeners(), on_event);
         Ok(Self {
             inner: Arc::new(lockout),
         })

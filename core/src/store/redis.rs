@@ -220,6 +220,12 @@ impl RedisStore {
         })
     }
 
+    /// The explicit clock decisions use instead of Redis `TIME`, if any.
+    #[must_use]
+    pub fn clock(&self) -> Option<&SharedClock> {
+        self.options.clock.as_ref()
+    }
+
     /// `"redis"` or `"redis-cluster"`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
