@@ -297,6 +297,69 @@ export declare class KeySet {
 }
 
 /**
+ * Account lockout after failed logins, with django-axes' settings: a key per
+ * parameter group (default `[['username'], ['ip_address']]`), `failureLimit`
+ * failures (default 10) lock a key for `cooloff` (default one hour), and
+ * failures expire a cool-off after the last one. `recordFailure` is one
+ * atomic round trip; `check` only reads; `recordSuccess` resets the username
+ * groups only (an IP address keeps its count); `unlock` and `locked` are for
+ * admins; `login` is the whole flow with uniform answers. Promise methods
+ * work on every store; `*Sync` twins only on a memory store.
+ */
+export declare class Lockout {
+  /**
+   * A lockout with `options`, keeping its counts in `store` (default: a
+   * memory store driven by `clock`); `onEvent` receives each event
+   * (`locked_out`, `unlocked`, `store_unavailable`; identifiers only).
+   */
+  constructor(options?: LockoutOptions | null, store?: Store | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null)
+  /** Resolves to the attempt's state, without counting anything. */
+  check(attempt: LockoutAttempt): Promise<LockoutState>
+  /** `check` on a memory store, at once. */
+  checkSync(attempt: LockoutAttempt): LockoutState
+  /**
+   * Counts one failure against every key of the attempt, atomically, and
+   * resolves to the new state (locked when this or an earlier failure
+   * locked a key).
+   */
+  recordFailure(attempt: LockoutAttempt): Promise<LockoutState>
+  /** `recordFailure` on a memory store, at once. */
+  recordFailureSync(attempt: LockoutAttempt): LockoutState
+  /**
+   * A successful login: resets the keys of the groups containing
+   * `username` (the IP address keeps its count).
+   */
+  recordSuccess(attempt: LockoutAttempt): Promise<void>
+  /** `recordSuccess` on a memory store, at once. */
+  recordSuccessSync(attempt: LockoutAttempt): void
+  /**
+   * Removes the keys that apply to `username`, to `ipAddress`, or (both)
+   * to that user at that address, combination keys included; resolves to
+   * how many held failures or a lock.
+   */
+  unlock(options: UnlockOptions): Promise<number>
+  /** `unlock` on a memory store, at once. */
+  unlockSync(options: UnlockOptions): number
+  /**
+   * Resolves to the locks in force, soonest to end first, at most `limit`
+   * (default 1000).
+   */
+  locked(limit?: number | null): Promise<LockedEntry[]>
+  /** `locked` on a memory store, at once. */
+  lockedSync(limit?: number | null): Array<LockedEntry>
+  /**
+   * One login with uniform answers: resolves to `true` when `password`
+   * matches `storedHash`, `false` for a wrong password and for an unknown
+   * user (`storedHash` null: a dummy hash made with `hashOptions`, the
+   * options of `password.hash`, is verified instead, the same work);
+   * rejects with `ACCOUNT_LOCKED` (and `retryAfter`) when the attempt is
+   * locked, before or by this failure. The hash runs off the JavaScript
+   * thread.
+   */
+  login(attempt: LockoutAttempt, password: string | Buffer, storedHash: string | null, hashOptions?: HashOptions | null): Promise<boolean>
+}
+
+/**
  * A clock that only moves when told to, for tests: pass it as the `clock`
  * of `verify` / `Verifier` (or the jsonwebtoken layer's `clock` option) and
  * every time rule (`exp`, `nbf`, `iat`, `maxAge`) reads it. Times are seconds
@@ -631,6 +694,77 @@ export interface KeySetOptions {
   maxKeys?: number
 }
 
+/** A lock in force. */
+export interface LockedEntry {
+  /** The key's parameter group. */
+  parameters: Array<string>
+  /** The key's username, when its group has one. */
+  username?: string
+  /** The key's IP address, when its group has one. */
+  ipAddress?: string
+  /** The key's user agent (or `#<digest>` for a long one), when its group has one. */
+  userAgent?: string
+  /** When the lock ends (seconds since the epoch). */
+  lockedUntil: number
+  /** Whole seconds until then, rounded up. */
+  retryAfter: number
+}
+
+/** One attempt's identifiers (never a password). */
+export interface LockoutAttempt {
+  /** The submitted username (normalised: stripped, lower-cased). */
+  username?: string
+  /** The client's IP address. */
+  ipAddress?: string
+  /** The client's `User-Agent`. */
+  userAgent?: string
+}
+
+/** How a `Lockout` counts and locks (django-axes' settings). */
+export interface LockoutOptions {
+  /** Failures that lock a key (default 10; axes' `AXES_FAILURE_LIMIT`). */
+  failureLimit?: number
+  /**
+   * How long failures are remembered after the last one, and how long a
+   * lock lasts: seconds or a span such as `"30m"` (default one hour).
+   */
+  cooloff?: number | string
+  /**
+   * The parameter groups, axes' `AXES_LOCKOUT_PARAMETERS`: each entry a
+   * name or a list of names (`'username'`, `'ip_address'`, `'user_agent'`);
+   * default `[['username'], ['ip_address']]`.
+   */
+  parameters?: Array<'username' | 'ip_address' | 'user_agent' | Array<'username' | 'ip_address' | 'user_agent'>>
+  /** A success resets the groups containing `username` (default true). */
+  resetOnSuccess?: boolean
+  /** `true` (the defaults) or the settings of a progressive cool-off. */
+  progressive?: boolean | ProgressiveOptions
+  /** Counters stop growing here (default 1000). */
+  maxFailures?: number
+  /** A failure during a lock restarts its cool-off (default true). */
+  extendOnFailure?: boolean
+  /** `'local'` (default), `'fail_closed'` or `'fail_open'`. */
+  outagePolicy?: 'local' | 'fail_closed' | 'fail_open'
+  /** The lockout's name, `[A-Za-z0-9_.-]{1,64}` (default `'login'`). */
+  name?: string
+}
+
+/** A lockout's state for one attempt: the worst of its keys. */
+export interface LockoutState {
+  /** True while a key of the attempt is locked. */
+  locked: boolean
+  /** Whole seconds until the lock ends, rounded up (0 when not locked). */
+  retryAfter: number
+  /** When the lock ends (seconds since the epoch); absent when not locked. */
+  lockedUntil?: number
+  /** Failures counted on the worst key. */
+  failures: number
+  /** Failures the worst key may still take before it locks (0 when locked). */
+  remaining: number
+  /** The worst key's parameter group (empty when none applied). */
+  parameters: Array<string>
+}
+
 /** The Argon2 memory budget and what running hashes hold of it now, in KiB. */
 export interface MemoryBudget {
   /** The budget. */
@@ -652,6 +786,19 @@ export interface PreviousPepper {
   version: number
   /** The pepper (a string, as UTF-8, or a Buffer). */
   pepper: string | Buffer
+}
+
+/**
+ * A progressive cool-off: each lock within `memory` of the previous one lasts
+ * `factor` times longer, up to `maxCooloff`.
+ */
+export interface ProgressiveOptions {
+  /** Growth per lock (default 2). */
+  factor?: number
+  /** The longest lock: seconds or a span such as `"1d"` (default one day). */
+  maxCooloff?: number | string
+  /** How long locks are remembered after they end (default one day). */
+  memory?: number | string
 }
 
 /** The limiter's rates, name, algorithm, policy and snapshot table. */
@@ -856,6 +1003,17 @@ export interface TokenServiceOptions {
    * here up to that much later.
    */
   revocationCacheTtl?: number
+}
+
+/**
+ * What `unlock` removes: a username's keys, an address's, or both given,
+ * those of that user at that address.
+ */
+export interface UnlockOptions {
+  /** The username. */
+  username?: string
+  /** The IP address. */
+  ipAddress?: string
 }
 
 /**

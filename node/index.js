@@ -842,6 +842,7 @@ module.exports.IssuedApiKey = nativeBinding.IssuedApiKey
 module.exports.JwksClient = nativeBinding.JwksClient
 module.exports.Key = nativeBinding.Key
 module.exports.KeySet = nativeBinding.KeySet
+module.exports.Lockout = nativeBinding.Lockout
 module.exports.ManualClock = nativeBinding.ManualClock
 module.exports.NativeTokenService = nativeBinding.NativeTokenService
 module.exports.Store = nativeBinding.Store

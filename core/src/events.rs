@@ -18,6 +18,8 @@ pub enum Category {
     Security,
     /// `[STORE]`: the state store.
     Store,
+    /// `[LOCKOUT]`: account lockouts and unlocks.
+    Lockout,
 }
 
 impl Category {
@@ -28,6 +30,7 @@ impl Category {
             Self::Auth => "[AUTH]",
             Self::Security => "[SECURITY]",
             Self::Store => "[STORE]",
+            Self::Lockout => "[LOCKOUT]",
         }
     }
 }
@@ -58,6 +61,32 @@ pub enum Event {
         /// The policy applied (`"fail_closed"`, `"fail_open"`, `"local"`).
         policy: &'static str,
     },
+    /// Failed attempts locked a key of a lockout (identifiers only: never a
+    /// password).
+    LockedOut {
+        /// The lockout's name (`"login"`).
+        lockout: String,
+        /// The parameter group of the key that locked (`"username"`,
+        /// `"username+ip_address"`).
+        parameters: String,
+        /// The attempt's normalised username, when it had one.
+        username: Option<String>,
+        /// The attempt's IP address, when it had one.
+        ip_address: Option<String>,
+        /// Whole seconds until the lock ends.
+        retry_after: u64,
+    },
+    /// An admin unlock removed keys of a lockout.
+    Unlocked {
+        /// The lockout's name.
+        lockout: String,
+        /// The username unlocked, when given.
+        username: Option<String>,
+        /// The IP address unlocked, when given.
+        ip_address: Option<String>,
+        /// How many keys held failures or a lock.
+        removed: usize,
+    },
 }
 
 impl Event {
@@ -68,6 +97,8 @@ impl Event {
             Self::TokenReuse { .. } => "token_reuse",
             Self::TokenRevoked { .. } => "token_revoked",
             Self::StoreUnavailable { .. } => "store_unavailable",
+            Self::LockedOut { .. } => "locked_out",
+            Self::Unlocked { .. } => "unlocked",
         }
     }
 
@@ -77,6 +108,7 @@ impl Event {
         match self {
             Self::TokenReuse { .. } | Self::TokenRevoked { .. } => Category::Security,
             Self::StoreUnavailable { .. } => Category::Store,
+            Self::LockedOut { .. } | Self::Unlocked { .. } => Category::Lockout,
         }
     }
 
@@ -94,7 +126,46 @@ impl Event {
                 ("component", (*component).to_owned()),
                 ("policy", (*policy).to_owned()),
             ],
+            Self::LockedOut {
+                lockout,
+                parameters,
+                username,
+                ip_address,
+                retry_after,
+            } => {
+                let mut f = vec![
+                    ("lockout", lockout.clone()),
+                    ("parameters", parameters.clone()),
+                ];
+                identifiers(&mut f, username.as_ref(), ip_address.as_ref());
+                f.push(("retry_after", retry_after.to_string()));
+                f
+            }
+            Self::Unlocked {
+                lockout,
+                username,
+                ip_address,
+                removed,
+            } => {
+                let mut f = vec![("lockout", lockout.clone())];
+                identifiers(&mut f, username.as_ref(), ip_address.as_ref());
+                f.push(("removed", removed.to_string()));
+                f
+            }
         }
+    }
+}
+
+fn identifiers(
+    fields: &mut Vec<(&'static str, String)>,
+    username: Option<&String>,
+    ip_address: Option<&String>,
+) {
+    if let Some(u) = username {
+        fields.push(("username", u.clone()));
+    }
+    if let Some(ip) = ip_address {
+        fields.push(("ip_address", ip.clone()));
     }
 }
 

@@ -12,6 +12,7 @@
 //!   argon2-cffi and Django encodings.
 //! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
+//! - [`lockout`]: account lockout after failed logins (django-axes semantics).
 //! - [`ratelimit`]: rate strings, the four limiter algorithms, [`ratelimit::RateLimiter`]
 //!   and its [`ratelimit::Decision`] with the rate-limit headers.
 //! - [`store`]: the state layer ([`store::MemoryStore`], [`store::RedisStore`]).
@@ -23,6 +24,7 @@
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod lockout;
 pub mod netaddr;
 pub mod password;
 pub mod ratelimit;

@@ -86,6 +86,23 @@ where
     }
 }
 
+/// Runs blocking work (a password hash: milliseconds of CPU) on the I/O
+/// runtime's blocking pool, never on one of its two I/O threads, and returns a
+/// future of its output that any executor can await. A panic in `f` becomes
+/// an `INTERNAL` error.
+pub fn spawn_blocking<F, T>(f: F) -> impl Future<Output = Result<T>> + Send + 'static
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let started = current().map(|(handle, _)| handle.spawn_blocking(f));
+    async move {
+        started?
+            .await
+            .map_err(|_| err!(Internal, "a blocking task panicked or was cancelled"))
+    }
+}
+
 /// Runs `fut` on the I/O runtime and blocks the calling thread until it ends.
 ///
 /// Safe from any thread that is not itself a `bastion-io` worker (callers in

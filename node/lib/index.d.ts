@@ -42,9 +42,15 @@ export type {
   ApiKeyRateLimit,
   CreateApiKeyOptions,
   RevokeApiKeyOptions,
+  LockoutOptions,
+  ProgressiveOptions,
+  LockoutAttempt,
+  LockoutState,
+  LockedEntry,
+  UnlockOptions,
 } from '../index';
-import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher } from '../index';
-import { ApiKeys as NativeApiKeys } from '../index';
+import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions } from '../index';
+import { ApiKeys as NativeApiKeys, Lockout as NativeLockout } from '../index';
 
 /** Options of an `ApiKeys` registry, with the store its records live in. */
 export interface ApiKeysConfig extends ApiKeysOptions {
@@ -58,6 +64,26 @@ export interface ApiKeysConfig extends ApiKeysOptions {
  */
 export declare class ApiKeys extends NativeApiKeys {
   constructor(hasher: ApiKeyHasher, options?: ApiKeysConfig | null, clock?: ManualClock | null);
+}
+
+/** Options of a `Lockout`, with where its counts live and who hears its events. */
+export interface LockoutConfig extends LockoutOptions {
+  /** Where the counts are kept (default: this process's memory). */
+  store?: Store | null;
+  /** Drives a default memory store and the local outage store in tests. */
+  clock?: ManualClock | null;
+  /** Receives each event: `locked_out`, `unlocked`, `store_unavailable` (identifiers only). */
+  onEvent?: ((event: SecurityEvent) => void) | null;
+}
+
+/**
+ * Account lockout after failed logins with django-axes' settings: a key per
+ * parameter group (default `[['username'], ['ip_address']]`), `failureLimit`
+ * failures (default 10) lock it for `cooloff` (default one hour). Promise
+ * methods on every store; `*Sync` twins on a memory store. See docs/lockout.md.
+ */
+export declare class Lockout extends NativeLockout {
+  constructor(options?: LockoutConfig | null);
 }
 
 declare module '../index' {
@@ -359,7 +385,7 @@ export function decode(token: string, options?: DecodeOptions): JwtPayload | nul
 
 /** A security event delivered to `onEvent` (never a token or a secret). */
 export interface SecurityEvent {
-  /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"` (`component` says whose: `"revocation"`, `"ratelimit"`, ...). */
+  /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"` (`component` says whose: `"revocation"`, `"ratelimit"`, `"lockout"`, ...), `"locked_out"`, `"unlocked"`. */
   event: string;
   /** The log prefix, e.g. `"[SECURITY]"`. */
   category: string;

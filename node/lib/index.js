@@ -14,6 +14,7 @@ const jwks = require('./jwks.js');
 const password = require('./password.js');
 const lifecycle = require('./lifecycle.js');
 const ratelimit = require('./ratelimit.js');
+const { Lockout } = require('./lockout.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -48,5 +49,6 @@ module.exports = {
   CreatedApiKey: native.CreatedApiKey,
   RateLimiter: ratelimit.RateLimiter,
   Decision: ratelimit.Decision,
+  Lockout,
   password,
 };

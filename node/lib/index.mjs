@@ -29,6 +29,7 @@ export const {
   CreatedApiKey,
   RateLimiter,
   Decision,
+  Lockout,
   password,
 } = bastion;
 

@@ -19,6 +19,10 @@
   peppers; :func:`api_key_id` reads the id to look a digest up.
   :class:`ApiKeys` is the store-backed registry: create, verify in one round
   trip, list and revoke keys kept in a :class:`Store`.
+- Account lockout: :class:`Lockout` counts failed logins per username, IP
+  address or a combination (django-axes' settings), locks for a cool-off and
+  answers with a :class:`LockoutState`; :meth:`Lockout.login` gives uniform
+  answers for unknown users and wrong passwords.
 - Client IP: :func:`client_ip` resolves the client address behind trusted
   proxies (X-Forwarded-For, Forwarded, X-Real-IP walked from the right);
   :func:`client_key` gives the rate-limit key (IPv6 grouped by a prefix).
@@ -42,6 +46,8 @@ from bastion._native import (
     Key,
     KeySet,
     LimitStatus,
+    Lockout,
+    LockoutState,
     ManualClock,
     RateLimiter,
     Store,
@@ -144,6 +150,8 @@ __all__ = [
     "KeyNotFoundError",
     "KeySet",
     "LimitStatus",
+    "Lockout",
+    "LockoutState",
     "ManualClock",
     "MissingRequiredClaimError",
     "PasswordHasher",

@@ -19,6 +19,8 @@ __all__ = [
     "Key",
     "KeySet",
     "LimitStatus",
+    "Lockout",
+    "LockoutState",
     "ManualClock",
     "PasswordHasher",
     "RateLimiter",
@@ -59,6 +61,128 @@ class ManualClock:
         """Sets the time to ``secs`` seconds since the Unix epoch."""
     def advance(self, secs: float) -> None:
         """Moves the time by ``secs`` seconds (backward when negative)."""
+
+# ---- lockout -------------------------------------------------------------------------
+
+@final
+class LockoutState:
+    """A lockout's state for one attempt: the worst of its keys (``repr`` shows counts only)."""
+
+    @property
+    def locked(self) -> bool:
+        """True while a key of the attempt is locked."""
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until the lock ends, rounded up (0 when not locked)."""
+    @property
+    def locked_until(self) -> float | None:
+        """When the lock ends (seconds since the epoch), or None."""
+    @property
+    def failures(self) -> int:
+        """Failures counted on the worst key."""
+    @property
+    def remaining(self) -> int:
+        """Failures the worst key may still take before it locks (0 when locked)."""
+    @property
+    def parameters(self) -> list[str]:
+        """The parameter group of the worst key; empty when none applied."""
+    def raise_if_locked(self) -> None:
+        """Raises ``AccountLockedError`` (with ``retry_after``) when locked."""
+
+@final
+class Lockout:
+    """Account lockout after failed logins, with django-axes' settings and semantics.
+
+    A key per parameter group (default ``[["username"], ["ip_address"]]``), ``failure_limit``
+    failures (default 10) lock it for ``cooloff`` (seconds, timedelta or ``"30m"``; default one
+    hour); failures expire a cool-off after the last one. ``record_failure`` is one atomic round
+    trip; ``check`` only reads; ``record_success`` resets the username groups only; ``login`` is the
+    whole flow with uniform answers. ``outage_policy``: ``"local"`` (default), ``"fail_closed"``,
+    ``"fail_open"``.
+    """
+
+    def __new__(
+        cls,
+        store: Store | None = None,
+        *,
+        failure_limit: int = 10,
+        cooloff: float | timedelta | str | None = 3600,
+        parameters: Sequence[str | Sequence[str]] | None = None,
+        reset_on_success: bool = True,
+        progressive: bool | Mapping[str, float | timedelta | str] | None = None,
+        max_failures: int = 1000,
+        extend_on_failure: bool = True,
+        outage_policy: str = "local",
+        name: str = "login",
+        clock: ManualClock | None = None,
+        on_event: Callable[[dict[str, str]], object] | None = None,
+    ) -> Lockout: ...
+    def check(
+        self, username: str | None = None, ip_address: str | None = None, user_agent: str | None = None
+    ) -> LockoutState:
+        """The attempt's state, without counting anything."""
+    def acheck(
+        self, username: str | None = None, ip_address: str | None = None, user_agent: str | None = None
+    ) -> Awaitable[LockoutState]:
+        """Awaitable :meth:`check`."""
+    def record_failure(
+        self, username: str | None = None, ip_address: str | None = None, user_agent: str | None = None
+    ) -> LockoutState:
+        """Counts one failure against every key of the attempt, atomically; returns the new state."""
+    def arecord_failure(
+        self, username: str | None = None, ip_address: str | None = None, user_agent: str | None = None
+    ) -> Awaitable[LockoutState]:
+        """Awaitable :meth:`record_failure`."""
+    def record_success(
+        self, username: str | None = None, ip_address: str | None = None, user_agent: str | None = None
+    ) -> None:
+        """Resets the keys of the groups containing ``username`` (the IP address's count stays)."""
+    def arecord_success(
+        self, username: str | None = None, ip_address: str | None = None, user_agent: str | None = None
+    ) -> Awaitable[None]:
+        """Awaitable :meth:`record_success`."""
+    def unlock(self, username: str | None = None, ip_address: str | None = None) -> int:
+        """Removes the keys that apply to a username, an IP address, or that user at that address."""
+    def aunlock(self, username: str | None = None, ip_address: str | None = None) -> Awaitable[int]:
+        """Awaitable :meth:`unlock`."""
+    def locked(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The locks in force, soonest to end first."""
+    def alocked(self, limit: int = 1000) -> Awaitable[list[dict[str, Any]]]:
+        """Awaitable :meth:`locked`."""
+    def login(
+        self,
+        username: str | None,
+        password: str | bytes,
+        stored_hash: str | None,
+        *,
+        ip_address: str | None = None,
+        user_agent: str | None = None,
+        hasher: PasswordHasher | Any | str | None = None,
+    ) -> bool:
+        """One login with uniform answers; raises ``AccountLockedError`` when locked."""
+    def alogin(
+        self,
+        username: str | None,
+        password: str | bytes,
+        stored_hash: str | None,
+        *,
+        ip_address: str | None = None,
+        user_agent: str | None = None,
+        hasher: PasswordHasher | Any | str | None = None,
+    ) -> Awaitable[bool]:
+        """Awaitable :meth:`login`."""
+    @property
+    def name(self) -> str:
+        """The lockout's name."""
+    @property
+    def failure_limit(self) -> int:
+        """Failures that lock a key."""
+    @property
+    def cooloff(self) -> float:
+        """The cool-off, in seconds."""
+    @property
+    def parameters(self) -> list[list[str]]:
+        """The parameter groups, in canonical order."""
 
 # ---- netaddr -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod jwks;
 mod lifecycle;
+mod lockout;
 mod netaddr;
 mod password;
 mod ratelimit;

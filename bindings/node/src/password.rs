@@ -63,7 +63,7 @@ fn int(value: Option<f64>, name: &str) -> CoreResult<Option<u32>> {
 
 /// The core hasher for `options` (argument conversion only: every bound is
 /// checked by `PasswordHasher::new`) and the fixed salt, if any.
-fn hasher(options: Unknown) -> CoreResult<(PasswordHasher, Option<Zeroizing<Vec<u8>>>)> {
+pub(crate) fn hasher(options: Unknown) -> CoreResult<(PasswordHasher, Option<Zeroizing<Vec<u8>>>)> {
     let o: HashOptions =
         options_arg(options, "options", "an object of hash options")?.unwrap_or_default();
     let salt = o.salt.as_ref().map(|s| {

@@ -11,6 +11,7 @@ mod events;
 mod json;
 mod jwks;
 mod lifecycle;
+mod lockout;
 mod netaddr;
 mod password;
 mod ratelimit;
@@ -33,6 +34,8 @@ mod _native {
     use super::jwks::{JwksClient, KeySet};
     #[pymodule_export]
     use super::lifecycle::{TokenPair, TokenService};
+    #[pymodule_export]
+    use super::lockout::{Lockout, LockoutState};
     #[pymodule_export]
     use super::netaddr::{client_ip, client_key};
     #[pymodule_export]

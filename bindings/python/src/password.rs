@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
 
 /// Password bytes from `str` (UTF-8) or `bytes`. Borrowed, not copied: both
 /// are immutable, so the slice stays valid while the GIL is released.
-fn password_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub(crate) fn password_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(b.as_bytes());
     }
@@ -105,7 +105,7 @@ fn scheme_params<'py>(py: Python<'py>, scheme: &Scheme) -> PyResult<Bound<'py, P
 /// bcrypt. A parameter that does not apply to the algorithm is an error.
 #[pyclass(frozen, module = "bastion._native")]
 pub struct PasswordHasher {
-    inner: core::PasswordHasher,
+    pub(crate) inner: core::PasswordHasher,
 }
 
 #[pymethods]

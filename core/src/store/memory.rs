@@ -24,7 +24,7 @@ use crate::clock::{self, SharedClock};
 use crate::error::{err, Result};
 use parking_lot::Mutex;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +72,93 @@ pub enum Value {
     Words([i64; 4]),
     /// A list of integers (the log of an exact sliding window).
     Ints(Vec<i64>),
+    /// A sorted set of members with integer scores, like a Redis sorted set
+    /// (the lockout's indexes). Boxed, so the variant adds nothing to the
+    /// size of the other values.
+    Scores(Box<ScoreSet>),
+}
+
+/// Members with integer scores, ordered by score then member: the memory
+/// form of a Redis sorted set. Every operation is O(log n).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScoreSet {
+    scores: HashMap<String, i64>,
+    order: BTreeSet<(i64, String)>,
+}
+
+impl ScoreSet {
+    /// Sets `member`'s score (adding it when new).
+    pub fn add(&mut self, member: &str, score: i64) {
+        if let Some(old) = self.scores.insert(member.to_owned(), score) {
+            self.order.remove(&(old, member.to_owned()));
+        }
+        self.order.insert((score, member.to_owned()));
+    }
+
+    /// Removes `member`; returns whether it was there.
+    pub fn remove(&mut self, member: &str) -> bool {
+        match self.scores.remove(member) {
+            Some(old) => self.order.remove(&(old, member.to_owned())),
+            None => false,
+        }
+    }
+
+    /// `member`'s score.
+    #[must_use]
+    pub fn score(&self, member: &str) -> Option<i64> {
+        self.scores.get(member).copied()
+    }
+
+    /// Removes every member scored at most `max`; returns how many.
+    pub fn remove_up_to(&mut self, max: i64) -> usize {
+        let mut removed = 0;
+        while let Some((score, _)) = self.order.first() {
+            if *score > max {
+                break;
+            }
+            if let Some((_, member)) = self.order.pop_first() {
+                self.scores.remove(&member);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Removes and returns the member with the lowest score.
+    pub fn pop_min(&mut self) -> Option<(String, i64)> {
+        let (score, member) = self.order.pop_first()?;
+        self.scores.remove(&member);
+        Some((member, score))
+    }
+
+    /// The highest score.
+    #[must_use]
+    pub fn max_score(&self) -> Option<i64> {
+        self.order.last().map(|(s, _)| *s)
+    }
+
+    /// The number of members.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// True when there is no member.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+
+    /// The members scored above `min`, lowest score first.
+    pub fn above(&self, min: i64) -> impl Iterator<Item = (&str, i64)> + '_ {
+        self.order
+            .range((min.saturating_add(1), String::new())..)
+            .map(|(s, m)| (m.as_str(), *s))
+    }
+
+    fn approx_size(&self) -> usize {
+        self.scores.keys().map(|m| 2 * m.len() + 96).sum()
+    }
 }
 
 impl Value {
@@ -114,6 +201,7 @@ impl Value {
             Self::Fields(f) => f.iter().map(|(n, v)| n.len() + v.len() + 48).sum(),
             Self::Words(_) => 32,
             Self::Ints(v) => v.len() * 8,
+            Self::Scores(s) => s.approx_size(),
         }
     }
 }
@@ -365,18 +453,7 @@ impl Txn<'_> {
         let slot = slot_of(expires_at);
         if let Some(e) = self.shard.map.get_mut(key) {
             e.value = value;
-            e.expires_at = expires_at;
-            if slot < e.slot {
-                e.slot = slot;
-                let k = self
-                    .shard
-                    .map
-                    .get_key_value(key)
-                    .map(|(k, _)| Arc::clone(k));
-                if let Some(k) = k {
-                    self.shard.wheel.entry(slot).or_default().push(k);
-                }
-            }
+            self.refile(key, expires_at);
             return Ok(());
         }
         if self.live.fetch_add(1, Ordering::Relaxed) >= self.cap {
@@ -438,14 +515,7 @@ impl Txn<'_> {
                     // Filed earlier than before (rare): file it again, so the
                     // sweep finds it when due.
                     e.slot = slot;
-                    let k = self
-                        .shard
-                        .map
-                        .get_key_value(key)
-                        .map(|(k, _)| Arc::clone(k));
-                    if let Some(k) = k {
-                        self.shard.wheel.entry(slot).or_default().push(k);
-                    }
+                    self.file(key, slot);
                 }
             }
             _ => self.drop_key(key),
@@ -462,13 +532,45 @@ impl Txn<'_> {
             .map(|v| std::mem::replace(v, Value::Int(0)))
     }
 
-    /// Changes the expiry of a live key; returns whether it existed.
+    /// Changes the expiry of a live key in place (an expiry not after now
+    /// deletes it); returns whether it existed.
     pub fn set_expiry(&mut self, key: &str, expires_at: i64) -> bool {
-        let Some(v) = self.get(key).cloned() else {
+        if self.get(key).is_none() {
             return false;
+        }
+        if expires_at <= self.now {
+            self.drop_key(key);
+        } else {
+            self.refile(key, expires_at);
+        }
+        true
+    }
+
+    /// Gives the existing entry at `key` a new expiry, filing it in an
+    /// earlier bucket when it now expires sooner (a later expiry is refiled
+    /// by the sweeper when it meets the entry).
+    fn refile(&mut self, key: &str, expires_at: i64) {
+        let slot = slot_of(expires_at);
+        let Some(e) = self.shard.map.get_mut(key) else {
+            return;
         };
-        // Cannot fail: the key exists, so no new key is added.
-        self.put(key, v, expires_at).is_ok()
+        e.expires_at = expires_at;
+        if slot < e.slot {
+            e.slot = slot;
+            self.file(key, slot);
+        }
+    }
+
+    /// Files the existing key `key` in the expiry bucket `slot`.
+    fn file(&mut self, key: &str, slot: i64) {
+        let k = self
+            .shard
+            .map
+            .get_key_value(key)
+            .map(|(k, _)| Arc::clone(k));
+        if let Some(k) = k {
+            self.shard.wheel.entry(slot).or_default().push(k);
+        }
     }
 
     /// Deletes `key`; returns whether a live value was there.
@@ -611,6 +713,24 @@ mod tests {
             })
             .unwrap();
         }
+    }
+
+    #[test]
+    fn score_sets_order_by_score_and_trim() {
+        let mut s = ScoreSet::default();
+        s.add("b", 20);
+        s.add("a", 10);
+        s.add("c", 30);
+        s.add("a", 25);
+        assert_eq!(s.score("a"), Some(25));
+        let order: Vec<_> = s.above(0).map(|(m, _)| m.to_owned()).collect();
+        assert_eq!(order, ["b", "a", "c"]);
+        assert_eq!(s.above(25).count(), 1);
+        assert_eq!(s.remove_up_to(20), 1);
+        assert_eq!(s.pop_min(), Some(("a".to_owned(), 25)));
+        assert_eq!((s.max_score(), s.len()), (Some(30), 1));
+        assert!(s.remove("c") && !s.remove("c"));
+        assert!(s.is_empty());
     }
 
     #[test]

@@ -25,7 +25,7 @@
 mod memory;
 mod redis;
 
-pub use self::memory::{MemoryOptions, MemoryStore, Txn, Value};
+pub use self::memory::{MemoryOptions, MemoryStore, ScoreSet, Txn, Value};
 pub use self::redis::{RedisOptions, RedisStore};
 
 use crate::error::{err, Result};
