@@ -801,6 +801,12 @@ export interface ProgressiveOptions {
   memory?: number | string
 }
 
+/**
+ * `checkSync` with a cost of 1, the hot path: like [`rate_limiter_run_sync`]
+ * with verb 0 and no cost, with fewer argument conversions.
+ */
+export declare function rateLimiterCheckSync(limiter: ExternalObject<'RateLimiter'>, key: string, out: Float64Array): number
+
 /** The limiter's rates, name, algorithm, policy and snapshot table. */
 export declare function rateLimiterInfo(limiter: ExternalObject<'RateLimiter'>): RateLimiterInfo
 

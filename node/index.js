@@ -854,6 +854,7 @@ module.exports.clientKey = nativeBinding.clientKey
 module.exports.decode = nativeBinding.decode
 module.exports.decodeHeader = nativeBinding.decodeHeader
 module.exports.parseTimespan = nativeBinding.parseTimespan
+module.exports.rateLimiterCheckSync = nativeBinding.rateLimiterCheckSync
 module.exports.rateLimiterInfo = nativeBinding.rateLimiterInfo
 module.exports.rateLimiterNew = nativeBinding.rateLimiterNew
 module.exports.rateLimiterRun = nativeBinding.rateLimiterRun

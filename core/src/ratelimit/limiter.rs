@@ -6,7 +6,8 @@ use crate::clock::SharedClock;
 use crate::error::{err, Detail, Error, ErrorKind, Result};
 use crate::events::{Event, Listeners};
 use crate::store::{
-    self, script, tagged_key_parts, MemoryOptions, OutagePolicy, Reply, Script, Store, Txn,
+    self, push_escaped, script, tagged_key_parts, MemoryOptions, OutagePolicy, Reply, Script,
+    Store, Txn,
 };
 use smallvec::SmallVec;
 use std::fmt;
@@ -133,7 +134,9 @@ struct LimitDecision {
 }
 
 impl store::Decision for LimitDecision {
-    type Output = Verdicts;
+    /// The verdicts and the decision's time (µs; -1 when the store keeps
+    /// its own clock, as Redis does).
+    type Output = (Verdicts, i64);
 
     fn script(&self) -> &'static Script {
         &RATELIMIT
@@ -155,9 +158,9 @@ impl store::Decision for LimitDecision {
         args
     }
 
-    fn parse(&self, reply: Reply) -> Result<Verdicts> {
+    fn parse(&self, reply: Reply) -> Result<(Verdicts, i64)> {
         if matches!(self.op, Op::Refund | Op::Reset) {
-            return Ok(Verdicts::new());
+            return Ok((Verdicts::new(), -1));
         }
         let items = reply.array()?;
         if items.len() != 2 + 4 * self.lims.len() {
@@ -167,7 +170,7 @@ impl store::Decision for LimitDecision {
                 items.len()
             ));
         }
-        items[2..]
+        let verdicts = items[2..]
             .chunks(4)
             .map(|c| {
                 Ok(Verdict {
@@ -177,20 +180,21 @@ impl store::Decision for LimitDecision {
                     retry_after: c[3].int()?,
                 })
             })
-            .collect()
+            .collect::<Result<Verdicts>>()?;
+        Ok((verdicts, -1))
     }
 
     fn key_slice(&self) -> Option<&[String]> {
         Some(&self.keys)
     }
 
-    fn apply(&self, txn: &mut Txn<'_>) -> Result<Verdicts> {
+    fn apply(&self, txn: &mut Txn<'_>) -> Result<(Verdicts, i64)> {
         let now = txn.now();
         if self.op == Op::Reset {
             for k in &self.keys {
                 txn.remove(k);
             }
-            return Ok(Verdicts::new());
+            return Ok((Verdicts::new(), now));
         }
         if let [key] = &self.keys[..] {
             // One limit: one lookup, updated in place.
@@ -227,7 +231,7 @@ impl store::Decision for LimitDecision {
                 } else {
                     std::iter::once(v).collect()
                 };
-                (new, out)
+                (new, (out, now))
             });
         }
         // The exact window's log is taken out of the store and always put
@@ -273,9 +277,9 @@ impl store::Decision for LimitDecision {
             }
         }
         if self.op == Op::Refund {
-            return Ok(Verdicts::new());
+            return Ok((Verdicts::new(), now));
         }
-        Ok(verdicts)
+        Ok((verdicts, now))
     }
 }
 
@@ -322,6 +326,8 @@ pub struct RateLimiter {
     suffixes: Vec<String>,
     /// The name as it starts every hash tag: `"<name>:"`.
     tag_prefix: String,
+    /// The start of every key: `"rl:{<name>:"`.
+    key_head: String,
     policy: Arc<str>,
     options: LimiterOptions,
     local: Option<Fallback>,
@@ -426,6 +432,7 @@ impl RateLimiter {
             lims,
             suffixes,
             tag_prefix: format!("{}:", options.name),
+            key_head: format!("rl:{{{}:", options.name),
             policy: Arc::from(options.name.as_str()),
             options,
             local,
@@ -478,9 +485,25 @@ impl RateLimiter {
                 "a rate-limit key is at most {MAX_KEY_LEN} bytes"
             ));
         }
+        // The usual case, built from pieces made once: "rl:{<name>:" + the
+        // escaped key + "}:<suffix>". The same text as `tagged_key_parts`
+        // gives (the name needs no escaping), which serves long tags.
+        if self.tag_prefix.len() + key.len() > 128 {
+            return Ok(suffixes
+                .iter()
+                .map(|s| tagged_key_parts("rl", &[&self.tag_prefix, key], s))
+                .collect());
+        }
         Ok(suffixes
             .iter()
-            .map(|s| tagged_key_parts("rl", &[&self.tag_prefix, key], s))
+            .map(|s| {
+                let mut k = String::with_capacity(self.key_head.len() + key.len() + s.len() + 2);
+                k.push_str(&self.key_head);
+                push_escaped(&mut k, key);
+                k.push_str("}:");
+                k.push_str(s);
+                k
+            })
             .collect())
     }
 
@@ -528,6 +551,7 @@ impl RateLimiter {
         rates: &[Rate],
         verdicts: &[Verdict],
         fallback: Option<OutagePolicy>,
+        at: i64,
     ) -> Decision {
         let limits: LimitStatuses = rates
             .iter()
@@ -570,7 +594,11 @@ impl RateLimiter {
             limits,
             fallback,
             policy: Arc::clone(&self.policy),
-            decided_at: self.clock.now_secs(),
+            decided_at: if at >= 0 {
+                at as f64 / 1_000_000.0
+            } else {
+                self.clock.now_secs()
+            },
         }
     }
 
@@ -597,14 +625,14 @@ impl RateLimiter {
                         retry_after: 0,
                     })
                     .collect();
-                Ok(self.summarize(&self.rates, &verdicts, Some(policy)))
+                Ok(self.summarize(&self.rates, &verdicts, Some(policy), -1))
             }
             OutagePolicy::Local if e.kind() == ErrorKind::StoreUnavailable => {
                 let local = self
                     .local_decision(op, cost, key)
                     .and_then(|(ld, fb)| fb.store.run(ld).ok().map(|v| (v, &fb.rates)));
                 Ok(match local {
-                    Some((v, rates)) => self.summarize(rates, &v, Some(policy)),
+                    Some(((v, at), rates)) => self.summarize(rates, &v, Some(policy), at),
                     None => self.closed(policy),
                 })
             }
@@ -623,12 +651,20 @@ impl RateLimiter {
                 retry_after: FAIL_CLOSED_RETRY,
             })
             .collect();
-        self.summarize(&self.rates, &verdicts, Some(policy))
+        self.summarize(&self.rates, &verdicts, Some(policy), -1)
     }
 
-    fn finish(&self, op: Op, cost: i64, key: &str, out: Result<Verdicts>) -> Result<Decision> {
+    fn finish(
+        &self,
+        op: Op,
+        cost: i64,
+        key: &str,
+        out: Result<(Verdicts, i64)>,
+    ) -> Result<Decision> {
         match out {
-            Ok(v) if v.len() == self.rates.len() => Ok(self.summarize(&self.rates, &v, None)),
+            Ok((v, at)) if v.len() == self.rates.len() => {
+                Ok(self.summarize(&self.rates, &v, None, at))
+            }
             Ok(_) => Err(err!(Internal, "a rate-limit decision lost a limit")),
             Err(e) => self.on_outage(op, cost, key, e),
         }
@@ -636,7 +672,13 @@ impl RateLimiter {
 
     /// After a refund or reset: the local limiter gets it too (it may have
     /// charged during an outage), and a store failure is reported as is.
-    fn finish_update(&self, op: Op, cost: i64, key: &str, out: Result<Verdicts>) -> Result<()> {
+    fn finish_update(
+        &self,
+        op: Op,
+        cost: i64,
+        key: &str,
+        out: Result<(Verdicts, i64)>,
+    ) -> Result<()> {
         if let Some((ld, fb)) = self.local_decision(op, cost, key) {
             let _ = fb.store.run(ld);
         }
@@ -747,4 +789,45 @@ fn denied_as_error(d: Decision) -> Result<Decision> {
         format!("rate limit {} exceeded", d.rate),
     )
     .with_detail(Detail::RetryAfter(d.retry_after)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_documented_tagged_keys() {
+        let l = RateLimiter::parse(
+            Store::default(),
+            "5/15m;100/hour",
+            LimiterOptions {
+                name: "login.v2".into(),
+                ..LimiterOptions::default()
+            },
+        )
+        .unwrap();
+        let long = "k".repeat(200);
+        for key in [
+            "1.2.3.4",
+            "a}b{c",
+            "é %#",
+            "\u{0}",
+            long.as_str(),
+            &"x".repeat(119),
+        ] {
+            let keys = l.keys_of(key).unwrap();
+            assert_eq!(
+                keys,
+                vec![
+                    tagged_key_parts("rl", &["login.v2:", key], "sw:5/15m"),
+                    tagged_key_parts("rl", &["login.v2:", key], "sw:100/hour"),
+                ],
+                "{key:?}"
+            );
+        }
+        assert_eq!(
+            l.keys_of("1.2.3.4").unwrap()[0],
+            "rl:{login.v2:1.2.3.4}:sw:5/15m"
+        );
+    }
 }

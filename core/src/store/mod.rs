@@ -288,7 +288,8 @@ fn needs_escape(b: u8) -> bool {
     b == b'{' || b == b'}' || b == b'%' || b == b'#' || !(0x21..0x7f).contains(&b)
 }
 
-fn push_escaped(out: &mut String, part: &str) {
+/// Appends `part` to a hash tag being built, escaped as [`tagged_key`] does.
+pub(crate) fn push_escaped(out: &mut String, part: &str) {
     if !part.bytes().any(needs_escape) {
         out.push_str(part);
         return;
