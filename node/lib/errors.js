@@ -40,4 +40,11 @@ function codedError(message, code, inner) {
   return err;
 }
 
-module.exports = { JsonWebTokenError, TokenExpiredError, NotBeforeError, codedError };
+/** A `TypeError` with code `INVALID_ARGUMENT` (an argument of the wrong type or shape). */
+function invalidArgument(message) {
+  const err = new TypeError(message);
+  err.code = 'INVALID_ARGUMENT';
+  return err;
+}
+
+module.exports = { JsonWebTokenError, TokenExpiredError, NotBeforeError, codedError, invalidArgument };

@@ -5,6 +5,7 @@
 // JSON text and back.
 
 const native = require('../index.js');
+const { invalidArgument } = require('./errors.js');
 
 class TokenService {
   #inner;
@@ -17,9 +18,7 @@ class TokenService {
    */
   constructor(key, options = {}) {
     if (options === null || typeof options !== 'object') {
-      const err = new TypeError('options must be an object');
-      err.code = 'INVALID_ARGUMENT';
-      throw err;
+      throw invalidArgument('options must be an object');
     }
     const { store = null, clock = null, onEvent = null, ...rest } = options;
     this.#inner = new native.NativeTokenService(key, store, rest, clock, onEvent);
@@ -61,12 +60,6 @@ class TokenService {
   revokeFamily(subject, family) {
     return callNative(() => this.#inner.revokeFamily(subject, family));
   }
-}
-
-function invalidArgument(message) {
-  const err = new TypeError(message);
-  err.code = 'INVALID_ARGUMENT';
-  return err;
 }
 
 // Argument errors are thrown synchronously by the native method; a Promise

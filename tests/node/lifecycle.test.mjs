@@ -169,6 +169,7 @@ test('bad arguments get typed errors', async () => {
     code: 'INVALID_ARGUMENT',
   });
   assert.throws(() => new TokenService('a secret string'), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => new TokenService(Key.hmac(SECRET), { onEvent: 'log' }), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => new Store('http://example.com'), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => new Store('redis://127.0.0.1:1', { timeoutMs: 0 }), { code: 'INVALID_ARGUMENT' });
   assert.ok(!new Store('redis://user:hunter2@127.0.0.1:1/0').toString().includes('hunter2'));

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis_harness
-from bastion import ManualClock
+from bastion import ManualClock, Store
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -116,3 +116,21 @@ def redis_cluster() -> Iterator[redis_harness.RedisCluster]:
 def redis_prefix(request: pytest.FixtureRequest) -> str:
     """A key prefix of this test's own, for tests that share a server or cluster."""
     return redis_harness.unique_prefix(request.node.name)
+
+
+StoreFactory = Callable[[ManualClock | None], Store]
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> StoreFactory:
+    """Builds a store of the parametrised backend, timed by the given clock (Redis ``TIME`` for None).
+    Every store it builds for one clock shares one state: one memory store, or one Redis (or
+    Cluster) under this test's prefix, as other processes would open it."""
+    if request.param == "memory":
+        stores: dict[int, Store] = {}
+        return lambda clock: stores.setdefault(id(clock), Store(clock=clock))
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_server").url
+    else:
+        url = request.getfixturevalue("redis_cluster").url
+    return lambda clock: Store(url, timeout=2.0, prefix=redis_prefix, clock=clock)

@@ -584,6 +584,11 @@ class RedisCluster:
         """``redis://127.0.0.1:PORT`` of every node, in start order."""
         return [n.url for n in self.nodes]
 
+    @property
+    def url(self) -> str:
+        """The ``redis+cluster://host:port,...`` URL bastion's ``Store`` takes."""
+        return "redis+cluster://" + ",".join(u.removeprefix("redis://") for u in self.urls)
+
     def node_for_key(self, key: str | bytes) -> RedisServer:
         """The node serving ``key``'s slot, as the cluster says (``CLUSTER SLOTS``)."""
         slot = key_slot(key)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,29 +25,11 @@ from bastion import (
     Store,
     StoreUnavailableError,
 )
-from conftest import NOW
+from conftest import NOW, StoreFactory
 
 PEPPER_V1 = "Jq3vX8nR2mK7pW4tY9bF6hL1sD5gA0cE"
 PEPPER_V2 = "zT6rN1wQ8kM3vB5xP9cH2jL7fS4dG0aY"
 DAY = 86_400
-
-StoreFactory = Callable[[ManualClock], Store]
-
-
-@pytest.fixture(params=["memory", "redis", "cluster"])
-def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> StoreFactory:
-    """Builds a store of the parametrised backend, driven by the given clock. Every store it builds
-    shares one state (one memory store, or one Redis under one prefix)."""
-    if request.param == "memory":
-        stores: dict[int, Store] = {}
-        return lambda clock: stores.setdefault(id(clock), Store(clock=clock))
-    if request.param == "redis":
-        server: redis_harness.RedisServer = request.getfixturevalue("redis_server")
-        url = server.url
-    else:
-        cluster: redis_harness.RedisCluster = request.getfixturevalue("redis_cluster")
-        url = "redis+cluster://" + ",".join(u.removeprefix("redis://") for u in cluster.urls)
-    return lambda clock: Store(url, timeout=2.0, prefix=redis_prefix, clock=clock)
 
 
 def registry(store: Store, hasher: ApiKeyHasher | None = None, **kw: Any) -> ApiKeys:

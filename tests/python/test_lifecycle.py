@@ -6,7 +6,6 @@ import asyncio
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,24 +25,7 @@ from bastion import (
     TokenService,
 )
 from bastion import jwt as pyjwt_compat
-from conftest import HMAC_SECRET, NOW
-
-StoreFactory = Callable[[ManualClock | None], Store]
-
-
-@pytest.fixture(params=["memory", "redis", "cluster"])
-def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> StoreFactory:
-    """Builds a store of the parametrised backend (time from the given clock, or Redis TIME)."""
-    backend = request.param
-    if backend == "memory":
-        return lambda clock: Store(clock=clock)
-    if backend == "redis":
-        server: redis_harness.RedisServer = request.getfixturevalue("redis_server")
-        url = server.url
-    else:
-        cluster: redis_harness.RedisCluster = request.getfixturevalue("redis_cluster")
-        url = "redis+cluster://" + ",".join(u.removeprefix("redis://") for u in cluster.urls)
-    return lambda clock: Store(url, timeout=2.0, prefix=redis_prefix, clock=clock)
+from conftest import HMAC_SECRET, NOW, StoreFactory
 
 
 def service(store: Store, clock: ManualClock | None, **kw: Any) -> TokenService:

@@ -10,6 +10,7 @@ mod apikey;
 mod apikeys;
 mod clock;
 mod errors;
+mod events;
 mod jwks;
 mod lifecycle;
 mod netaddr;

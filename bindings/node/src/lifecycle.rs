@@ -3,21 +3,19 @@
 //! JSON text; `lib/lifecycle.js` wraps this class as `TokenService` with
 //! objects in and out.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use bastion_core::events::Event;
 use bastion_core::store::OutagePolicy;
 use bastion_core::token::json as core_json;
 use bastion_core::token::{
     Algorithm, LifecycleOptions, TokenKind, TokenPair as CorePair, TokenService as CoreService,
 };
-use napi::bindgen_prelude::{ClassInstance, Function, PromiseRaw, Unknown, ValueType};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::bindgen_prelude::{ClassInstance, PromiseRaw, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
 
 use crate::errors::{self, arg, invalid_argument, options_arg, promise, subject_arg, Result};
+use crate::events;
 use crate::store::{clock_arg, Store};
 use crate::token::Key;
 
@@ -95,17 +93,6 @@ fn kind_arg(kind: Option<String>) -> bastion_core::Result<TokenKind> {
     }
 }
 
-fn event_fields(e: &Event) -> HashMap<String, String> {
-    let mut m: HashMap<String, String> = e
-        .fields()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-    m.insert("event".into(), e.name().into());
-    m.insert("category".into(), e.category().prefix().into());
-    m
-}
-
 /// The native token service; use `TokenService` from the package, which
 /// wraps it with objects in and out.
 #[napi]
@@ -174,18 +161,7 @@ impl NativeTokenService {
                 lo.clock = c;
             }
             let svc = CoreService::new(store, (*key.inner).clone(), lo)?;
-            if on_event.get_type().map_err(errors::from_napi)? == ValueType::Function {
-                let f: Function<HashMap<String, String>, ()> =
-                    arg(on_event, "onEvent", "a function")?;
-                let tsfn = f
-                    .build_threadsafe_function()
-                    .weak::<true>()
-                    .build()
-                    .map_err(errors::from_napi)?;
-                svc.listeners().add(Arc::new(move |e: &Event| {
-                    tsfn.call(event_fields(e), ThreadsafeFunctionCallMode::NonBlocking);
-                }));
-            }
+            events::attach(svc.listeners(), on_event)?;
             Ok(Self {
                 inner: Arc::new(svc),
             })

@@ -152,12 +152,13 @@ fn weighted(previous: i64, window: i64, elapsed: i64) -> i64 {
 }
 
 impl State {
-    /// Loads the state of a key (absent: empty) as of `now`.
-    pub fn load(alg: Algorithm, value: Option<&Value>, now: i64, lim: Lim) -> State {
+    /// Loads the state of a key (absent: empty) as of `now`. The exact
+    /// window's log is taken over, not copied.
+    pub fn load(alg: Algorithm, value: Option<Value>, now: i64, lim: Lim) -> State {
         match alg {
             Algorithm::SlidingWindow => {
                 let mut log = match value {
-                    Some(Value::Ints(v)) => v.clone(),
+                    Some(Value::Ints(v)) => v,
                     _ => Vec::new(),
                 };
                 let cut = log.partition_point(|&t| t + lim.window <= now);
@@ -167,7 +168,7 @@ impl State {
             Algorithm::SlidingCounter => {
                 let index = now.div_euclid(lim.window);
                 let (i, c, p) = match value {
-                    Some(Value::Words([i, c, p, _])) => (*i, *c, *p),
+                    Some(Value::Words([i, c, p, _])) => (i, c, p),
                     _ => (index, 0, 0),
                 };
                 let (current, previous) = if i == index {
@@ -186,14 +187,14 @@ impl State {
             Algorithm::FixedWindow => {
                 let index = now.div_euclid(lim.window);
                 let count = match value {
-                    Some(Value::Words([i, c, _, _])) if *i == index => *c,
+                    Some(Value::Words([i, c, _, _])) if i == index => c,
                     _ => 0,
                 };
                 State::Fixed { index, count }
             }
             Algorithm::Gcra => {
                 let tat = match value {
-                    Some(Value::Words([t, _, _, _])) => (*t).max(now),
+                    Some(Value::Words([t, _, _, _])) => t.max(now),
                     _ => now,
                 };
                 State::Gcra { tat }

@@ -27,7 +27,7 @@ impl Decision {
     /// The name of limit `i` in the `RateLimit` fields.
     fn policy_name(&self, i: usize) -> String {
         if i == 0 {
-            self.policy.clone()
+            self.policy.to_string()
         } else {
             format!("{}.{}", self.policy, i + 1)
         }

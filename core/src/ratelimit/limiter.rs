@@ -6,9 +6,11 @@ use crate::clock::SharedClock;
 use crate::error::{err, Detail, Error, ErrorKind, Result};
 use crate::events::{Event, Listeners};
 use crate::store::{
-    self, script, tagged_key, MemoryOptions, OutagePolicy, Reply, Script, Store, Txn,
+    self, script, tagged_key_parts, MemoryOptions, OutagePolicy, Reply, Script, Store, Txn,
 };
+use smallvec::SmallVec;
 use std::fmt;
+use std::sync::Arc;
 
 static RATELIMIT: Script = script!("ratelimit");
 
@@ -95,12 +97,12 @@ pub struct Decision {
     /// The binding limit.
     pub rate: Rate,
     /// Every limit's own answer, in the limiter's order.
-    pub limits: Vec<LimitStatus>,
+    pub limits: LimitStatuses,
     /// `Some(policy)` when the store could not answer and the limiter's
     /// outage policy decided instead.
     pub fallback: Option<OutagePolicy>,
     /// The limiter's name (the `RateLimit` policy name).
-    pub policy: String,
+    pub policy: Arc<str>,
     /// When the decision was made, seconds since the epoch (for
     /// `X-RateLimit-Reset`).
     pub decided_at: f64,
@@ -115,16 +117,19 @@ enum Op {
 }
 
 /// What a store decision returns: per limit verdicts, or nothing for a
-/// refund / reset.
-type Verdicts = Vec<Verdict>;
+/// refund / reset. Inline for up to two limits (no allocation).
+type Verdicts = SmallVec<[Verdict; 2]>;
+
+/// The per-limit answers of a [`Decision`], inline for up to two limits.
+pub type LimitStatuses = SmallVec<[LimitStatus; 2]>;
 
 /// One rate-limit decision over the limits of one client key.
 struct LimitDecision {
     algorithm: Algorithm,
     op: Op,
     cost: i64,
-    keys: Vec<String>,
-    lims: Vec<Lim>,
+    keys: SmallVec<[String; 2]>,
+    lims: Arc<[Lim]>,
 }
 
 impl store::Decision for LimitDecision {
@@ -135,7 +140,7 @@ impl store::Decision for LimitDecision {
     }
 
     fn keys(&self) -> Vec<String> {
-        self.keys.clone()
+        self.keys.to_vec()
     }
 
     fn args(&self) -> Vec<Vec<u8>> {
@@ -143,7 +148,7 @@ impl store::Decision for LimitDecision {
         args.push(self.algorithm.code().1.to_string().into_bytes());
         args.push((self.op as u8).to_string().into_bytes());
         args.push(self.cost.to_string().into_bytes());
-        for l in &self.lims {
+        for l in self.lims.iter() {
             args.push(l.limit.to_string().into_bytes());
             args.push(l.window.to_string().into_bytes());
         }
@@ -152,7 +157,7 @@ impl store::Decision for LimitDecision {
 
     fn parse(&self, reply: Reply) -> Result<Verdicts> {
         if matches!(self.op, Op::Refund | Op::Reset) {
-            return Ok(Vec::new());
+            return Ok(Verdicts::new());
         }
         let items = reply.array()?;
         if items.len() != 2 + 4 * self.lims.len() {
@@ -175,51 +180,91 @@ impl store::Decision for LimitDecision {
             .collect()
     }
 
+    fn key_slice(&self) -> Option<&[String]> {
+        Some(&self.keys)
+    }
+
     fn apply(&self, txn: &mut Txn<'_>) -> Result<Verdicts> {
         let now = txn.now();
         if self.op == Op::Reset {
             for k in &self.keys {
                 txn.remove(k);
             }
-            return Ok(Vec::new());
+            return Ok(Verdicts::new());
         }
-        let mut states: Vec<State> = self
+        if let [key] = &self.keys[..] {
+            // One limit: one lookup, updated in place.
+            let lim = self.lims[0];
+            let (alg, op, cost) = (self.algorithm, self.op, self.cost);
+            return txn.update(key, |old| {
+                let (value, expires_at) = old.map_or((None, 0), |(v, at)| (Some(v), at));
+                // Unchanged state goes back as it was (the log is always
+                // saved, trimmed; it is never copied).
+                let keep = if alg == Algorithm::SlidingWindow {
+                    None
+                } else {
+                    value.clone().map(|v| (v, expires_at))
+                };
+                let mut state = State::load(alg, value, now, lim);
+                let v = verdict(&state, op, now, lim, cost);
+                let write = match op {
+                    Op::Check => v.ok,
+                    Op::Refund => true,
+                    _ => false,
+                };
+                if write && op == Op::Check {
+                    state.charge(now, lim, cost);
+                } else if write {
+                    state.refund(now, lim, cost);
+                }
+                let new = if write || alg == Algorithm::SlidingWindow {
+                    state.save(now, lim)
+                } else {
+                    keep
+                };
+                let out = if op == Op::Refund {
+                    Verdicts::new()
+                } else {
+                    std::iter::once(v).collect()
+                };
+                (new, out)
+            });
+        }
+        // The exact window's log is taken out of the store and always put
+        // back (trimmed of expired entries even by a peek or a denial); the
+        // other algorithms' few integers are copied.
+        let log = self.algorithm == Algorithm::SlidingWindow;
+        let mut states: SmallVec<[State; 2]> = self
             .keys
             .iter()
-            .zip(&self.lims)
-            .map(|(k, l)| State::load(self.algorithm, txn.get(k), now, *l))
+            .zip(self.lims.iter())
+            .map(|(k, l)| {
+                let value = if log {
+                    txn.take(k)
+                } else {
+                    txn.get(k).cloned()
+                };
+                State::load(self.algorithm, value, now, *l)
+            })
             .collect();
         let verdicts: Verdicts = states
             .iter()
-            .zip(&self.lims)
-            .map(|(s, l)| {
-                let v = s.eval(now, *l, self.cost);
-                if self.op == Op::Peek {
-                    // A peek reports the state as it is, not after the charge.
-                    let as_is = s.eval(now, *l, 0);
-                    Verdict {
-                        remaining: as_is.remaining,
-                        reset_after: as_is.reset_after,
-                        ..v
-                    }
-                } else {
-                    v
-                }
-            })
+            .zip(self.lims.iter())
+            .map(|(s, l)| verdict(s, self.op, now, *l, self.cost))
             .collect();
         let write = match self.op {
             Op::Check => verdicts.iter().all(|v| v.ok),
             Op::Refund => true,
             _ => false,
         };
-        if write {
-            for ((state, key), lim) in states.iter_mut().zip(&self.keys).zip(&self.lims) {
-                if self.op == Op::Check {
+        if write || log {
+            for ((mut state, key), lim) in states.drain(..).zip(&self.keys).zip(self.lims.iter()) {
+                if write && self.op == Op::Check {
                     state.charge(now, *lim, self.cost);
-                } else {
+                } else if write {
                     state.refund(now, *lim, self.cost);
                 }
-                match state.clone().save(now, *lim) {
+                match state.save(now, *lim) {
                     Some((value, until)) => txn.put(key, value, until)?,
                     None => {
                         txn.remove(key);
@@ -228,17 +273,32 @@ impl store::Decision for LimitDecision {
             }
         }
         if self.op == Op::Refund {
-            return Ok(Vec::new());
+            return Ok(Verdicts::new());
         }
         Ok(verdicts)
     }
+}
+
+/// What one limit says; a peek reports the state as it is, not after the
+/// charge it did not make.
+fn verdict(state: &State, op: Op, now: i64, lim: Lim, cost: i64) -> Verdict {
+    let v = state.eval(now, lim, cost);
+    if op == Op::Peek {
+        let as_is = state.eval(now, lim, 0);
+        return Verdict {
+            remaining: as_is.remaining,
+            reset_after: as_is.reset_after,
+            ..v
+        };
+    }
+    v
 }
 
 /// The process-local limiter of the `local` outage policy.
 struct Fallback {
     store: Store,
     rates: Vec<Rate>,
-    lims: Vec<Lim>,
+    lims: Arc<[Lim]>,
     suffixes: Vec<String>,
 }
 
@@ -258,8 +318,11 @@ struct Fallback {
 pub struct RateLimiter {
     store: Store,
     rates: Vec<Rate>,
-    lims: Vec<Lim>,
+    lims: Arc<[Lim]>,
     suffixes: Vec<String>,
+    /// The name as it starts every hash tag: `"<name>:"`.
+    tag_prefix: String,
+    policy: Arc<str>,
     options: LimiterOptions,
     local: Option<Fallback>,
     listeners: Listeners,
@@ -293,7 +356,7 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn limits_of(algorithm: Algorithm, rates: &[Rate]) -> Result<(Vec<Lim>, Vec<String>)> {
+fn limits_of(algorithm: Algorithm, rates: &[Rate]) -> Result<(Arc<[Lim]>, Vec<String>)> {
     if rates.is_empty() {
         return Err(err!(InvalidArgument, "a limiter needs at least one rate"));
     }
@@ -331,7 +394,7 @@ fn limits_of(algorithm: Algorithm, rates: &[Rate]) -> Result<(Vec<Lim>, Vec<Stri
         suffixes.push(suffix);
         lims.push(lim);
     }
-    Ok((lims, suffixes))
+    Ok((lims.into(), suffixes))
 }
 
 impl RateLimiter {
@@ -362,6 +425,8 @@ impl RateLimiter {
             rates,
             lims,
             suffixes,
+            tag_prefix: format!("{}:", options.name),
+            policy: Arc::from(options.name.as_str()),
             options,
             local,
             listeners: Listeners::default(),
@@ -400,10 +465,10 @@ impl RateLimiter {
 
     /// The store keys of `key`'s limits (without the store prefix).
     pub fn keys_of(&self, key: &str) -> Result<Vec<String>> {
-        self.keys_with(key, &self.suffixes)
+        self.keys_with(key, &self.suffixes).map(|k| k.to_vec())
     }
 
-    fn keys_with(&self, key: &str, suffixes: &[String]) -> Result<Vec<String>> {
+    fn keys_with(&self, key: &str, suffixes: &[String]) -> Result<SmallVec<[String; 2]>> {
         if key.is_empty() {
             return Err(err!(InvalidArgument, "a rate-limit key cannot be empty"));
         }
@@ -413,8 +478,10 @@ impl RateLimiter {
                 "a rate-limit key is at most {MAX_KEY_LEN} bytes"
             ));
         }
-        let tag = format!("{}:{key}", self.options.name);
-        Ok(suffixes.iter().map(|s| tagged_key("rl", &tag, s)).collect())
+        Ok(suffixes
+            .iter()
+            .map(|s| tagged_key_parts("rl", &[&self.tag_prefix, key], s))
+            .collect())
     }
 
     fn decision(&self, key: &str, op: Op, cost: u64) -> Result<LimitDecision> {
@@ -435,22 +502,22 @@ impl RateLimiter {
             algorithm: self.options.algorithm,
             op,
             cost: cost as i64,
-            keys: self.keys_of(key)?,
-            lims: self.lims.clone(),
+            keys: self.keys_with(key, &self.suffixes)?,
+            lims: Arc::clone(&self.lims),
         })
     }
 
-    fn local_decision(&self, d: &LimitDecision, key: &str) -> Option<(LimitDecision, &Fallback)> {
+    fn local_decision(&self, op: Op, cost: i64, key: &str) -> Option<(LimitDecision, &Fallback)> {
         let fb = self.local.as_ref()?;
         let Fallback { lims, suffixes, .. } = fb;
         let keys = self.keys_with(key, suffixes).ok()?;
         Some((
             LimitDecision {
-                algorithm: d.algorithm,
-                op: d.op,
-                cost: d.cost.min(lims.iter().map(|l| l.limit).min().unwrap_or(1)),
+                algorithm: self.options.algorithm,
+                op,
+                cost: cost.min(lims.iter().map(|l| l.limit).min().unwrap_or(1)),
                 keys,
-                lims: lims.clone(),
+                lims: Arc::clone(lims),
             },
             fb,
         ))
@@ -462,7 +529,7 @@ impl RateLimiter {
         verdicts: &[Verdict],
         fallback: Option<OutagePolicy>,
     ) -> Decision {
-        let limits: Vec<LimitStatus> = rates
+        let limits: LimitStatuses = rates
             .iter()
             .zip(verdicts)
             .map(|(r, v)| LimitStatus {
@@ -502,14 +569,14 @@ impl RateLimiter {
             rate: b.rate,
             limits,
             fallback,
-            policy: self.options.name.clone(),
+            policy: Arc::clone(&self.policy),
             decided_at: self.clock.now_secs(),
         }
     }
 
     /// The answer of the outage policy when the store failed with `e` on a
     /// check or a peek.
-    fn on_outage(&self, d: &LimitDecision, key: &str, e: Error) -> Result<Decision> {
+    fn on_outage(&self, op: Op, cost: i64, key: &str, e: Error) -> Result<Decision> {
         if !matches!(e.kind(), ErrorKind::StoreUnavailable | ErrorKind::StoreFull) {
             return Err(e);
         }
@@ -520,7 +587,7 @@ impl RateLimiter {
         });
         match policy {
             OutagePolicy::FailOpen => {
-                let verdicts: Vec<Verdict> = self
+                let verdicts: Verdicts = self
                     .lims
                     .iter()
                     .map(|l| Verdict {
@@ -534,7 +601,7 @@ impl RateLimiter {
             }
             OutagePolicy::Local if e.kind() == ErrorKind::StoreUnavailable => {
                 let local = self
-                    .local_decision(d, key)
+                    .local_decision(op, cost, key)
                     .and_then(|(ld, fb)| fb.store.run(ld).ok().map(|v| (v, &fb.rates)));
                 Ok(match local {
                     Some((v, rates)) => self.summarize(rates, &v, Some(policy)),
@@ -546,7 +613,7 @@ impl RateLimiter {
     }
 
     fn closed(&self, policy: OutagePolicy) -> Decision {
-        let verdicts: Vec<Verdict> = self
+        let verdicts: Verdicts = self
             .lims
             .iter()
             .map(|_| Verdict {
@@ -559,18 +626,18 @@ impl RateLimiter {
         self.summarize(&self.rates, &verdicts, Some(policy))
     }
 
-    fn finish(&self, d: &LimitDecision, key: &str, out: Result<Verdicts>) -> Result<Decision> {
+    fn finish(&self, op: Op, cost: i64, key: &str, out: Result<Verdicts>) -> Result<Decision> {
         match out {
             Ok(v) if v.len() == self.rates.len() => Ok(self.summarize(&self.rates, &v, None)),
             Ok(_) => Err(err!(Internal, "a rate-limit decision lost a limit")),
-            Err(e) => self.on_outage(d, key, e),
+            Err(e) => self.on_outage(op, cost, key, e),
         }
     }
 
     /// After a refund or reset: the local limiter gets it too (it may have
     /// charged during an outage), and a store failure is reported as is.
-    fn finish_update(&self, d: &LimitDecision, key: &str, out: Result<Verdicts>) -> Result<()> {
-        if let Some((ld, fb)) = self.local_decision(d, key) {
+    fn finish_update(&self, op: Op, cost: i64, key: &str, out: Result<Verdicts>) -> Result<()> {
+        if let Some((ld, fb)) = self.local_decision(op, cost, key) {
             let _ = fb.store.run(ld);
         }
         if let Err(e) = &out {
@@ -586,36 +653,30 @@ impl RateLimiter {
 
     fn run_op(&self, key: &str, op: Op, cost: u64) -> Result<Decision> {
         let d = self.decision(key, op, cost)?;
-        let out = self.store.run(self.copy(&d));
-        self.finish(&d, key, out)
+        let c = d.cost;
+        let out = self.store.run(d);
+        self.finish(op, c, key, out)
     }
 
     async fn run_op_async(&self, key: &str, op: Op, cost: u64) -> Result<Decision> {
         let d = self.decision(key, op, cost)?;
-        let out = self.store.run_async(self.copy(&d)).await;
-        self.finish(&d, key, out)
+        let c = d.cost;
+        let out = self.store.run_async(d).await;
+        self.finish(op, c, key, out)
     }
 
     fn run_update(&self, key: &str, op: Op, cost: u64) -> Result<()> {
         let d = self.decision(key, op, cost)?;
-        let out = self.store.run(self.copy(&d));
-        self.finish_update(&d, key, out)
+        let c = d.cost;
+        let out = self.store.run(d);
+        self.finish_update(op, c, key, out)
     }
 
     async fn run_update_async(&self, key: &str, op: Op, cost: u64) -> Result<()> {
         let d = self.decision(key, op, cost)?;
-        let out = self.store.run_async(self.copy(&d)).await;
-        self.finish_update(&d, key, out)
-    }
-
-    fn copy(&self, d: &LimitDecision) -> LimitDecision {
-        LimitDecision {
-            algorithm: d.algorithm,
-            op: d.op,
-            cost: d.cost,
-            keys: d.keys.clone(),
-            lims: d.lims.clone(),
-        }
+        let c = d.cost;
+        let out = self.store.run_async(d).await;
+        self.finish_update(op, c, key, out)
     }
 
     /// Checks `cost` units for `key` and charges them when every limit

@@ -16,5 +16,5 @@ mod limiter;
 pub mod rate;
 
 pub use algorithm::{Algorithm, MAX_EXACT_LIMIT};
-pub use limiter::{Decision, LimitStatus, LimiterOptions, RateLimiter, MAX_KEY_LEN};
+pub use limiter::{Decision, LimitStatus, LimitStatuses, LimiterOptions, RateLimiter, MAX_KEY_LEN};
 pub use rate::{parse_rates, Rate};

@@ -180,7 +180,7 @@ impl Shard {
 /// The embedded, sharded in-memory store. See the module docs for its guarantees.
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
-    hasher: RandomState,
+    seed: u64,
     max_keys: usize,
     /// Keys held (expired but unswept included): the count the cap applies to.
     live: AtomicUsize,
@@ -204,7 +204,7 @@ impl MemoryStore {
         let n = options.shards.clamp(1, 4096).next_power_of_two();
         Self {
             shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
-            hasher: RandomState::new(),
+            seed: RandomState::new().hash_one(0x5EED_u64) | 1,
             max_keys: options.max_keys.max(1),
             live: AtomicUsize::new(0),
             clock: options.clock,
@@ -249,24 +249,41 @@ impl MemoryStore {
         self.live.load(Ordering::Relaxed)
     }
 
-    fn shard_of(&self, key: &str) -> usize {
-        (self.hasher.hash_one(hash_tag(key)) as usize) & (self.shards.len() - 1)
+    /// The shard of a hash tag: a multiplicative hash seeded at random per
+    /// store. It only spreads lock contention, so it need not resist chosen
+    /// inputs; the map inside each shard keeps SipHash, which does.
+    fn shard_of_tag(&self, tag: &str) -> usize {
+        let mut h = self.seed;
+        for chunk in tag.as_bytes().chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = (h ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            h ^= h >> 29;
+        }
+        ((h >> 32) as usize) & (self.shards.len() - 1)
     }
 
     /// Runs one decision in its shard's critical section.
     pub fn run<D: Decision + ?Sized>(&self, decision: &D) -> Result<D::Output> {
-        let keys = decision.keys();
+        let owned;
+        let keys = match decision.key_slice() {
+            Some(k) => k,
+            None => {
+                owned = decision.keys();
+                &owned[..]
+            }
+        };
         let Some(first) = keys.first() else {
             return Err(err!(Internal, "a store decision has no keys"));
         };
         let tag = hash_tag(first);
-        if keys.iter().any(|k| hash_tag(k) != tag) {
+        if keys.len() > 1 && keys[1..].iter().any(|k| hash_tag(k) != tag) {
             return Err(err!(
                 Internal,
                 "the keys of one decision must share one hash tag"
             ));
         }
-        let idx = self.shard_of(first);
+        let idx = self.shard_of_tag(tag);
         let now = self.clock.now_micros();
         let out = {
             let mut shard = self.shards[idx].lock();
@@ -389,6 +406,60 @@ impl Txn<'_> {
             },
         );
         Ok(())
+    }
+
+    /// Reads, changes and writes back the value at `key`, usually with one
+    /// hash lookup: `f` receives the live value and its expiry (moved out;
+    /// `None` when absent or expired) and returns what to keep with its
+    /// expiry (`None`: delete the key) and a result. A new key may be refused with
+    /// `STORE_FULL`, as by [`Txn::put`].
+    pub fn update<R>(
+        &mut self,
+        key: &str,
+        f: impl FnOnce(Option<(Value, i64)>) -> (Option<(Value, i64)>, R),
+    ) -> Result<R> {
+        let now = self.now;
+        let Some(e) = self.shard.map.get_mut(key) else {
+            let (new, r) = f(None);
+            if let Some((value, at)) = new {
+                self.put(key, value, at)?;
+            }
+            return Ok(r);
+        };
+        let old = (e.expires_at > now)
+            .then(|| (std::mem::replace(&mut e.value, Value::Int(0)), e.expires_at));
+        let (new, r) = f(old);
+        match new {
+            Some((value, at)) if at > now => {
+                e.value = value;
+                e.expires_at = at;
+                let slot = slot_of(at);
+                if slot < e.slot {
+                    // Filed earlier than before (rare): file it again, so the
+                    // sweep finds it when due.
+                    e.slot = slot;
+                    let k = self
+                        .shard
+                        .map
+                        .get_key_value(key)
+                        .map(|(k, _)| Arc::clone(k));
+                    if let Some(k) = k {
+                        self.shard.wheel.entry(slot).or_default().push(k);
+                    }
+                }
+            }
+            _ => self.drop_key(key),
+        }
+        Ok(r)
+    }
+
+    /// Takes the live value at `key` out for an update in place, leaving a
+    /// placeholder: the caller must [`Txn::put`] a value back (or
+    /// [`Txn::remove`] the key) before the decision ends. Saves copying a
+    /// large value that is about to be rewritten.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        self.get_mut(key)
+            .map(|v| std::mem::replace(v, Value::Int(0)))
     }
 
     /// Changes the expiry of a live key; returns whether it existed.

@@ -219,6 +219,12 @@ pub trait Decision: Send + Sync + 'static {
     /// same `{hash tag}`. They become `KEYS[1..]` in the script.
     fn keys(&self) -> Vec<String>;
 
+    /// The same keys, borrowed, when the decision keeps them as a list: the
+    /// memory store then reads them without a copy.
+    fn key_slice(&self) -> Option<&[String]> {
+        None
+    }
+
     /// The script arguments after the time argument (`ARGV[2..]`).
     fn args(&self) -> Vec<Vec<u8>>;
 
@@ -238,10 +244,32 @@ pub trait Decision: Send + Sync + 'static {
 /// 128 bytes is replaced by its SHA-256 (hex), keeping keys bounded.
 #[must_use]
 pub fn tagged_key(kind: &str, tag: &str, name: &str) -> String {
-    let mut out = String::with_capacity(kind.len() + tag.len() + name.len() + 4);
+    tagged_key_parts(kind, &[tag], name)
+}
+
+/// [`tagged_key`] with the tag given as parts to be joined (`&["login:",
+/// ip]`), without building the joined tag first.
+#[must_use]
+pub fn tagged_key_parts(kind: &str, tag: &[&str], name: &str) -> String {
+    let tag_len: usize = tag.iter().map(|p| p.len()).sum();
+    let mut out = String::with_capacity(kind.len() + tag_len + name.len() + 8);
     out.push_str(kind);
     out.push_str(":{");
-    push_tag(&mut out, tag);
+    if tag_len > 128 {
+        let mut joined = String::with_capacity(tag_len);
+        for p in tag {
+            joined.push_str(p);
+        }
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, joined.as_bytes());
+        out.push('#');
+        for b in d.as_ref() {
+            push_hex(&mut out, *b);
+        }
+    } else {
+        for p in tag {
+            push_escaped(&mut out, p);
+        }
+    }
     out.push('}');
     if !name.is_empty() {
         out.push(':');
@@ -250,18 +278,27 @@ pub fn tagged_key(kind: &str, tag: &str, name: &str) -> String {
     out
 }
 
-fn push_tag(out: &mut String, tag: &str) {
-    if tag.len() > 128 {
-        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, tag.as_bytes());
-        out.push('#');
-        for b in d.as_ref() {
-            out.push_str(&format!("{b:02x}"));
-        }
+fn push_hex(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(HEX[usize::from(b >> 4)] as char);
+    out.push(HEX[usize::from(b & 15)] as char);
+}
+
+fn needs_escape(b: u8) -> bool {
+    b == b'{' || b == b'}' || b == b'%' || b == b'#' || !(0x21..0x7f).contains(&b)
+}
+
+fn push_escaped(out: &mut String, part: &str) {
+    if !part.bytes().any(needs_escape) {
+        out.push_str(part);
         return;
     }
-    for &b in tag.as_bytes() {
-        if b == b'{' || b == b'}' || b == b'%' || b == b'#' || !(0x21..0x7f).contains(&b) {
-            out.push_str(&format!("%{b:02X}"));
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in part.as_bytes() {
+        if needs_escape(b) {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         } else {
             out.push(b as char);
         }
@@ -272,8 +309,9 @@ fn push_tag(out: &mut String, tag: &str) {
 /// `{` and the next `}` when non-empty, else the whole key.
 #[must_use]
 pub fn hash_tag(key: &str) -> &str {
-    if let Some(open) = key.find('{') {
-        if let Some(len) = key[open + 1..].find('}') {
+    let bytes = key.as_bytes();
+    if let Some(open) = bytes.iter().position(|&b| b == b'{') {
+        if let Some(len) = bytes[open + 1..].iter().position(|&b| b == b'}') {
             if len > 0 {
                 return &key[open + 1..open + 1 + len];
             }
