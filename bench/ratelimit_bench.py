@@ -55,6 +55,7 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 import redis_harness  # noqa: E402
+from store_bench import machine_idle_percent  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 RATE = "100/minute"
@@ -65,7 +66,7 @@ HOT_KEY = "203.0.113.7"
 MEMORY_OPS = 20_000
 MEMORY_REPEATS = 9
 REDIS_OPS = 10_000
-REDIS_REPEATS = 5
+REDIS_REPEATS = 7
 IN_FLIGHT = 64
 COUNT_OPS = 1_000
 STORE_TIMEOUT = 1.0  # a bound on a call on a shared machine, not a speed setting
@@ -481,6 +482,7 @@ async def redis_benchmarks(server: redis_harness.RedisServer, keys: list[str]) -
 
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
+    idle_before = machine_idle_percent()
     configure_django()
     versions = {
         "python": platform.python_version(),
@@ -494,7 +496,8 @@ def main() -> None:
     print(
         f"Python {versions['python']}, {os.cpu_count()} cores; limits {versions['limits']}, "
         f"DRF {versions['djangorestframework']} (Django {versions['django']}), "
-        f"coredis {versions['coredis']}, redis-py {versions['redis_py']}"
+        f"coredis {versions['coredis']}, redis-py {versions['redis_py']}; "
+        f"machine idle before the run: {idle_before:.0f}%"
     )
     memory = memory_benchmarks(workload(MEMORY_OPS, seed=1))
     try:
@@ -508,6 +511,7 @@ def main() -> None:
     out = {
         **versions,
         "cores": os.cpu_count(),
+        "machine_idle_before_pct": idle_before,
         "redis_server": redis_version,
         "rate": RATE,
         "distinct_keys": DISTINCT_KEYS,
