@@ -1,8 +1,8 @@
 // Type definitions for bastion-engine: a drop-in for the `jsonwebtoken`
 // package (sign, verify, decode and its error classes) over bastion's native
 // core, with Promise twins, typed keys, an injectable clock, password
-// hashing, start-up checks of secrets and API keys. Every error carries the
-// core's stable `code`.
+// hashing, start-up checks of secrets, API keys and rate limiting. Every
+// error carries the core's stable `code`.
 
 /// <reference types="node" />
 import type { KeyObject } from 'node:crypto';
@@ -359,7 +359,7 @@ export function decode(token: string, options?: DecodeOptions): JwtPayload | nul
 
 /** A security event delivered to `onEvent` (never a token or a secret). */
 export interface SecurityEvent {
-  /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"`. */
+  /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"` (`component` says whose: `"revocation"`, `"ratelimit"`, ...). */
   event: string;
   /** The log prefix, e.g. `"[SECURITY]"`. */
   category: string;
@@ -399,4 +399,184 @@ export declare class TokenService {
   revoke(token: string, options?: { by?: string | number | null; admin?: boolean }): Promise<void>;
   revokeAll(subject: string | number): Promise<void>;
   revokeFamily(subject: string | number, family: string): Promise<boolean>;
+}
+
+/** A rate-limit algorithm; each one's guarantee is in docs/ratelimit.md. */
+export type RateLimitAlgorithm =
+  /** The exact sliding window (the default): at most `limit` in every interval of the window's length. At most 10,000 per window. */
+  | 'sliding_window'
+  /** The sliding-window counter: O(1) state, never more than `limit` per aligned window, at most twice that in the worst unaligned one. */
+  | 'sliding_counter'
+  /** The fixed window: `limit` per aligned window. */
+  | 'fixed_window'
+  /** GCRA: bursts of up to `limit`, then one unit every window / limit. */
+  | 'gcra';
+
+/** What a check does when the store cannot answer within its timeout. */
+export type RateLimitOutagePolicy =
+  /** A limiter in this process's memory decides (the default); its limits hold per process. */
+  | 'local'
+  /** Every request is admitted. */
+  | 'fail_open'
+  /** Every request is denied, with `retryAfter` 1 s. */
+  | 'fail_closed';
+
+/** Options of a `RateLimiter`. */
+export interface RateLimiterConfig {
+  /**
+   * Where the counts live (default: a new memory store, this process only).
+   * Limiters of one `name` on one Redis share their counts, whichever
+   * process or language made them.
+   */
+  store?: Store | null;
+  /**
+   * The limiter's name: part of every store key and the policy name in the
+   * `RateLimit` headers. 1 to 64 letters, digits, `_`, `.` or `-` (default
+   * `'default'`).
+   */
+  name?: string;
+  /** The algorithm of every limit (default `'sliding_window'`). */
+  algorithm?: RateLimitAlgorithm;
+  /** What a check does when the store cannot answer (default `'local'`). */
+  outagePolicy?: RateLimitOutagePolicy;
+  /** The `'local'` fallback's limits, as a rate string (default: the limiter's own). */
+  localRates?: string;
+  /**
+   * Receives a `store_unavailable` event (component `'ratelimit'`) each time
+   * the outage policy decided, on the JavaScript thread after the call.
+   */
+  onEvent?: ((event: SecurityEvent) => void) | null;
+}
+
+/** What one limit said about a request. */
+export interface LimitStatus {
+  /** The limit, in canonical form (`'5/15m'`). */
+  rate: string;
+  /** Whether this limit alone would admit the request. */
+  allowed: boolean;
+  /** Units left in this limit (after the charge when the request was admitted). */
+  remaining: number;
+  /** Seconds until this limit is back to full capacity. */
+  resetAfter: number;
+  /** Seconds until this limit would admit the request (0 when it does). */
+  retryAfter: number;
+}
+
+/** Every field of a `Decision`, `limits` included (`toJSON()`). */
+export interface DecisionFields {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  resetAfter: number;
+  retryAfter: number;
+  deniedBy: number | null;
+  rate: string;
+  fallback: RateLimitOutagePolicy | null;
+  policy: string;
+  decidedAt: number;
+  limits: LimitStatus[];
+}
+
+/**
+ * The answer to a check: data, not an exception. The summary fields
+ * describe the binding limit: the denying one with the longest wait when
+ * the request is denied, else the one with the fewest units left. A
+ * snapshot: it does not change after it is made.
+ */
+export declare class Decision {
+  /** Made by a `RateLimiter` only. */
+  private constructor();
+  /** Whether the request is admitted: every limit admitted it, and every limit was charged. */
+  readonly allowed: boolean;
+  /** The binding limit's count. */
+  readonly limit: number;
+  /** Units left in the binding limit. */
+  readonly remaining: number;
+  /** Seconds until the binding limit is back to full capacity. */
+  readonly resetAfter: number;
+  /** Seconds until the request could be admitted (0 when it is). */
+  readonly retryAfter: number;
+  /** The index (in the limiter's `rates`) of the limit that denied; `null` when admitted. */
+  readonly deniedBy: number | null;
+  /** The binding limit, in canonical form (`'5/15m'`). */
+  readonly rate: string;
+  /** The outage policy that decided because the store could not answer; `null` when the store decided. */
+  readonly fallback: RateLimitOutagePolicy | null;
+  /** The limiter's name (the `RateLimit` policy name). */
+  readonly policy: string;
+  /** When the decision was made, seconds since the epoch (the store's clock). */
+  readonly decidedAt: number;
+  /** Every limit's own answer, in the limiter's order (built when read). */
+  readonly limits: LimitStatus[];
+  /**
+   * The response headers (built when called), in this order:
+   * `X-RateLimit-Limit` and `X-RateLimit-Remaining` (the binding limit),
+   * `X-RateLimit-Reset` (when it is full again: Unix epoch seconds, rounded
+   * up), `Retry-After` (denied only: delay-seconds, rounded up, at least 1),
+   * `RateLimit-Policy` (every limit as `"<name>";q=<limit>;w=<window
+   * seconds>`, later limits named `<name>.2`, ...) and `RateLimit` (the
+   * binding limit as `"<name>";r=<remaining>;t=<seconds to reset>`,
+   * draft-ietf-httpapi-ratelimit-headers). Set them on the response as they are.
+   */
+  headers(): Record<string, string>;
+  /** `Retry-After` in whole seconds (rounded up, at least 1) for a denied request; `null` when admitted. */
+  retryAfterHeader(): number | null;
+  /** Every field as a plain object (what `JSON.stringify` writes). */
+  toJSON(): DecisionFields;
+}
+
+/**
+ * A rate limiter: one or more limits per client key (`'5/15m'`,
+ * `'100/minute;2000/day'`), one algorithm, one store.
+ *
+ * - **All or nothing.** A check admits only when every limit admits, and
+ *   then charges every limit; a denied check charges none. One atomic store
+ *   decision: one Lua script (one round trip) on Redis, one critical section
+ *   in memory, so concurrent checks of one key never admit more than the limit.
+ * - **One clock.** On Redis, time is Redis's own `TIME` (app hosts with
+ *   skewed clocks agree); a `ManualClock` given to the `Store` drives it in tests.
+ * - **Sync where it is cheap.** On the memory store the `*Sync` twins decide
+ *   on the calling thread in well under a microsecond, and the Promise
+ *   methods settle at once. On Redis the Promise methods run on the core's
+ *   I/O runtime and never block the JavaScript thread; the `*Sync` twins
+ *   throw `INVALID_ARGUMENT` there.
+ * - **Outages** are answered by `outagePolicy` within the store's timeout
+ *   (`decision.fallback` says so), with a `store_unavailable` event each
+ *   time; `refund` and `reset` reject with `STORE_UNAVAILABLE`.
+ * - **Typed errors.** A key that is not a non-empty string of at most 1024
+ *   bytes, or a cost that is not a whole number the smallest limit could
+ *   ever admit, is `INVALID_ARGUMENT` (thrown by `*Sync` and the
+ *   constructor, a rejection from the Promise methods).
+ */
+export declare class RateLimiter {
+  /** Throws `INVALID_ARGUMENT` for a malformed rate string or option. */
+  constructor(rates: string, options?: RateLimiterConfig | null);
+  /** The limits, in canonical form (`['5/15m']`). */
+  readonly rates: string[];
+  /** The limiter's name. */
+  readonly name: string;
+  /** The algorithm. */
+  readonly algorithm: RateLimitAlgorithm;
+  /** The outage policy. */
+  readonly outagePolicy: RateLimitOutagePolicy;
+  /** Checks `cost` units (default 1) for `key` and charges them when every limit admits. */
+  check(key: string, cost?: number): Promise<Decision>;
+  /** `check` on the calling thread (memory store only). */
+  checkSync(key: string, cost?: number): Decision;
+  /** Like `check`, but rejects with `RATE_LIMITED` (and `err.retryAfter`, seconds) when denied. */
+  hit(key: string, cost?: number): Promise<Decision>;
+  /** `hit` on the calling thread (memory store only): throws `RATE_LIMITED` when denied. */
+  hitSync(key: string, cost?: number): Decision;
+  /** Whether `cost` units (default 1; 0 allowed) would be admitted now, charging nothing; `remaining` is what is left now. */
+  peek(key: string, cost?: number): Promise<Decision>;
+  /** `peek` on the calling thread (memory store only). */
+  peekSync(key: string, cost?: number): Decision;
+  /** Gives back up to `cost` units (default 1) to every limit of `key`, e.g. after a successful login. */
+  refund(key: string, cost?: number): Promise<void>;
+  /** `refund` on the calling thread (memory store only). */
+  refundSync(key: string, cost?: number): void;
+  /** Forgets everything about `key`. */
+  reset(key: string): Promise<void>;
+  /** `reset` on the calling thread (memory store only). */
+  resetSync(key: string): void;
 }

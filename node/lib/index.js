@@ -2,7 +2,8 @@
 // bastion-engine: a drop-in for `jsonwebtoken` (sign, verify, decode and its
 // error classes) with Promise twins, typed keys, an injectable clock,
 // password hashing under `password`, start-up checks of secrets, API keys and
-// the store-backed API key registry (`ApiKeys`).
+// the store-backed API key registry (`ApiKeys`) and the rate limiter
+// (`RateLimiter`).
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
 
@@ -12,6 +13,7 @@ const jwt = require('./jwt.js');
 const jwks = require('./jwks.js');
 const password = require('./password.js');
 const lifecycle = require('./lifecycle.js');
+const ratelimit = require('./ratelimit.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -44,5 +46,7 @@ module.exports = {
   TokenService: lifecycle.TokenService,
   ApiKeys: lifecycle.ApiKeys,
   CreatedApiKey: native.CreatedApiKey,
+  RateLimiter: ratelimit.RateLimiter,
+  Decision: ratelimit.Decision,
   password,
 };

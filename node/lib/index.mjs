@@ -27,6 +27,8 @@ export const {
   TokenService,
   ApiKeys,
   CreatedApiKey,
+  RateLimiter,
+  Decision,
   password,
 } = bastion;
 

@@ -5,13 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { crc32 } from 'node:zlib';
-import { bastion } from './helpers.mjs';
-import {
-  redisOrSkip,
-  sharedClusterOrSkip,
-  sharedRedisOrSkip,
-  uniquePrefix,
-} from './redis-harness.mjs';
+import { bastion, makeStore } from './helpers.mjs';
+import { redisOrSkip, sharedRedisOrSkip, uniquePrefix } from './redis-harness.mjs';
 
 const { ApiKeyHasher, ApiKeys, CreatedApiKey, ManualClock, Store } = bastion;
 const PEPPER_V1 = 'Jq3vX8nR2mK7pW4tY9bF6hL1sD5gA0cE';
@@ -49,19 +44,8 @@ function onAll(name, body) {
   for (const backend of ['memory', 'redis', 'cluster']) {
     test(`${name} (${backend})`, async (t) => {
       const clock = new ManualClock(NOW);
-      let store;
-      if (backend === 'memory') {
-        store = new Store(null, null, clock);
-      } else {
-        const server =
-          backend === 'redis' ? await sharedRedisOrSkip(t) : await sharedClusterOrSkip(t);
-        if (!server) return;
-        const url =
-          backend === 'redis'
-            ? server.url
-            : `redis+cluster://${server.urls.map((u) => u.replace('redis://', '')).join(',')}`;
-        store = new Store(url, { timeoutMs: 2000, prefix: uniquePrefix('apikeys') }, clock);
-      }
+      const store = await makeStore(t, backend, clock, 'apikeys');
+      if (!store) return;
       const make = (hasher, options = {}) =>
         new ApiKeys(hasher ?? new ApiKeyHasher(PEPPER_V1), { store, ...options }, clock);
       await body(make, clock);

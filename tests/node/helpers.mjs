@@ -47,3 +47,23 @@ export async function rejectsCode(promise, code) {
   assert.equal(caught.code, code, `code of: ${caught.message}`);
   return caught;
 }
+
+/**
+ * A Store on `backend` driven by `clock`: 'memory', or 'redis' / 'cluster'
+ * (the shared server or cluster of redis-harness.mjs, under a key prefix of
+ * its own, with a 2 s operation timeout). Null when Redis is not installed
+ * and the test was skipped.
+ */
+export async function makeStore(t, backend, clock, tag = 'store') {
+  if (backend === 'memory') return new bastion.Store(null, null, clock);
+  const harness = await import('./redis-harness.mjs');
+  const opts = { timeoutMs: 2000, prefix: harness.uniquePrefix(tag) };
+  if (backend === 'redis') {
+    const server = await harness.sharedRedisOrSkip(t);
+    return server && new bastion.Store(server.url, opts, clock);
+  }
+  const cluster = await harness.sharedClusterOrSkip(t);
+  if (!cluster) return null;
+  const hosts = cluster.urls.map((u) => u.replace('redis://', '')).join(',');
+  return new bastion.Store(`redis+cluster://${hosts}`, opts, clock);
+}

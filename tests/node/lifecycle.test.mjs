@@ -7,30 +7,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
-import { bastion, NOW, SECRET, rejectsCode } from './helpers.mjs';
-import {
-  inCi,
-  redisOrSkip,
-  sharedClusterOrSkip,
-  sharedRedisOrSkip,
-  uniquePrefix,
-} from './redis-harness.mjs';
+import { bastion, makeStore, NOW, SECRET, rejectsCode } from './helpers.mjs';
+import { inCi, redisOrSkip, sharedRedisOrSkip, uniquePrefix } from './redis-harness.mjs';
 
 const { Key, ManualClock, Store, TokenService, jwtVerify } = { ...bastion, jwtVerify: bastion.verify };
-
-/** A store of `backend` on `clock`, or null when the test was skipped. */
-async function makeStore(t, backend, clock) {
-  if (backend === 'memory') return new Store(null, null, clock);
-  const opts = { timeoutMs: 2000, prefix: uniquePrefix('lc') };
-  if (backend === 'redis') {
-    const server = await sharedRedisOrSkip(t);
-    return server && new Store(server.url, opts, clock);
-  }
-  const cluster = await sharedClusterOrSkip(t);
-  if (!cluster) return null;
-  const hosts = cluster.urls.map((u) => u.replace('redis://', '')).join(',');
-  return new Store(`redis+cluster://${hosts}`, opts, clock);
-}
 
 function service(store, clock, options = {}) {
   return new TokenService(Key.hmac(SECRET), { store, clock, ...options });
@@ -39,7 +19,7 @@ function service(store, clock, options = {}) {
 for (const backend of ['memory', 'redis', 'cluster']) {
   test(`pairs, rotation and reuse detection (${backend})`, async (t) => {
     const clock = new ManualClock(NOW);
-    const store = await makeStore(t, backend, clock);
+    const store = await makeStore(t, backend, clock, 'lc');
     if (!store) return;
     const events = [];
     const svc = service(store, clock, { issuer: 'https://auth.example', onEvent: (e) => events.push(e) });
@@ -73,7 +53,7 @@ for (const backend of ['memory', 'redis', 'cluster']) {
 
   test(`50 concurrent rotations of one refresh token make one pair (${backend})`, async (t) => {
     const clock = new ManualClock(NOW);
-    const store = await makeStore(t, backend, clock);
+    const store = await makeStore(t, backend, clock, 'lc');
     if (!store) return;
     const svc = service(store, clock, { rotationGrace: 30 });
     const pair = await svc.issuePair('dave');
@@ -88,7 +68,7 @@ for (const backend of ['memory', 'redis', 'cluster']) {
 
   test(`revocation and ownership (${backend})`, async (t) => {
     const clock = new ManualClock(NOW);
-    const store = await makeStore(t, backend, clock);
+    const store = await makeStore(t, backend, clock, 'lc');
     if (!store) return;
     const svc = service(store, clock);
     const a = await svc.issuePair('gina');

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::apikey::ApiKeyHasher;
 use crate::clock::ManualClock;
 use crate::errors::{
-    self, arg, bytes_arg, invalid_argument, options_arg, promise, subject_arg, Result,
+    self, arg, bytes_arg, invalid_argument, options_arg, promise, subject_arg, whole, Result,
 };
 
 /// A rate limit carried by an API key: `requests` per `windowSecs` seconds.
@@ -171,16 +171,6 @@ pub struct RevokeApiKeyOptions {
     pub by: Option<Either<String, f64>>,
     /// The caller is an admin: any key may be revoked.
     pub admin: Option<bool>,
-}
-
-fn whole(value: f64, name: &str, max: f64) -> CoreResult<u64> {
-    if value.fract() == 0.0 && (0.0..=max).contains(&value) {
-        Ok(value as u64)
-    } else {
-        Err(invalid_argument(format!(
-            "{name} must be a whole number from 0 to {max}"
-        )))
-    }
 }
 
 /// The store-backed API key registry: keys are created (shown once),

@@ -209,6 +209,18 @@ where
     .map_err(|e| napi::Error::new(Code::from(e.status), e.reason))
 }
 
+/// A number argument that must be a whole number from 0 to `max` (at most
+/// 2^53, where JavaScript numbers stop being exact).
+pub fn whole(value: f64, name: &str, max: f64) -> bastion_core::Result<u64> {
+    if value.fract() == 0.0 && (0.0..=max).contains(&value) {
+        Ok(value as u64)
+    } else {
+        Err(invalid_argument(format!(
+            "{name} must be a whole number from 0 to {max}"
+        )))
+    }
+}
+
 /// A subject or owner given as a string or an integer (a database id); an
 /// integer becomes its decimal text.
 pub fn subject_arg(value: Unknown<'_>, name: &str) -> bastion_core::Result<String> {

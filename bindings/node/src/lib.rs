@@ -15,6 +15,7 @@ mod jwks;
 mod lifecycle;
 mod netaddr;
 mod password;
+mod ratelimit;
 mod secrets;
 mod store;
 mod timespan;
