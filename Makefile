@@ -108,6 +108,7 @@ bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by si
 	$(PY) bench/store_bench.py
 	$(PY) bench/ratelimit_bench.py
 	node bench/node_bench.mjs
+	node bench/ratelimit_bench.mjs
 	$(PY) bench/report.py
 
 .PHONY: fmt
