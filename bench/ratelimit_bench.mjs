@@ -230,11 +230,12 @@ async function inFlight(decide, keys, n) {
   return [seconds(t0), admitted];
 }
 
-/** CPU microseconds of the Redis server. */
+/** CPU microseconds of the Redis server, and the reads from client sockets it has made. */
 async function redisCpuUs(admin) {
   const info = await admin.info("cpu");
-  const field = (name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)[1]);
-  return (field("used_cpu_user") + field("used_cpu_sys")) * 1e6;
+  const stats = await admin.info("stats");
+  const field = (text, name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)[1]);
+  return [(field(info, "used_cpu_user") + field(info, "used_cpu_sys")) * 1e6, field(stats, "total_reads_processed")];
 }
 
 const OWN_COMMANDS = new Set(["slowlog", "config", "info", "flushall"]);
@@ -336,17 +337,19 @@ async function redisBenchmarks(server, keys) {
     }
   }
   const best = cases.map(() => Infinity);
-  const cpu = cases.map(() => [0, 0]);
+  const cpu = cases.map(() => [0, 0, 0]);
   for (let r = 0; r < REDIS_REPEATS; r++) {
     for (const [i, c] of cases.entries()) {
       await admin.flushall();
       const client0 = process.cpuUsage();
-      const server0 = await redisCpuUs(admin);
+      const [server0, reads0] = await redisCpuUs(admin);
       const [t] = await inFlight(c.decide, keys, IN_FLIGHT);
       if (t < best[i]) {
         best[i] = t;
         const client = process.cpuUsage(client0);
-        cpu[i] = [client.user + client.system, (await redisCpuUs(admin)) - server0];
+        const [server1, reads1] = await redisCpuUs(admin);
+        // The reads include the two INFO calls of the counting connection.
+        cpu[i] = [client.user + client.system, server1 - server0, reads1 - reads0 - 2];
       }
     }
   }
@@ -359,6 +362,7 @@ async function redisBenchmarks(server, keys) {
     us_per_decision: (best[i] / keys.length) * 1e6,
     client_cpu_us: cpu[i][0] / keys.length,
     redis_cpu_us: cpu[i][1] / keys.length,
+    decisions_per_read: keys.length / Math.max(1, cpu[i][2]),
     admitted: admitted[i],
     ...counts[i],
   }));
@@ -377,7 +381,7 @@ async function redisBenchmarks(server, keys) {
     console.log(
       `  ${r.case.padEnd(62)} ${Math.round(r.per_s).toLocaleString("en-US").padStart(9)} /s  ` +
         `(${r.us_per_decision.toFixed(1).padStart(6)} µs each; CPU µs client ${r.client_cpu_us.toFixed(1)}, ` +
-        `Redis ${r.redis_cpu_us.toFixed(1)})  sent ${r.sent_per_decision.toFixed(2)}/decision ` +
+        `Redis ${r.redis_cpu_us.toFixed(1)}; ${r.decisions_per_read.toFixed(1)} decisions per server read)  sent ${r.sent_per_decision.toFixed(2)}/decision ` +
         `${JSON.stringify(r.sent)}, run in scripts too ${r.executed_per_decision.toFixed(2)}`,
     );
   }
