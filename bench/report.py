@@ -507,7 +507,13 @@ def ratelimit_misses(py: dict, node: dict | None) -> list[str]:
                     f"  {node_us[p['peer']]:.2f} µs.",
                     f"  The same decision costs {py_us:.2f} µs from Python (above), so about",
                     f"  {node_us[p['bastion']] - py_us:.2f} µs of the Node figure is the call into the addon",
-                    "  and building the `Decision` object, not the limiter.",
+                    "  and building the `Decision` object, not the limiter."
+                    + (
+                        " The two are within 10% of each other: from run to run this row can fall on"
+                        " either side of 1x."
+                        if p["ratio"] >= 0.9
+                        else ""
+                    ),
                 ]
     return ["", "Where a target is not met, or met only just:", "", *notes] if notes else []
 
