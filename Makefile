@@ -106,7 +106,9 @@ bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by si
 	cd bench/crypto-backend && cargo run --release --quiet > ../results/crypto_backend.md
 	$(PY) bench/python_bench.py
 	$(PY) bench/store_bench.py
+	$(PY) bench/ratelimit_bench.py
 	node bench/node_bench.mjs
+	node bench/ratelimit_bench.mjs
 	$(PY) bench/report.py
 
 .PHONY: fmt
