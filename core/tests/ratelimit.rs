@@ -823,3 +823,28 @@ fn a_million_distinct_keys_stay_within_the_memory_cap() {
         assert_eq!(mem.held_keys(), 0);
     }
 }
+
+#[test]
+fn the_exact_log_stays_bounded_as_entries_expire() {
+    let clock = ManualClock::new(T0);
+    let store = Store::memory(MemoryOptions {
+        clock: Arc::new(clock.clone()),
+        ..MemoryOptions::default()
+    });
+    let mem = Arc::clone(store.as_memory().unwrap());
+    let l = limiter(store, "10/s", Algorithm::SlidingWindow);
+    let mut admitted = 0;
+    for _ in 0..20_000 {
+        clock.advance(0.013);
+        if l.check("k", 1).unwrap().allowed {
+            admitted += 1;
+        }
+        let (keys, bytes) = mem.usage();
+        assert_eq!(keys, 1);
+        // At most 10 live and 64 expired entries, the start mark, the key and
+        // the bookkeeping.
+        assert!(bytes <= 8 * (10 + 64 + 1) + 40 + 64, "{bytes} bytes");
+    }
+    // 260 s of traffic at one request per 13 ms: the limit, not the traffic, decides.
+    assert!((2500..=2600).contains(&admitted), "{admitted}");
+}

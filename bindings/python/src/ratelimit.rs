@@ -223,9 +223,12 @@ fn rates_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Rate>> {
     Ok(out)
 }
 
-fn key_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+/// The key's text, borrowed from the Python string (no copy: a ``str`` is
+/// immutable and the caller holds a reference to it, also while the GIL is
+/// released).
+fn key_arg<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     match obj.cast::<PyString>() {
-        Ok(s) => Ok(s.to_str()?.to_owned()),
+        Ok(s) => s.to_str(),
         Err(_) => Err(errors::type_error("key", "str", obj)),
     }
 }
@@ -331,7 +334,7 @@ impl RateLimiter {
         key: &Bound<'_, PyAny>,
         cost: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let key = key_arg(key)?;
+        let key = key_arg(key)?.to_owned();
         let l = Arc::clone(&self.inner);
         aio::into_awaitable(
             py,
@@ -356,7 +359,7 @@ impl RateLimiter {
         key: &Bound<'_, PyAny>,
         cost: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let key = key_arg(key)?;
+        let key = key_arg(key)?.to_owned();
         let l = Arc::clone(&self.inner);
         aio::into_awaitable(
             py,
@@ -380,7 +383,7 @@ impl RateLimiter {
         key: &Bound<'_, PyAny>,
         cost: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let key = key_arg(key)?;
+        let key = key_arg(key)?.to_owned();
         let l = Arc::clone(&self.inner);
         aio::into_awaitable(
             py,
@@ -404,7 +407,7 @@ impl RateLimiter {
         key: &Bound<'_, PyAny>,
         cost: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let key = key_arg(key)?;
+        let key = key_arg(key)?.to_owned();
         let l = Arc::clone(&self.inner);
         aio::into_awaitable(py, async move { l.refund_async(&key, cost).await })
     }
@@ -417,7 +420,7 @@ impl RateLimiter {
 
     /// Awaitable :meth:`reset`.
     fn areset<'py>(&self, py: Python<'py>, key: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let key = key_arg(key)?;
+        let key = key_arg(key)?.to_owned();
         let l = Arc::clone(&self.inner);
         aio::into_awaitable(py, async move { l.reset_async(&key).await })
     }

@@ -21,7 +21,8 @@ pub enum Algorithm {
     /// at most `limit` units are admitted. A denied request waits exactly
     /// until enough earlier admissions leave the window. State: one timestamp
     /// per admitted unit still inside the window (8 bytes each in memory), so
-    /// at most `limit` of them; limits above 10,000 per window are refused
+    /// at most `limit` of them, plus in memory at most 64 (or as many as the
+    /// live ones) expired entries awaiting compaction; limits above 10,000 per window are refused
     /// (use [`Algorithm::SlidingCounter`] for those).
     #[default]
     SlidingWindow,
@@ -125,8 +126,11 @@ pub(crate) struct Verdict {
 /// dropped, windows rolled).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum State {
-    /// Admission times, oldest first, one per unit.
-    Log(Vec<i64>),
+    /// Admission times, oldest first, one per unit: `buf[start..]`. The
+    /// stored form is `buf` itself, whose first element is `start`: expired
+    /// entries are skipped by moving `start` and compacted away only once
+    /// they outnumber the live ones, so trimming is O(1) amortized.
+    Log { buf: Vec<i64>, start: usize },
     /// Aligned window index, its count and the previous window's count.
     Counter {
         index: i64,
@@ -137,6 +141,14 @@ pub(crate) enum State {
     Fixed { index: i64, count: i64 },
     /// The theoretical arrival time (never before `now`).
     Gcra { tat: i64 },
+}
+
+/// An empty log, with room for a few entries so the first admissions do
+/// not reallocate.
+fn fresh_log(lim: Lim) -> Vec<i64> {
+    let mut buf = Vec::with_capacity(1 + lim.limit.clamp(1, 7) as usize);
+    buf.push(1);
+    buf
 }
 
 /// The GCRA emission interval in microseconds (at least 1; checked at
@@ -157,13 +169,18 @@ impl State {
     pub fn load(alg: Algorithm, value: Option<Value>, now: i64, lim: Lim) -> State {
         match alg {
             Algorithm::SlidingWindow => {
-                let mut log = match value {
+                let mut buf = match value {
                     Some(Value::Ints(v)) => v,
-                    _ => Vec::new(),
+                    _ => fresh_log(lim),
                 };
-                let cut = log.partition_point(|&t| t + lim.window <= now);
-                log.drain(..cut);
-                State::Log(log)
+                let mut start = buf.first().map_or(0, |&s| s as usize);
+                if start == 0 || start > buf.len() {
+                    // Not a log this version wrote: start afresh.
+                    buf = fresh_log(lim);
+                    start = 1;
+                }
+                start += buf[start..].partition_point(|&t| t + lim.window <= now);
+                State::Log { buf, start }
             }
             Algorithm::SlidingCounter => {
                 let index = now.div_euclid(lim.window);
@@ -205,7 +222,8 @@ impl State {
     /// What this limit says about `cost` units at `now`.
     pub fn eval(&self, now: i64, lim: Lim, cost: i64) -> Verdict {
         match self {
-            State::Log(log) => {
+            State::Log { buf, start } => {
+                let log = &buf[*start..];
                 let used = log.len() as i64;
                 let ok = used + cost <= lim.limit;
                 let after = if ok { used + cost } else { used };
@@ -287,7 +305,7 @@ impl State {
     /// Charges `cost` units at `now` (after an admitting [`State::eval`]).
     pub fn charge(&mut self, now: i64, lim: Lim, cost: i64) {
         match self {
-            State::Log(log) => log.extend(std::iter::repeat_n(now, cost as usize)),
+            State::Log { buf, .. } => buf.extend(std::iter::repeat_n(now, cost as usize)),
             State::Counter { current, .. } => *current += cost,
             State::Fixed { count, .. } => *count += cost,
             State::Gcra { tat } => *tat += cost * emission(lim),
@@ -297,9 +315,9 @@ impl State {
     /// Gives back up to `cost` units (the most recent admissions first).
     pub fn refund(&mut self, now: i64, lim: Lim, cost: i64) {
         match self {
-            State::Log(log) => {
-                let keep = log.len().saturating_sub(cost as usize);
-                log.truncate(keep);
+            State::Log { buf, start } => {
+                let keep = buf.len().saturating_sub(cost as usize).max(*start);
+                buf.truncate(keep);
             }
             State::Counter { current, .. } => *current = (*current - cost).max(0),
             State::Fixed { count, .. } => *count = (*count - cost).max(0),
@@ -311,9 +329,18 @@ impl State {
     /// keeping (the key can go).
     pub fn save(self, now: i64, lim: Lim) -> Option<(Value, i64)> {
         match self {
-            State::Log(log) => {
-                let newest = *log.last()?;
-                Some((Value::Ints(log), newest + lim.window))
+            State::Log { mut buf, mut start } => {
+                if start >= buf.len() {
+                    return None;
+                }
+                let newest = buf[buf.len() - 1];
+                let live = buf.len() - start;
+                if start > 64 && start - 1 > live {
+                    buf.drain(1..start);
+                    start = 1;
+                }
+                buf[0] = start as i64;
+                Some((Value::Ints(buf), newest + lim.window))
             }
             State::Counter {
                 index,
