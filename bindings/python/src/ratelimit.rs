@@ -323,7 +323,7 @@ impl RateLimiter {
     #[pyo3(signature = (key, cost = 1))]
     fn check(&self, py: Python<'_>, key: &Bound<'_, PyAny>, cost: u64) -> PyResult<Decision> {
         let key = key_arg(key)?;
-        self.run(py, move |l| l.check(&key, cost)).map(decision)
+        self.run(py, move |l| l.check(key, cost)).map(decision)
     }
 
     /// Awaitable :meth:`check`.
@@ -348,7 +348,7 @@ impl RateLimiter {
     #[pyo3(signature = (key, cost = 1))]
     fn hit(&self, py: Python<'_>, key: &Bound<'_, PyAny>, cost: u64) -> PyResult<Decision> {
         let key = key_arg(key)?;
-        self.run(py, move |l| l.hit(&key, cost)).map(decision)
+        self.run(py, move |l| l.hit(key, cost)).map(decision)
     }
 
     /// Awaitable :meth:`hit`.
@@ -372,7 +372,7 @@ impl RateLimiter {
     #[pyo3(signature = (key, cost = 1))]
     fn peek(&self, py: Python<'_>, key: &Bound<'_, PyAny>, cost: u64) -> PyResult<Decision> {
         let key = key_arg(key)?;
-        self.run(py, move |l| l.peek(&key, cost)).map(decision)
+        self.run(py, move |l| l.peek(key, cost)).map(decision)
     }
 
     /// Awaitable :meth:`peek`.
@@ -396,7 +396,7 @@ impl RateLimiter {
     #[pyo3(signature = (key, cost = 1))]
     fn refund(&self, py: Python<'_>, key: &Bound<'_, PyAny>, cost: u64) -> PyResult<()> {
         let key = key_arg(key)?;
-        self.run(py, move |l| l.refund(&key, cost))
+        self.run(py, move |l| l.refund(key, cost))
     }
 
     /// Awaitable :meth:`refund`.
@@ -415,7 +415,7 @@ impl RateLimiter {
     /// Forgets everything about ``key``.
     fn reset(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
         let key = key_arg(key)?;
-        self.run(py, move |l| l.reset(&key))
+        self.run(py, move |l| l.reset(key))
     }
 
     /// Awaitable :meth:`reset`.
