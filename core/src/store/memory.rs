@@ -450,12 +450,18 @@ impl Txn<'_> {
             self.drop_key(key);
             return Ok(());
         }
-        let slot = slot_of(expires_at);
         if let Some(e) = self.shard.map.get_mut(key) {
             e.value = value;
             self.refile(key, expires_at);
             return Ok(());
         }
+        self.insert_new(key, value, expires_at)
+    }
+
+    /// Adds `key`, known to be absent, living until `expires_at` (after now):
+    /// one hash of the key. Refused with `STORE_FULL` when the store is full.
+    fn insert_new(&mut self, key: &str, value: Value, expires_at: i64) -> Result<()> {
+        let slot = slot_of(expires_at);
         if self.live.fetch_add(1, Ordering::Relaxed) >= self.cap {
             self.live.fetch_sub(1, Ordering::Relaxed);
             self.shard.sweep(self.now, SWEEP_FULL, self.live);
@@ -498,8 +504,8 @@ impl Txn<'_> {
         let now = self.now;
         let Some(e) = self.shard.map.get_mut(key) else {
             let (new, r) = f(None);
-            if let Some((value, at)) = new {
-                self.put(key, value, at)?;
+            if let Some((value, at)) = new.filter(|(_, at)| *at > now) {
+                self.insert_new(key, value, at)?;
             }
             return Ok(r);
         };
