@@ -11,58 +11,13 @@ use bastion_core::token::{ApiKeys, ApiKeysOptions, Expiry, RateLimit};
 use bastion_core::ErrorKind;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
-use support::redis::{server_or_skip, shared_cluster, shared_server, unique_prefix, Reply};
+use support::backends::{self, redis_options, Backend};
+use support::redis::{server_or_skip, shared_server, unique_prefix, Reply};
 
 const PEPPER_V1: &[u8] = b"Jq3vX8nR2mK7pW4tY9bF6hL1sD5gA0cE";
 const PEPPER_V2: &[u8] = b"zT6rN1wQ8kM3vB5xP9cH2jL7fS4dG0aY";
 const T0: f64 = 1_800_000_000.0;
 const DAY: f64 = 86_400.0;
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Memory,
-    Redis,
-    Cluster,
-}
-
-fn redis_options(clock: Option<&ManualClock>, prefix: &str) -> RedisOptions {
-    RedisOptions {
-        // Generous for debug builds on a loaded 2-core machine; the outage
-        // test uses the default bound.
-        timeout: Duration::from_millis(2_000),
-        prefix: prefix.to_owned(),
-        clock: clock.map(|c| Arc::new(c.clone()) as _),
-        ..RedisOptions::default()
-    }
-}
-
-fn cluster_url() -> Option<String> {
-    let cluster = shared_cluster()?;
-    let hosts: Vec<String> = cluster
-        .urls()
-        .iter()
-        .map(|u| u.trim_start_matches("redis://").to_owned())
-        .collect();
-    Some(format!("redis+cluster://{}", hosts.join(",")))
-}
-
-/// A store of `backend` driven by `clock` under `prefix`, or None when Redis
-/// is unavailable locally (the harness prints SKIP; in CI it fails instead).
-fn store(backend: Backend, clock: &ManualClock, prefix: &str) -> Option<Store> {
-    match backend {
-        Backend::Memory => Some(Store::memory(MemoryOptions {
-            clock: Arc::new(clock.clone()),
-            ..MemoryOptions::default()
-        })),
-        Backend::Redis => {
-            let server = shared_server()?;
-            Some(Store::redis(&server.url(), redis_options(Some(clock), prefix)).unwrap())
-        }
-        Backend::Cluster => {
-            Some(Store::redis(&cluster_url()?, redis_options(Some(clock), prefix)).unwrap())
-        }
-    }
-}
 
 fn hasher_v1() -> Arc<ApiKeyHasher> {
     Arc::new(ApiKeyHasher::new(PEPPER_V1).unwrap())
@@ -94,17 +49,17 @@ impl Case {
     fn other_store(&self) -> Store {
         match self.backend {
             Backend::Memory => self.store.clone(),
-            b => store(b, &self.clock, &self.prefix).unwrap(),
+            b => backends::store(b, &self.clock, &self.prefix).unwrap(),
         }
     }
 }
 
 /// Runs `case` on the three backends.
 fn on_all(case: fn(Case)) {
-    for backend in [Backend::Memory, Backend::Redis, Backend::Cluster] {
+    for backend in backends::ALL {
         let clock = ManualClock::new(T0);
         let prefix = unique_prefix("apikeys");
-        let Some(store) = store(backend, &clock, &prefix) else {
+        let Some(store) = backends::store(backend, &clock, &prefix) else {
             continue;
         };
         eprintln!("case on {backend:?}");

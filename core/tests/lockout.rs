@@ -8,58 +8,15 @@ use bastion_core::clock::ManualClock;
 use bastion_core::events::{Category, Event};
 use bastion_core::lockout::{Attempt, Lockout, LockoutOptions, LockoutState, Param, Progressive};
 use bastion_core::password::{Encoding, PasswordHasher, Pbkdf2Digest, Scheme};
-use bastion_core::store::{MemoryOptions, OutagePolicy, RedisOptions, Store};
+use bastion_core::store::{OutagePolicy, RedisOptions, Store};
 use bastion_core::ErrorKind;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
-use support::redis::{
-    key_slot, server_or_skip, shared_cluster, shared_server, unique_prefix, Reply,
-};
+use support::backends::{self, redis_options, Backend};
+use support::redis::{key_slot, server_or_skip, shared_server, unique_prefix, Reply};
 
 const T0: f64 = 1_800_000_000.0;
 const HOUR: f64 = 3600.0;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Backend {
-    Memory,
-    Redis,
-    Cluster,
-}
-
-fn redis_options(clock: &ManualClock, prefix: &str) -> RedisOptions {
-    RedisOptions {
-        timeout: Duration::from_millis(2_000),
-        prefix: prefix.to_owned(),
-        clock: Some(Arc::new(clock.clone())),
-        ..RedisOptions::default()
-    }
-}
-
-fn cluster_url() -> Option<String> {
-    let cluster = shared_cluster()?;
-    let hosts: Vec<String> = cluster
-        .urls()
-        .iter()
-        .map(|u| u.trim_start_matches("redis://").to_owned())
-        .collect();
-    Some(format!("redis+cluster://{}", hosts.join(",")))
-}
-
-fn store(backend: Backend, clock: &ManualClock, prefix: &str) -> Option<Store> {
-    match backend {
-        Backend::Memory => Some(Store::memory(MemoryOptions {
-            clock: Arc::new(clock.clone()),
-            ..MemoryOptions::default()
-        })),
-        Backend::Redis => {
-            let server = shared_server()?;
-            Some(Store::redis(&server.url(), redis_options(clock, prefix)).unwrap())
-        }
-        Backend::Cluster => {
-            Some(Store::redis(&cluster_url()?, redis_options(clock, prefix)).unwrap())
-        }
-    }
-}
 
 struct Case {
     store: Store,
@@ -77,16 +34,16 @@ impl Case {
     fn other_store(&self) -> Store {
         match self.backend {
             Backend::Memory => self.store.clone(),
-            b => store(b, &self.clock, &self.prefix).unwrap(),
+            b => backends::store(b, &self.clock, &self.prefix).unwrap(),
         }
     }
 }
 
 fn on_all(case: fn(Case)) {
-    for backend in [Backend::Memory, Backend::Redis, Backend::Cluster] {
+    for backend in backends::ALL {
         let clock = ManualClock::new(T0);
         let prefix = unique_prefix("lockout");
-        let Some(store) = store(backend, &clock, &prefix) else {
+        let Some(store) = backends::store(backend, &clock, &prefix) else {
             continue;
         };
         eprintln!("case on {backend:?}");
@@ -762,7 +719,7 @@ fn every_redis_key_has_a_ttl_and_one_lockout_is_one_slot() {
     };
     let clock = ManualClock::new(T0);
     let prefix = unique_prefix("lockout-keys");
-    let store = Store::redis(&server.url(), redis_options(&clock, &prefix)).unwrap();
+    let store = Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap();
     let l = Lockout::new(
         store,
         LockoutOptions {

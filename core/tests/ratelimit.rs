@@ -13,7 +13,8 @@ use bastion_core::store::{MemoryOptions, OutagePolicy, RedisOptions, Store};
 use bastion_core::ErrorKind;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
-use support::redis::{server_or_skip, shared_cluster, shared_server, unique_prefix};
+use support::backends::{self, Backend};
+use support::redis::{server_or_skip, unique_prefix};
 
 const T0: f64 = 1_800_000_000.0;
 const ALGORITHMS: [Algorithm; 4] = [
@@ -23,53 +24,11 @@ const ALGORITHMS: [Algorithm; 4] = [
     Algorithm::Gcra,
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Backend {
-    Memory,
-    Redis,
-    Cluster,
-}
-
-fn cluster_url() -> Option<String> {
-    let cluster = shared_cluster()?;
-    let hosts: Vec<String> = cluster
-        .urls()
-        .iter()
-        .map(|u| u.trim_start_matches("redis://").to_owned())
-        .collect();
-    Some(format!("redis+cluster://{}", hosts.join(",")))
-}
-
-fn redis_options(clock: Option<&ManualClock>, prefix: &str) -> RedisOptions {
-    RedisOptions {
-        timeout: Duration::from_millis(2_000),
-        prefix: prefix.to_owned(),
-        clock: clock.map(|c| Arc::new(c.clone()) as _),
-        ..RedisOptions::default()
-    }
-}
-
-fn store(backend: Backend, clock: &ManualClock, prefix: &str) -> Option<Store> {
-    match backend {
-        Backend::Memory => Some(Store::memory(MemoryOptions {
-            clock: Arc::new(clock.clone()),
-            ..MemoryOptions::default()
-        })),
-        Backend::Redis => {
-            let server = shared_server()?;
-            Some(Store::redis(&server.url(), redis_options(Some(clock), prefix)).unwrap())
-        }
-        Backend::Cluster => {
-            Some(Store::redis(&cluster_url()?, redis_options(Some(clock), prefix)).unwrap())
-        }
-    }
-}
-
 /// Every backend available here (memory always).
-fn backends(clock: &ManualClock, tag: &str) -> Vec<(Backend, Store)> {
-    [Backend::Memory, Backend::Redis, Backend::Cluster]
+fn all_stores(clock: &ManualClock, tag: &str) -> Vec<(Backend, Store)> {
+    backends::ALL
         .into_iter()
-        .filter_map(|b| store(b, clock, &unique_prefix(tag)).map(|s| (b, s)))
+        .filter_map(|b| backends::store(b, clock, &unique_prefix(tag)).map(|s| (b, s)))
         .collect()
 }
 
@@ -95,7 +54,7 @@ fn approx(a: f64, b: f64) -> bool {
 #[test]
 fn exact_sliding_window_admits_the_limit_and_says_when_to_retry() {
     let clock = ManualClock::new(T0);
-    for (backend, store) in backends(&clock, "rl-basic") {
+    for (backend, store) in all_stores(&clock, "rl-basic") {
         clock.set(T0);
         let l = limiter(store, "5/15m", Algorithm::SlidingWindow);
         for i in 0..5 {
@@ -128,7 +87,7 @@ fn exact_sliding_window_admits_the_limit_and_says_when_to_retry() {
 #[test]
 fn fixed_window_counts_per_aligned_window() {
     let clock = ManualClock::new(T0);
-    for (backend, store) in backends(&clock, "rl-fixed") {
+    for (backend, store) in all_stores(&clock, "rl-fixed") {
         // T0 is a multiple of 60 s: start 30 s into a window.
         clock.set(T0 + 30.0);
         let l = limiter(store, "3/minute", Algorithm::FixedWindow);
@@ -147,7 +106,7 @@ fn fixed_window_counts_per_aligned_window() {
 #[test]
 fn gcra_allows_a_burst_then_one_per_interval() {
     let clock = ManualClock::new(T0);
-    for (backend, store) in backends(&clock, "rl-gcra") {
+    for (backend, store) in all_stores(&clock, "rl-gcra") {
         clock.set(T0);
         let l = limiter(store, "10/10s", Algorithm::Gcra);
         for i in 0..10 {
@@ -171,7 +130,7 @@ fn gcra_allows_a_burst_then_one_per_interval() {
 #[test]
 fn sliding_counter_weighs_the_previous_window() {
     let clock = ManualClock::new(T0);
-    for (backend, store) in backends(&clock, "rl-counter") {
+    for (backend, store) in all_stores(&clock, "rl-counter") {
         clock.set(T0);
         let l = limiter(store, "10/minute", Algorithm::SlidingCounter);
         for _ in 0..10 {
@@ -194,7 +153,7 @@ fn sliding_counter_weighs_the_previous_window() {
 fn several_limits_are_all_or_nothing() {
     let clock = ManualClock::new(T0);
     for algorithm in ALGORITHMS {
-        for (backend, store) in backends(&clock, "rl-multi") {
+        for (backend, store) in all_stores(&clock, "rl-multi") {
             clock.set(T0);
             let l = limiter(store, "2/second;3/minute", algorithm);
             assert!(l.check("u", 1).unwrap().allowed);
@@ -229,7 +188,7 @@ fn several_limits_are_all_or_nothing() {
 fn peek_refund_reset_and_cost() {
     let clock = ManualClock::new(T0);
     for algorithm in ALGORITHMS {
-        for (backend, store) in backends(&clock, "rl-ops") {
+        for (backend, store) in all_stores(&clock, "rl-ops") {
             clock.set(T0);
             let l = limiter(store, "10/hour", algorithm);
             assert_eq!(l.peek("k", 0).unwrap().remaining, 10);
@@ -414,7 +373,7 @@ fn traffic(rng: &mut Rng, window: i64, n: usize) -> Vec<(i64, i64)> {
 #[test]
 fn every_algorithm_matches_its_reference_model_on_every_backend() {
     let clock = ManualClock::new(T0);
-    let stores = backends(&clock, "rl-model");
+    let stores = all_stores(&clock, "rl-model");
     let base = (T0 * 1e6) as i64;
     for alg in ALGORITHMS {
         for (limit, window_s, rates) in [(5, 900, "5/15m"), (7, 60, "7/minute"), (3, 1, "3/s")] {
@@ -658,7 +617,7 @@ fn hammer(l: Arc<RateLimiter>, threads: usize, per_thread: usize) -> usize {
 fn sixteen_threads_on_one_key_admit_exactly_the_limit() {
     let clock = ManualClock::new(T0);
     for alg in ALGORITHMS {
-        for (backend, store) in backends(&clock, "rl-threads") {
+        for (backend, store) in all_stores(&clock, "rl-threads") {
             let per_thread = if backend == Backend::Memory { 200 } else { 40 };
             for round in 0..3 {
                 let l = Arc::new(

@@ -12,54 +12,11 @@ use bastion_core::token::{Algorithm, Key, LifecycleOptions, TokenKind, TokenServ
 use bastion_core::ErrorKind;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
-use support::redis::{server_or_skip, shared_cluster, shared_server, unique_prefix, Reply};
+use support::backends::{self, redis_options};
+use support::redis::{server_or_skip, shared_server, unique_prefix, Reply};
 
 const SECRET: &[u8] = b"k3Y-for-the-store-suite::9f8e7d6c5b4a39281706f5e4d3c2b1a0";
 const T0: f64 = 1_800_000_000.0;
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Memory,
-    Redis,
-    Cluster,
-}
-
-/// A store of `backend` driven by `clock`, or None when Redis is unavailable
-/// locally (the harness prints SKIP; in CI it fails instead).
-fn store(backend: Backend, clock: &ManualClock) -> Option<Store> {
-    let shared = Arc::new(clock.clone());
-    match backend {
-        Backend::Memory => Some(Store::memory(MemoryOptions {
-            clock: shared,
-            ..MemoryOptions::default()
-        })),
-        Backend::Redis => {
-            let server = shared_server()?;
-            Some(Store::redis(&server.url(), redis_options(Some(clock), "lc")).unwrap())
-        }
-        Backend::Cluster => {
-            let cluster = shared_cluster()?;
-            let hosts: Vec<String> = cluster
-                .urls()
-                .iter()
-                .map(|u| u.trim_start_matches("redis://").to_owned())
-                .collect();
-            let url = format!("redis+cluster://{}", hosts.join(","));
-            Some(Store::redis(&url, redis_options(Some(clock), "lc")).unwrap())
-        }
-    }
-}
-
-fn redis_options(clock: Option<&ManualClock>, tag: &str) -> RedisOptions {
-    RedisOptions {
-        // Generous for debug builds on a loaded 2-core machine; the outage
-        // tests below use the default bound.
-        timeout: Duration::from_millis(2_000),
-        prefix: unique_prefix(tag),
-        clock: clock.map(|c| Arc::new(c.clone()) as _),
-        ..RedisOptions::default()
-    }
-}
 
 fn service(store: Store, clock: &ManualClock, grace: f64) -> TokenService {
     let mut o = LifecycleOptions::new(Algorithm::HS256);
@@ -92,9 +49,9 @@ fn events(svc: &TokenService) -> Arc<Mutex<Vec<Event>>> {
 
 /// Runs `case` on the three backends.
 fn on_all(case: fn(Store, ManualClock)) {
-    for backend in [Backend::Memory, Backend::Redis, Backend::Cluster] {
+    for backend in backends::ALL {
         let clock = ManualClock::new(T0);
-        let Some(store) = store(backend, &clock) else {
+        let Some(store) = backends::store(backend, &clock, &unique_prefix("lc")) else {
             continue;
         };
         eprintln!("case on {backend:?}");
@@ -369,7 +326,7 @@ fn every_redis_key_has_a_ttl_and_scripts_reload_after_a_flush() {
         return;
     };
     let clock = ManualClock::new(T0);
-    let opts = redis_options(Some(&clock), "ttl");
+    let opts = redis_options(Some(&clock), &unique_prefix("ttl"));
     let prefix = opts.prefix.clone();
     let store = Store::redis(&server.url(), opts).unwrap();
     let svc = service(store.clone(), &clock, 0.0);
@@ -403,7 +360,7 @@ fn redis_time_is_the_clock_when_none_is_injected() {
     };
     // Without an injected clock the store's decisions (family creation,
     // marks) read Redis TIME.
-    let store = Store::redis(&server.url(), redis_options(None, "time")).unwrap();
+    let store = Store::redis(&server.url(), redis_options(None, &unique_prefix("time"))).unwrap();
     let clock = ManualClock::new(SystemClock.now_secs());
     let svc = service(store, &clock, 0.0);
     let a = svc.issue_pair("kim", &Object::new()).unwrap();
