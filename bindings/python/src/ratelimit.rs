@@ -86,7 +86,7 @@ fn py_bool(b: bool) -> &'static str {
 /// binding limit: the denying one with the longest wait when the request is
 /// denied, else the one with the fewest units left. ``limits`` has every
 /// limit's own answer; ``headers()`` renders the rate-limit response headers.
-#[pyclass(frozen, module = "bastion._native")]
+#[pyclass(frozen, freelist = 256, module = "bastion._native")]
 pub struct Decision {
     inner: CoreDecision,
 }

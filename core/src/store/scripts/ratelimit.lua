@@ -167,9 +167,14 @@ if not all then out[1] = 0 end
 -- A peek, and a denied check, write nothing.
 local function save(s, key)
   if alg == 1 then
-    local newest = redis.call('LINDEX', key, -1)
-    if newest then
-      bastion_expire_at(key, now, tonumber(newest) + s.w)
+    if op == 0 then
+      -- Just charged: the newest entry is now.
+      redis.call('PEXPIRE', key, math.ceil(s.w / 1000))
+    else
+      local newest = redis.call('LINDEX', key, -1)
+      if newest then
+        bastion_expire_at(key, now, tonumber(newest) + s.w)
+      end
     end
   elseif alg == 2 then
     if s.cur == 0 and s.prev == 0 then
@@ -183,15 +188,14 @@ local function save(s, key)
       redis.call('DEL', key)
     else
       redis.call('HSET', key, 'i', bastion_int(s.index), 'c', bastion_int(s.cur))
-      redis.call('HDEL', key, 'p')
       bastion_expire_at(key, now, (s.index + 1) * s.w)
     end
   else
     if s.tat <= now then
       redis.call('DEL', key)
     else
-      redis.call('SET', key, bastion_int(s.tat))
-      bastion_expire_at(key, now, s.tat)
+      -- The value and its expiry in one command (s.tat > now here).
+      redis.call('SET', key, bastion_int(s.tat), 'PX', math.ceil((s.tat - now) / 1000))
     end
   end
 end
