@@ -82,7 +82,7 @@ test-rust: redis ## The Rust suites (core)
 	cargo test --quiet
 
 .PHONY: test-python
-test-python: build-python redis ## pytest, and the .pyi stub checked against the binary
+test-python: build-python build-node redis ## pytest (its cross-language tests start Node processes), and the .pyi stub checked against the binary
 	$(PY) -m mypy.stubtest bastion._native
 	$(PY) -m pytest -q
 
