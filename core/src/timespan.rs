@@ -58,9 +58,53 @@ pub fn parse(text: &str) -> Result<f64> {
     Ok(secs)
 }
 
+/// The longest duration a setting takes, in seconds (about 317 years).
+pub const MAX_SETTING_SECS: f64 = 1e10;
+
+/// A duration setting (a cool-off, a lifetime) given as seconds: finite,
+/// from 0 to [`MAX_SETTING_SECS`]. `what` names the setting in the error.
+pub fn seconds_setting(secs: f64, what: &str) -> Result<std::time::Duration> {
+    if !(secs.is_finite() && (0.0..=MAX_SETTING_SECS).contains(&secs)) {
+        return Err(err!(
+            InvalidArgument,
+            "{what} must be a non-negative number of seconds or a time span, at most {MAX_SETTING_SECS} s"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// A duration setting given as text: a span *with* a unit (`"30m"`, `"1h"`,
+/// `"7 days"`). A bare number is refused here, since [`parse`] would read it
+/// as milliseconds where a setting's number means seconds.
+pub fn text_setting(text: &str, what: &str) -> Result<std::time::Duration> {
+    if !text.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Err(err!(
+            InvalidArgument,
+            "{what}: a time span string needs a unit, such as \"30m\" or \"1h\""
+        ));
+    }
+    seconds_setting(parse(text)?, what)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_need_a_unit_in_text_and_a_bounded_value() {
+        assert_eq!(text_setting("30m", "cooloff").unwrap().as_secs(), 1800);
+        assert_eq!(seconds_setting(3600.0, "cooloff").unwrap().as_secs(), 3600);
+        for bad in ["1800", "", "-5m"] {
+            assert!(text_setting(bad, "cooloff").is_err(), "{bad:?}");
+        }
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 2e10] {
+            assert!(seconds_setting(bad, "cooloff").is_err(), "{bad}");
+        }
+        assert!(text_setting("1800", "cooloff")
+            .unwrap_err()
+            .message()
+            .contains("needs a unit"));
+    }
 
     #[test]
     fn parses_ms_grammar() {

@@ -242,3 +242,13 @@ test('a lock made from Python is seen and lifted from Node', async (t) => {
   assert.equal(await lockout.unlock({ username: 'xavier', ipAddress: '10.1.2.3' }), 2);
   assert.equal(python(`${setup}print(lockout.check("xavier", "10.1.2.3").locked)`), 'False');
 });
+
+test('cool-off settings are checked', () => {
+  assert.ok(new bastion.Lockout({ cooloff: '30m' }));
+  assert.ok(new bastion.Lockout({ cooloff: 90 }));
+  // A bare number in text would be read as milliseconds: refused, not guessed.
+  assert.throws(() => new bastion.Lockout({ cooloff: '1800' }), (e) => e.code === 'INVALID_ARGUMENT' && /needs a unit/.test(e.message));
+  for (const bad of [-1, Number.NaN, Infinity, 1e11, '5 fortnights']) {
+    assert.throws(() => new bastion.Lockout({ cooloff: bad }), (e) => e.code === 'INVALID_ARGUMENT', String(bad));
+  }
+});

@@ -278,3 +278,17 @@ def test_outage_policies_with_redis_stopped(fresh_redis_server: redis_harness.Re
     assert time.monotonic() - started < 2.0
     with pytest.raises(StoreUnavailableError):
         local.locked()
+
+
+def test_cooloff_settings_are_checked() -> None:
+    assert Lockout(cooloff="30m").cooloff == 1800
+    assert Lockout(cooloff=timedelta(minutes=5)).cooloff == 300
+    assert Lockout(cooloff=90).cooloff == 90
+    # A bare number in text would be read as milliseconds: refused, not guessed.
+    with pytest.raises(InvalidArgumentError, match="needs a unit"):
+        Lockout(cooloff="1800")
+    for bad in [-1, float("nan"), float("inf"), 1e11, "5 fortnights"]:
+        with pytest.raises(InvalidArgumentError):
+            Lockout(cooloff=bad)
+    with pytest.raises(TypeError):
+        Lockout(cooloff=[30])  # type: ignore[arg-type]

@@ -154,31 +154,14 @@ impl From<&CoreEntry> for LockedEntry {
 }
 
 fn span(v: Either<f64, String>, name: &str) -> CoreResult<Duration> {
-    let secs = match v {
-        Either::A(n) => n,
-        Either::B(text) => {
-            if !text.bytes().any(|b| b.is_ascii_alphabetic()) {
-                return Err(invalid_argument(format!(
-                    "{name}: a time span string needs a unit, such as \"30m\" or \"1h\""
-                )));
-            }
-            timespan::parse(&text)?
-        }
-    };
-    if !(secs.is_finite() && (0.0..=1e10).contains(&secs)) {
-        return Err(invalid_argument(format!(
-            "{name} must be a non-negative number of seconds or a time span"
-        )));
+    match v {
+        Either::A(secs) => timespan::seconds_setting(secs, name),
+        Either::B(text) => timespan::text_setting(&text, name),
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 fn count(v: f64, name: &str) -> CoreResult<u32> {
-    if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
-        Ok(v as u32)
-    } else {
-        Err(invalid_argument(format!("{name} must be a whole number")))
-    }
+    Ok(crate::errors::whole(v, name, f64::from(u32::MAX))? as u32)
 }
 
 fn core_options(

@@ -63,23 +63,14 @@ fn pairs(headers: Unknown<'_>) -> CoreResult<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// A non-negative integer given as a JavaScript number.
-fn whole(n: f64, name: &str) -> CoreResult<u64> {
-    if n.fract() == 0.0 && (0.0..=1e15).contains(&n) {
-        Ok(n as u64)
-    } else {
-        Err(invalid_argument(format!(
-            "{name} must be a non-negative integer"
-        )))
-    }
-}
-
 fn options(options: Unknown<'_>) -> CoreResult<ClientIpOptions> {
     let o: JsClientIpOptions =
         options_arg(options, "options", "an options object")?.unwrap_or_default();
     let trusted = match o.trusted_proxies {
         None => TrustedProxies::None,
-        Some(Either3::A(n)) => TrustedProxies::hops(whole(n, "trustedProxies")?)?,
+        Some(Either3::A(n)) => {
+            TrustedProxies::hops(crate::errors::whole(n, "trustedProxies", 1e15)?)?
+        }
         Some(Either3::B(s)) => TrustedProxies::cidrs([s])?,
         Some(Either3::C(list)) => TrustedProxies::cidrs(list)?,
     };
@@ -90,7 +81,9 @@ fn options(options: Unknown<'_>) -> CoreResult<ClientIpOptions> {
     // Out-of-range prefixes stay out of range for the core to refuse.
     let ipv6_prefix = match o.ipv6_prefix {
         None => None,
-        Some(p) => Some(u8::try_from(whole(p, "ipv6Prefix")?).unwrap_or(u8::MAX)),
+        Some(p) => {
+            Some(u8::try_from(crate::errors::whole(p, "ipv6Prefix", 1e15)?).unwrap_or(u8::MAX))
+        }
     };
     Ok(ClientIpOptions {
         trusted,

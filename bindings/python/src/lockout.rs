@@ -103,15 +103,10 @@ impl LockoutState {
 /// Seconds from a number, a ``datetime.timedelta`` or a time span string
 /// with a unit (``"30m"``, ``"1h"``, ``"7 days"``).
 fn span(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
-    let secs = if let Ok(s) = obj.cast::<PyString>() {
-        let text = crate::json::py_str(s)?;
-        if !text.bytes().any(|b| b.is_ascii_alphabetic()) {
-            return Err(PyValueError::new_err(format!(
-                "{what}: a time span string needs a unit, such as \"30m\" or \"1h\""
-            )));
-        }
-        timespan::parse(text).py_err()?
-    } else if let Ok(v) = obj.extract::<f64>() {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return timespan::text_setting(crate::json::py_str(s)?, what).py_err();
+    }
+    let secs = if let Ok(v) = obj.extract::<f64>() {
         v
     } else if let Ok(total) = obj.call_method0("total_seconds") {
         total.extract::<f64>()?
@@ -122,12 +117,7 @@ fn span(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
             obj,
         ));
     };
-    if !(secs.is_finite() && (0.0..=1e10).contains(&secs)) {
-        return Err(PyValueError::new_err(format!(
-            "{what} must be a non-negative time span"
-        )));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    timespan::seconds_setting(secs, what).py_err()
 }
 
 /// axes' ``AXES_LOCKOUT_PARAMETERS``: each entry a name or a list of names.
