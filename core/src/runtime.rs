@@ -15,6 +15,7 @@
 
 use crate::error::{err, Result};
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,11 @@ struct Current {
 }
 
 static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
+
+thread_local! {
+    /// Set on the runtime's own threads.
+    static IO_THREAD: Cell<bool> = const { Cell::new(false) };
+}
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 fn current() -> Result<(Handle, u64)> {
@@ -40,6 +46,7 @@ fn current() -> Result<(Handle, u64)> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("bastion-io")
+        .on_thread_start(|| IO_THREAD.with(|f| f.set(true)))
         .enable_io()
         .enable_time()
         .build()
@@ -84,6 +91,34 @@ where
         rx.await
             .map_err(|_| err!(Internal, "an I/O task ended without a result"))
     }
+}
+
+/// Runs `fut` on the I/O runtime: in place when the caller is already a task
+/// there (a binding's task awaiting a store call: no second task, no hop
+/// between threads), through [`spawn`] otherwise.
+pub async fn run<F>(fut: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if IO_THREAD.with(Cell::get) {
+        Ok(fut.await)
+    } else {
+        spawn(fut).await
+    }
+}
+
+/// Runs `fut` on the I/O runtime and returns at once, with nothing to await:
+/// the future reports its own outcome (a binding that settles a JavaScript
+/// Promise from the I/O thread). If the runtime cannot start, `fut` is dropped
+/// unrun and the error returned.
+pub fn detach<F>(fut: F) -> Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (handle, _) = current()?;
+    handle.spawn(fut);
+    Ok(())
 }
 
 /// Runs blocking work (a password hash: milliseconds of CPU) on the I/O
@@ -134,5 +169,43 @@ mod tests {
         let v = block_on(fut).unwrap().unwrap();
         assert_eq!(v, 42);
         assert!(generation() >= 1);
+    }
+
+    tokio::task_local! {
+        static MARK: u32;
+    }
+
+    #[test]
+    fn run_is_in_place_on_the_io_threads_and_spawned_elsewhere() {
+        // The task-local is visible only inside the task that set it: in
+        // place, `run` sees it; spawned as a task of its own, it does not.
+        let probe = || async { MARK.try_with(|v| *v).ok() };
+        // From a task on the I/O runtime: in place.
+        let seen = block_on(MARK.scope(7, async move { run(probe()).await.unwrap() })).unwrap();
+        assert_eq!(seen, Some(7));
+        // From another executor: spawned onto the I/O threads.
+        let other = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (seen, name) = other.block_on(MARK.scope(7, async move {
+            run(async move {
+                let seen = probe().await;
+                (seen, std::thread::current().name().map(str::to_owned))
+            })
+            .await
+            .unwrap()
+        }));
+        assert_eq!(seen, None);
+        assert_eq!(name.as_deref(), Some("bastion-io"));
+    }
+
+    #[test]
+    fn detached_futures_run_on_the_io_threads() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        detach(async move {
+            let _ = tx.send(std::thread::current().name().map(str::to_owned));
+        })
+        .unwrap();
+        assert_eq!(rx.recv().unwrap().as_deref(), Some("bastion-io"));
     }
 }

@@ -22,6 +22,8 @@ use napi::bindgen_prelude::{
     ValueType,
 };
 use napi::{Env, JsError, JsValue, Status};
+
+use crate::settle;
 use zeroize::Zeroizing;
 
 /// The `err.code` of an error: a core code, or napi's pending-exception marker.
@@ -190,22 +192,19 @@ pub fn to_rejection(env: &Env, err: CoreError) -> napi::Error {
 /// Runs `fut` on the engine's I/O runtime and returns a Promise of its output,
 /// converted by `convert` on the JavaScript thread. A core error rejects the
 /// Promise with the same `Error` (and `code`) a synchronous call would throw;
-/// a panic in the core becomes an `INTERNAL` error.
+/// a panic in the core becomes an `INTERNAL` error. Settling is batched (see
+/// [`crate::settle`]).
 pub fn promise<'env, T, V, F, C>(env: &'env Env, fut: F, convert: C) -> Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue,
     F: Future<Output = bastion_core::Result<T>> + Send + 'static,
-    C: FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
+    C: FnOnce(&'env Env, T) -> napi::Result<V> + Send + 'static,
 {
-    let work = bastion_core::runtime::spawn(fut);
-    env.spawn_future_with_callback(
-        async move { Ok(work.await.and_then(|r| r)) },
-        move |env, r| match r {
-            Ok(v) => convert(env, v),
-            Err(e) => Err(to_rejection(env, e)),
-        },
-    )
+    settle::spawn(env, fut, move |env, result| match result {
+        Ok(v) => convert(env, v),
+        Err(e) => Err(to_rejection(env, e)),
+    })
     .map_err(|e| napi::Error::new(Code::from(e.status), e.reason))
 }
 

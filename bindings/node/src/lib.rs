@@ -18,6 +18,7 @@ mod netaddr;
 mod password;
 mod ratelimit;
 mod secrets;
+mod settle;
 mod store;
 mod timespan;
 mod token;

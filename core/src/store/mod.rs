@@ -405,7 +405,7 @@ impl Store {
             Self::Memory(m) => m.run(&decision),
             Self::Redis(r) => {
                 let r = Arc::clone(r);
-                crate::runtime::spawn(async move { r.run(decision).await }).await?
+                crate::runtime::run(async move { r.run(decision).await }).await?
             }
         }
     }
@@ -427,7 +427,7 @@ impl Store {
             Self::Memory(_) => Ok(Duration::ZERO),
             Self::Redis(r) => {
                 let r = Arc::clone(r);
-                crate::runtime::spawn(async move { r.ping().await }).await?
+                crate::runtime::run(async move { r.ping().await }).await?
             }
         }
     }
