@@ -79,6 +79,9 @@ pub enum ErrorKind {
     /// The account (or client) is locked out after too many failed attempts;
     /// [`Error::retry_after`] says when the lockout ends.
     AccountLocked,
+    /// A circuit breaker is open (or half-open with every probe taken): the
+    /// call was not made; [`Error::retry_after`] says when one may be.
+    CircuitOpen,
     /// An internal invariant failed; never expected.
     Internal,
 }
@@ -119,6 +122,7 @@ impl ErrorKind {
             Self::JwksFetchFailed => "JWKS_FETCH_FAILED",
             Self::RateLimited => "RATE_LIMITED",
             Self::AccountLocked => "ACCOUNT_LOCKED",
+            Self::CircuitOpen => "CIRCUIT_OPEN",
             Self::Internal => "INTERNAL",
         }
     }
@@ -156,6 +160,7 @@ impl ErrorKind {
         Self::JwksFetchFailed,
         Self::RateLimited,
         Self::AccountLocked,
+        Self::CircuitOpen,
         Self::Internal,
     ];
 }
@@ -175,7 +180,8 @@ pub enum Detail {
     /// The instant (seconds since the epoch) at which the token (or API key)
     /// expired or becomes valid, or at which an API key was revoked.
     At(f64),
-    /// Seconds until the request may be retried (rate limits, lockouts).
+    /// Seconds until the request may be retried (rate limits, lockouts, open
+    /// circuit breakers).
     RetryAfter(f64),
 }
 

@@ -20,6 +20,8 @@ pub enum Category {
     Store,
     /// `[LOCKOUT]`: account lockouts and unlocks.
     Lockout,
+    /// `[CIRCUIT]`: circuit breaker transitions.
+    Circuit,
 }
 
 impl Category {
@@ -31,6 +33,7 @@ impl Category {
             Self::Security => "[SECURITY]",
             Self::Store => "[STORE]",
             Self::Lockout => "[LOCKOUT]",
+            Self::Circuit => "[CIRCUIT]",
         }
     }
 }
@@ -87,6 +90,18 @@ pub enum Event {
         /// How many keys held failures or a lock.
         removed: usize,
     },
+    /// A circuit breaker changed state.
+    CircuitStateChanged {
+        /// The breaker's name.
+        breaker: String,
+        /// The state it left (`"closed"`, `"open"`, `"half-open"`).
+        from: &'static str,
+        /// The state it entered.
+        to: &'static str,
+        /// On opening: whole seconds (rounded up) until it lets a probe
+        /// through.
+        retry_after: Option<u64>,
+    },
 }
 
 impl Event {
@@ -99,6 +114,11 @@ impl Event {
             Self::StoreUnavailable { .. } => "store_unavailable",
             Self::LockedOut { .. } => "locked_out",
             Self::Unlocked { .. } => "unlocked",
+            Self::CircuitStateChanged { to, .. } => match *to.as_bytes() {
+                [b'o', ..] => "circuit_open",
+                [b'h', ..] => "circuit_half_open",
+                _ => "circuit_closed",
+            },
         }
     }
 
@@ -109,6 +129,7 @@ impl Event {
             Self::TokenReuse { .. } | Self::TokenRevoked { .. } => Category::Security,
             Self::StoreUnavailable { .. } => Category::Store,
             Self::LockedOut { .. } | Self::Unlocked { .. } => Category::Lockout,
+            Self::CircuitStateChanged { .. } => Category::Circuit,
         }
     }
 
@@ -150,6 +171,22 @@ impl Event {
                 let mut f = vec![("lockout", lockout.clone())];
                 identifiers(&mut f, username.as_ref(), ip_address.as_ref());
                 f.push(("removed", removed.to_string()));
+                f
+            }
+            Self::CircuitStateChanged {
+                breaker,
+                from,
+                to,
+                retry_after,
+            } => {
+                let mut f = vec![
+                    ("breaker", breaker.clone()),
+                    ("from", (*from).to_owned()),
+                    ("to", (*to).to_owned()),
+                ];
+                if let Some(r) = retry_after {
+                    f.push(("retry_after", r.to_string()));
+                }
                 f
             }
         }

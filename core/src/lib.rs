@@ -12,6 +12,7 @@
 //!   argon2-cffi and Django encodings.
 //! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
+//! - [`breaker`]: the circuit breaker ([`breaker::CircuitBreaker`]).
 //! - [`lockout`]: account lockout after failed logins (django-axes semantics).
 //! - [`ratelimit`]: rate strings, the four limiter algorithms, [`ratelimit::RateLimiter`]
 //!   and its [`ratelimit::Decision`] with the rate-limit headers.
@@ -21,6 +22,7 @@
 //! - [`clock`]: injected time ([`clock::SystemClock`], [`clock::ManualClock`]).
 //! - [`error`]: the one error type with stable codes.
 
+pub mod breaker;
 pub mod clock;
 pub mod error;
 pub mod events;

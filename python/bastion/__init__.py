@@ -23,6 +23,10 @@
   address or a combination (django-axes' settings), locks for a cool-off and
   answers with a :class:`LockoutState`; :meth:`Lockout.login` gives uniform
   answers for unknown users and wrong passwords.
+- Circuit breaker: :class:`CircuitBreaker` (:mod:`bastion.breaker`) stops
+  calling a failing dependency and probes it after a while; a decorator,
+  ``call``/``acall``, context managers and a two-step permit.
+  :mod:`bastion.compat.pybreaker` runs pybreaker code unchanged.
 - Client IP: :func:`client_ip` resolves the client address behind trusted
   proxies (X-Forwarded-For, Forwarded, X-Real-IP walked from the right);
   :func:`client_key` gives the rate-limit key (IPv6 grouped by a prefix).
@@ -62,12 +66,14 @@ from bastion._native import (
     sign,
     validate_secret,
 )
+from bastion.breaker import BreakerPermit, CircuitBreaker
 from bastion.exceptions import (
     AccountLockedError,
     ApiKeyError,
     ApiKeyExpiredError,
     ApiKeyRevokedError,
     BastionError,
+    CircuitOpenError,
     DecodeError,
     ExpiredSignatureError,
     ImmatureSignatureError,
@@ -126,6 +132,9 @@ __all__ = [
     "ApiKeyRevokedError",
     "ApiKeys",
     "BastionError",
+    "BreakerPermit",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "CreatedApiKey",
     "Decision",
     "DecodeError",

@@ -12,6 +12,8 @@ __all__ = [
     "ApiKeyHasher",
     "ApiKeyRecord",
     "ApiKeys",
+    "BreakerPermit",
+    "CircuitBreaker",
     "CreatedApiKey",
     "Decision",
     "IssuedApiKey",
@@ -88,6 +90,56 @@ class LockoutState:
         """The parameter group of the worst key; empty when none applied."""
     def raise_if_locked(self) -> None:
         """Raises ``AccountLockedError`` (with ``retry_after``) when locked."""
+
+@final
+class BreakerPermit:
+    """The right to make one call through a breaker. Report how it ended once (later reports do
+    nothing); each report returns the state it moved the breaker to, or None."""
+
+    def success(self) -> str | None: ...
+    def failure(self) -> str | None: ...
+    def ignore(self) -> str | None: ...
+    @property
+    def is_probe(self) -> bool: ...
+
+@final
+class CircuitBreaker:
+    """The native circuit breaker; :class:`bastion.CircuitBreaker` wraps it."""
+
+    def __new__(
+        cls,
+        name: str = "default",
+        *,
+        fail_max: int = 5,
+        reset_timeout: float | str | timedelta | None = 60,
+        success_threshold: int = 1,
+        failure_rate: float | None = None,
+        window_calls: int | None = None,
+        window_time: float | str | timedelta | None = None,
+        minimum_calls: int = 10,
+        slow_call_rate: float | None = None,
+        slow_call_duration: float | str | timedelta | None = None,
+        max_reset_timeout: float | str | timedelta | None = None,
+        backoff_multiplier: float = 2.0,
+        half_open_max_calls: int = 1,
+        probe_timeout: float | str | timedelta | None = None,
+        call_timeout: float | str | timedelta | None = None,
+        clock: ManualClock | None = None,
+        on_event: Callable[[dict[str, Any]], object] | None = None,
+    ) -> CircuitBreaker: ...
+    def acquire(self) -> BreakerPermit:
+        """Raises ``CircuitOpenError`` (with ``retry_after``) when rejected."""
+    def try_acquire(self) -> BreakerPermit | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def call_timeout(self) -> float | None: ...
+    def stats(self) -> dict[str, Any]: ...
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def half_open(self) -> None: ...
 
 @final
 class Lockout:

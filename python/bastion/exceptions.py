@@ -15,6 +15,7 @@ __all__ = [
     "ApiKeyExpiredError",
     "ApiKeyRevokedError",
     "BastionError",
+    "CircuitOpenError",
     "DecodeError",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
@@ -333,5 +334,20 @@ class AccountLockedError(BastionError):
     code = "ACCOUNT_LOCKED"
 
     def __init__(self, message: str = "locked out", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# ---- Circuit breakers --------------------------------------------------------------
+
+
+class CircuitOpenError(BastionError):
+    """A circuit breaker is open (or half-open with every probe taken): the call was not
+    made (answer 503). ``retry_after`` is the number of seconds until a call may be let
+    through."""
+
+    code = "CIRCUIT_OPEN"
+
+    def __init__(self, message: str = "circuit breaker is open", retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after

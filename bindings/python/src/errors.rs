@@ -42,6 +42,7 @@ pyo3::import_exception!(bastion.exceptions, KeyNotFoundError);
 pyo3::import_exception!(bastion.exceptions, PyJWKClientConnectionError);
 pyo3::import_exception!(bastion.exceptions, RateLimitExceeded);
 pyo3::import_exception!(bastion.exceptions, AccountLockedError);
+pyo3::import_exception!(bastion.exceptions, CircuitOpenError);
 
 /// Converts a core error into the matching `bastion.exceptions` class.
 #[cold]
@@ -81,6 +82,7 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::JwksFetchFailed => PyJWKClientConnectionError::new_err(msg),
         ErrorKind::RateLimited => RateLimitExceeded::new_err((msg, e.retry_after())),
         ErrorKind::AccountLocked => AccountLockedError::new_err((msg, e.retry_after())),
+        ErrorKind::CircuitOpen => CircuitOpenError::new_err((msg, e.retry_after())),
         // Internal, and any kind added to the core later.
         _ => BastionError::new_err(msg),
     }

@@ -5,6 +5,7 @@
 mod aio;
 mod apikey;
 mod apikeys;
+mod breaker;
 mod clock;
 mod errors;
 mod events;
@@ -17,6 +18,7 @@ mod password;
 mod ratelimit;
 mod secrets;
 mod store;
+mod timespan;
 mod token;
 
 use pyo3::prelude::*;
@@ -28,6 +30,8 @@ mod _native {
     use super::apikey::{api_key_id, ApiKeyHasher, IssuedApiKey};
     #[pymodule_export]
     use super::apikeys::{ApiKeyRecord, ApiKeys, CreatedApiKey};
+    #[pymodule_export]
+    use super::breaker::{BreakerPermit, CircuitBreaker};
     #[pymodule_export]
     use super::clock::ManualClock;
     #[pymodule_export]

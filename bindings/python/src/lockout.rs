@@ -15,11 +15,9 @@ use bastion_core::lockout::{
 };
 use bastion_core::password::{HasherOptions, PasswordHasher as CoreHasher};
 use bastion_core::store::{MemoryOptions, OutagePolicy, Store as CoreStore};
-use bastion_core::timespan;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use std::sync::Arc;
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// A lockout's state for one attempt: the worst of its keys. ``repr`` shows
@@ -100,26 +98,6 @@ impl LockoutState {
     }
 }
 
-/// Seconds from a number, a ``datetime.timedelta`` or a time span string
-/// with a unit (``"30m"``, ``"1h"``, ``"7 days"``).
-fn span(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return timespan::text_setting(crate::json::py_str(s)?, what).py_err();
-    }
-    let secs = if let Ok(v) = obj.extract::<f64>() {
-        v
-    } else if let Ok(total) = obj.call_method0("total_seconds") {
-        total.extract::<f64>()?
-    } else {
-        return Err(errors::type_error(
-            what,
-            "seconds, a datetime.timedelta or a time span such as \"30m\"",
-            obj,
-        ));
-    };
-    timespan::seconds_setting(secs, what).py_err()
-}
-
 /// axes' ``AXES_LOCKOUT_PARAMETERS``: each entry a name or a list of names.
 fn parameters_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<Param>>> {
     if obj.is_instance_of::<PyString>() {
@@ -167,8 +145,8 @@ fn progressive_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Progressiv
         let key: String = k.extract()?;
         match key.as_str() {
             "factor" => p.factor = v.extract()?,
-            "max_cooloff" => p.max_cooloff = span(&v, "max_cooloff")?,
-            "memory" => p.memory = span(&v, "memory")?,
+            "max_cooloff" => p.max_cooloff = crate::timespan::span(&v, "max_cooloff")?,
+            "memory" => p.memory = crate::timespan::span(&v, "memory")?,
             other => {
                 return Err(PyValueError::new_err(format!(
                     "unknown progressive setting {other:?}: expected factor, max_cooloff, memory"
@@ -300,7 +278,9 @@ impl Lockout {
             failure_limit,
             cooloff: cooloff
                 .filter(|c| !c.is_none())
-                .map_or(Ok(defaults.cooloff), |c| span(c, "cooloff"))?,
+                .map_or(Ok(defaults.cooloff), |c| {
+                    crate::timespan::span(c, "cooloff")
+                })?,
             parameters: parameters
                 .filter(|p| !p.is_none())
                 .map_or(Ok(defaults.parameters), parameters_arg)?,

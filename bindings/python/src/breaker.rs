@@ -1,0 +1,260 @@
+//! `CircuitBreaker` and `BreakerPermit` (core: `bastion_core::breaker`). The
+//! state machine, the windows, the probe bound and the generations are the
+//! core's; `bastion.breaker` adds the Python-side glue (decorator, `call`,
+//! context managers, which exceptions count).
+
+use crate::clock::{self, ManualClock};
+use crate::errors::{IntoPyResult, InvalidArgumentError};
+use crate::timespan::span;
+use bastion_core::breaker::{
+    BreakerOptions, BreakerState, CircuitBreaker as CoreBreaker, Outcome, Permit as CorePermit,
+    TripPolicy, Window,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::Mutex;
+
+/// The right to make one call through a breaker. Report how it ended with
+/// ``success()``, ``failure()`` or ``ignore()`` (once; later reports do
+/// nothing). Each returns the state the report moved the breaker to
+/// (``"open"``, ``"half-open"``, ``"closed"``), or None when it did not change
+/// it. A permit garbage-collected unreported counts as ignored.
+#[pyclass(frozen, module = "bastion._native")]
+pub struct BreakerPermit {
+    inner: Mutex<Option<CorePermit>>,
+    probe: bool,
+}
+
+impl BreakerPermit {
+    fn report(&self, outcome: Outcome) -> Option<&'static str> {
+        let permit = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?;
+        permit.record(outcome).map(BreakerState::as_str)
+    }
+}
+
+#[pymethods]
+impl BreakerPermit {
+    /// The call succeeded (past ``call_timeout`` it still counts as a failure).
+    fn success(&self) -> Option<&'static str> {
+        self.report(Outcome::Success)
+    }
+
+    /// The call failed.
+    fn failure(&self) -> Option<&'static str> {
+        self.report(Outcome::Failure)
+    }
+
+    /// Neither: count nothing, release the permit (a cancelled call).
+    fn ignore(&self) -> Option<&'static str> {
+        self.report(Outcome::Ignored)
+    }
+
+    /// Whether the call is a half-open probe.
+    #[getter]
+    fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    fn __repr__(&self) -> String {
+        let reported = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none();
+        format!(
+            "BreakerPermit(probe={}, reported={})",
+            if self.probe { "True" } else { "False" },
+            if reported { "True" } else { "False" }
+        )
+    }
+}
+
+/// A circuit breaker: see :class:`bastion.CircuitBreaker` for the
+/// documented wrapper (decorator, ``call``, context managers).
+#[pyclass(frozen, module = "bastion._native")]
+pub struct CircuitBreaker {
+    inner: CoreBreaker,
+}
+
+fn window_arg(
+    window_calls: Option<u32>,
+    window_time: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Window> {
+    match (window_calls, window_time.filter(|w| !w.is_none())) {
+        (Some(_), Some(_)) => Err(InvalidArgumentError::new_err(
+            "give window_calls or window_time, not both",
+        )),
+        (Some(n), None) => Ok(Window::Count(n)),
+        (None, Some(t)) => Ok(Window::Time(span(t, "window_time")?)),
+        (None, None) => Ok(Window::Count(100)),
+    }
+}
+
+fn optional_span(
+    value: Option<&Bound<'_, PyAny>>,
+    what: &str,
+) -> PyResult<Option<std::time::Duration>> {
+    value
+        .filter(|v| !v.is_none())
+        .map(|v| span(v, what))
+        .transpose()
+}
+
+#[pymethods]
+impl CircuitBreaker {
+    #[new]
+    #[pyo3(signature = (name = "default", *, fail_max = 5, reset_timeout = None, success_threshold = 1, failure_rate = None, window_calls = None, window_time = None, minimum_calls = 10, slow_call_rate = None, slow_call_duration = None, max_reset_timeout = None, backoff_multiplier = 2.0, half_open_max_calls = 1, probe_timeout = None, call_timeout = None, clock = None, on_event = None))]
+    #[pyo3(
+        text_signature = "(name='default', *, fail_max=5, reset_timeout=60, success_threshold=1, failure_rate=None, window_calls=None, window_time=None, minimum_calls=10, slow_call_rate=None, slow_call_duration=None, max_reset_timeout=None, backoff_multiplier=2.0, half_open_max_calls=1, probe_timeout=None, call_timeout=None, clock=None, on_event=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: &str,
+        fail_max: u32,
+        reset_timeout: Option<&Bound<'_, PyAny>>,
+        success_threshold: u32,
+        failure_rate: Option<f64>,
+        window_calls: Option<u32>,
+        window_time: Option<&Bound<'_, PyAny>>,
+        minimum_calls: u32,
+        slow_call_rate: Option<f64>,
+        slow_call_duration: Option<&Bound<'_, PyAny>>,
+        max_reset_timeout: Option<&Bound<'_, PyAny>>,
+        backoff_multiplier: f64,
+        half_open_max_calls: u32,
+        probe_timeout: Option<&Bound<'_, PyAny>>,
+        call_timeout: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, ManualClock>>,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let defaults = BreakerOptions::default();
+        let policy = match (failure_rate, slow_call_rate) {
+            (None, None) => {
+                if window_calls.is_some() || window_time.is_some_and(|w| !w.is_none()) {
+                    return Err(InvalidArgumentError::new_err(
+                        "a window needs failure_rate (or slow_call_rate)",
+                    ));
+                }
+                TripPolicy::Consecutive { fail_max }
+            }
+            (rate, slow) => TripPolicy::Rate {
+                window: window_arg(window_calls, window_time)?,
+                // Only the slow-call rate given: failures alone never trip.
+                failure_rate: rate.unwrap_or(1.0),
+                slow_call_rate: slow,
+                minimum_calls,
+            },
+        };
+        let options = BreakerOptions {
+            name: name.to_owned(),
+            policy,
+            reset_timeout: optional_span(reset_timeout, "reset_timeout")?
+                .unwrap_or(defaults.reset_timeout),
+            max_reset_timeout: optional_span(max_reset_timeout, "max_reset_timeout")?,
+            backoff_multiplier,
+            success_threshold,
+            half_open_max_calls,
+            probe_timeout: optional_span(probe_timeout, "probe_timeout")?,
+            call_timeout: optional_span(call_timeout, "call_timeout")?,
+            slow_call_duration: optional_span(slow_call_duration, "slow_call_duration")?,
+        };
+        let inner = CoreBreaker::with_clock(options, clock::resolve(clock)).py_err()?;
+        crate::events::attach(inner.listeners(), on_event);
+        Ok(Self { inner })
+    }
+
+    /// A permit for one call; raises ``CircuitOpenError`` (with
+    /// ``retry_after``) when the breaker rejects it.
+    fn acquire(&self) -> PyResult<BreakerPermit> {
+        let permit = self.inner.acquire().py_err()?;
+        Ok(BreakerPermit {
+            probe: permit.is_probe(),
+            inner: Mutex::new(Some(permit)),
+        })
+    }
+
+    /// A permit for one call, or None when the breaker rejects it (no
+    /// exception built: the cheap way to ask).
+    fn try_acquire(&self) -> Option<BreakerPermit> {
+        self.inner.try_acquire().ok().map(|permit| BreakerPermit {
+            probe: permit.is_probe(),
+            inner: Mutex::new(Some(permit)),
+        })
+    }
+
+    /// ``"closed"``, ``"open"`` or ``"half-open"`` (an open breaker whose
+    /// open time is up reads ``"half-open"``: the next call is a probe).
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.inner.state().as_str()
+    }
+
+    /// ``call_timeout`` in seconds, or None.
+    #[getter]
+    fn call_timeout(&self) -> Option<f64> {
+        self.inner.options().call_timeout.map(|d| d.as_secs_f64())
+    }
+
+    /// The breaker's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.options().name.clone()
+    }
+
+    /// A snapshot for health checks and metrics: ``state``, ``retry_after``,
+    /// ``generation``, ``consecutive_failures``, ``probe_successes``,
+    /// ``window_calls``, ``window_failures``, ``window_slow``, ``probes`` and
+    /// the cumulative ``calls``, ``successes``, ``failures``, ``ignored``,
+    /// ``slow_calls``, ``timeouts``, ``rejected``, ``stale``, ``opened``.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("name", s.name)?;
+        d.set_item("state", s.state.as_str())?;
+        d.set_item("retry_after", s.retry_after)?;
+        d.set_item("generation", s.generation)?;
+        d.set_item("consecutive_failures", s.consecutive_failures)?;
+        d.set_item("probe_successes", s.probe_successes)?;
+        d.set_item("window_calls", s.window_calls)?;
+        d.set_item("window_failures", s.window_failures)?;
+        d.set_item("window_slow", s.window_slow)?;
+        d.set_item("probes", s.probes)?;
+        d.set_item("calls", s.calls)?;
+        d.set_item("successes", s.successes)?;
+        d.set_item("failures", s.failures)?;
+        d.set_item("ignored", s.ignored)?;
+        d.set_item("slow_calls", s.slow_calls)?;
+        d.set_item("timeouts", s.timeouts)?;
+        d.set_item("rejected", s.rejected)?;
+        d.set_item("stale", s.stale)?;
+        d.set_item("opened", s.opened)?;
+        Ok(d)
+    }
+
+    /// Opens the breaker now, for its open time.
+    fn open(&self) {
+        self.inner.open();
+    }
+
+    /// Closes the breaker now, clearing its counts.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Moves the breaker to half-open now: the next call is a probe.
+    fn half_open(&self) {
+        self.inner.half_open();
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CircuitBreaker(name={:?}, state={:?})",
+            self.inner.options().name,
+            self.inner.state().as_str()
+        )
+    }
+}

@@ -1,0 +1,932 @@
+//! Circuit breaker: stop calling a dependency that keeps failing, probe it
+//! after a while, close again when it has recovered.
+//!
+//! A [`CircuitBreaker`] is closed (calls go through), open (calls are
+//! rejected at once with `CIRCUIT_OPEN` and a `retry_after`) or half-open (a
+//! bounded number of probe calls go through; their outcomes decide).
+//!
+//! Guarantees:
+//! - **Trip policies.** [`TripPolicy::Consecutive`]: open after `fail_max`
+//!   failures in a row (pybreaker's rule; a success resets the count).
+//!   [`TripPolicy::Rate`]: open when, over a window of the last N calls or of
+//!   the last T seconds, the failure rate (or the slow-call rate) reaches its
+//!   threshold, once the window holds at least `minimum_calls` calls
+//!   (resilience4j's rule). Windows are kept with subtract-on-evict counters:
+//!   O(1) per call, bounded memory.
+//! - **Open time.** `reset_timeout`, or with `max_reset_timeout` a time that
+//!   doubles (by `backoff_multiplier`) with each trip that follows another
+//!   without a close in between, capped.
+//! - **Half-open is bounded and cannot stick.** At most `half_open_max_calls`
+//!   probes at once; `success_threshold` probe successes close the breaker,
+//!   one failure opens it again. A probe permit that is never reported is
+//!   released after `probe_timeout` (or at once when dropped), so a lost
+//!   probe delays recovery but never wedges the breaker.
+//! - **Stale outcomes are ignored.** Every transition starts a new
+//!   generation; a permit reports into the generation it was taken in, so an
+//!   outcome that arrives after a state change (a slow call started while
+//!   closed finishing after the trip) does not count.
+//! - **No lock around the call.** The breaker's state is behind a lock held
+//!   for bookkeeping only (a few hundred nanoseconds at most); the protected
+//!   call runs between [`CircuitBreaker::acquire`] and [`Permit::record`]
+//!   with nothing held, so concurrent calls through a closed breaker run in
+//!   parallel.
+//! - **Call time.** A permit measures its call with the breaker's clock: a
+//!   call longer than `call_timeout` counts as a failure even if it
+//!   succeeded, one of at least `slow_call_duration` counts as slow.
+//! - **Time is injected** ([`Clock`]), so every rule is tested with a
+//!   `ManualClock`; events (`circuit_open`, `circuit_half_open`,
+//!   `circuit_closed`) are emitted after the lock is released.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use smallvec::SmallVec;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{err, Detail, Error, ErrorKind, Result};
+use crate::events::{Event, Listeners};
+
+/// The three states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Calls go through; outcomes are counted.
+    Closed,
+    /// Calls are rejected until the open time ends.
+    Open,
+    /// A bounded number of probe calls go through.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// `"closed"`, `"open"` or `"half-open"` (pybreaker's spelling).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half-open",
+        }
+    }
+}
+
+/// What a window of recent calls covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The last `n` calls (1 to 10,000).
+    Count(u32),
+    /// The calls of the last duration (at least 1 ms), kept in ten buckets.
+    Time(Duration),
+}
+
+/// When a closed breaker opens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TripPolicy {
+    /// After `fail_max` failures in a row (at least 1).
+    Consecutive {
+        /// Failures in a row that open the breaker.
+        fail_max: u32,
+    },
+    /// When the failure rate (or the slow-call rate) over `window` reaches
+    /// its threshold, once the window holds at least `minimum_calls` calls.
+    Rate {
+        /// The calls considered.
+        window: Window,
+        /// Failures / calls at which the breaker opens (0 < r <= 1).
+        failure_rate: f64,
+        /// Slow calls / calls at which the breaker opens (0 < r <= 1), when
+        /// slow calls count ([`BreakerOptions::slow_call_duration`]).
+        slow_call_rate: Option<f64>,
+        /// Calls the window must hold before a rate can open the breaker.
+        minimum_calls: u32,
+    },
+}
+
+/// How a [`CircuitBreaker`] behaves. `Default` is pybreaker's: 5 failures in
+/// a row, 60 s open, one probe success to close.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerOptions {
+    /// The breaker's name (in events and errors).
+    pub name: String,
+    /// When a closed breaker opens.
+    pub policy: TripPolicy,
+    /// How long the breaker stays open (the first time, with backoff).
+    pub reset_timeout: Duration,
+    /// With backoff: the cap on the open time, which grows by
+    /// `backoff_multiplier` with each trip that follows another without a
+    /// close in between. `None`: always `reset_timeout`.
+    pub max_reset_timeout: Option<Duration>,
+    /// The growth factor of the open time with backoff (at least 1).
+    pub backoff_multiplier: f64,
+    /// Probe successes in half-open that close the breaker (at least 1).
+    pub success_threshold: u32,
+    /// Probes at once in half-open (at least 1).
+    pub half_open_max_calls: u32,
+    /// A probe permit not reported within this is released. `None`: the
+    /// `call_timeout` when set, else `reset_timeout`.
+    pub probe_timeout: Option<Duration>,
+    /// A call that takes longer counts as a failure, whatever it returned.
+    pub call_timeout: Option<Duration>,
+    /// A call that takes at least this long is slow (for the slow-call rate).
+    pub slow_call_duration: Option<Duration>,
+}
+
+impl Default for BreakerOptions {
+    fn default() -> Self {
+        Self {
+            name: "default".to_owned(),
+            policy: TripPolicy::Consecutive { fail_max: 5 },
+            reset_timeout: Duration::from_secs(60),
+            max_reset_timeout: None,
+            backoff_multiplier: 2.0,
+            success_threshold: 1,
+            half_open_max_calls: 1,
+            probe_timeout: None,
+            call_timeout: None,
+            slow_call_duration: None,
+        }
+    }
+}
+
+const MAX_COUNT_WINDOW: u32 = 10_000;
+const MAX_NAME_LEN: usize = 200;
+const TIME_BUCKETS: usize = 10;
+/// The longest duration a setting may have (a year), so microsecond
+/// arithmetic never overflows.
+const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn check_span(d: Duration, what: &str, zero_ok: bool) -> Result<()> {
+    if (!zero_ok && d.is_zero()) || d > MAX_SPAN {
+        return Err(err!(
+            InvalidArgument,
+            "{what} must be more than 0 and at most a year"
+        ));
+    }
+    Ok(())
+}
+
+fn check_rate(r: f64, what: &str) -> Result<()> {
+    if !(r > 0.0 && r <= 1.0) {
+        return Err(err!(
+            InvalidArgument,
+            "{what} must be a fraction in (0, 1] (e.g. 0.5 for 50%)"
+        ));
+    }
+    Ok(())
+}
+
+impl BreakerOptions {
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<()> {
+        if self.name.is_empty() || self.name.len() > MAX_NAME_LEN {
+            return Err(err!(
+                InvalidArgument,
+                "a breaker name must have 1 to {MAX_NAME_LEN} bytes"
+            ));
+        }
+        match self.policy {
+            TripPolicy::Consecutive { fail_max } => {
+                if fail_max == 0 {
+                    return Err(err!(InvalidArgument, "fail_max must be at least 1"));
+                }
+            }
+            TripPolicy::Rate {
+                window,
+                failure_rate,
+                slow_call_rate,
+                minimum_calls,
+            } => {
+                match window {
+                    Window::Count(n) if n == 0 || n > MAX_COUNT_WINDOW => {
+                        return Err(err!(
+                            InvalidArgument,
+                            "a count window holds 1 to {MAX_COUNT_WINDOW} calls"
+                        ));
+                    }
+                    Window::Time(d) if d < Duration::from_millis(1) || d > MAX_SPAN => {
+                        return Err(err!(
+                            InvalidArgument,
+                            "a time window lasts from 1 ms to a year"
+                        ));
+                    }
+                    _ => {}
+                }
+                check_rate(failure_rate, "failure_rate")?;
+                if let Some(r) = slow_call_rate {
+                    check_rate(r, "slow_call_rate")?;
+                    if self.slow_call_duration.is_none() {
+                        return Err(err!(
+                            InvalidArgument,
+                            "slow_call_rate needs slow_call_duration"
+                        ));
+                    }
+                }
+                if minimum_calls == 0 {
+                    return Err(err!(InvalidArgument, "minimum_calls must be at least 1"));
+                }
+            }
+        }
+        check_span(self.reset_timeout, "reset_timeout", false)?;
+        if let Some(max) = self.max_reset_timeout {
+            check_span(max, "max_reset_timeout", false)?;
+            if max < self.reset_timeout {
+                return Err(err!(
+                    InvalidArgument,
+                    "max_reset_timeout must be at least reset_timeout"
+                ));
+            }
+        }
+        if !(self.backoff_multiplier >= 1.0 && self.backoff_multiplier <= 100.0) {
+            return Err(err!(
+                InvalidArgument,
+                "backoff_multiplier must be from 1 to 100"
+            ));
+        }
+        if self.success_threshold == 0 {
+            return Err(err!(
+                InvalidArgument,
+                "success_threshold must be at least 1"
+            ));
+        }
+        if self.half_open_max_calls == 0 {
+            return Err(err!(
+                InvalidArgument,
+                "half_open_max_calls must be at least 1"
+            ));
+        }
+        for (d, what) in [
+            (self.probe_timeout, "probe_timeout"),
+            (self.call_timeout, "call_timeout"),
+            (self.slow_call_duration, "slow_call_duration"),
+        ] {
+            if let Some(d) = d {
+                check_span(d, what, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn probe_micros(&self) -> i64 {
+        micros(
+            self.probe_timeout
+                .or(self.call_timeout)
+                .unwrap_or(self.reset_timeout),
+        )
+    }
+
+    /// The open time after `trips` trips in a row (1 for the first).
+    fn open_micros(&self, trips: u32) -> i64 {
+        let base = micros(self.reset_timeout);
+        let Some(max) = self.max_reset_timeout else {
+            return base;
+        };
+        let grown = base as f64 * self.backoff_multiplier.powi(trips.saturating_sub(1) as i32);
+        (grown.min(micros(max) as f64)) as i64
+    }
+}
+
+/// How a call ended, as the caller reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It succeeded (it still counts as a failure past `call_timeout`).
+    Success,
+    /// It failed.
+    Failure,
+    /// Neither: an error the breaker is told not to count (a cancelled call,
+    /// an excluded error). The permit is released; nothing is counted.
+    Ignored,
+}
+
+/// Outcomes over a window, with subtract-on-evict totals.
+#[derive(Debug)]
+enum Outcomes {
+    /// pybreaker's rule needs no window.
+    None,
+    /// The last `len` calls: bit 0 failure, bit 1 slow.
+    Count {
+        ring: Vec<u8>,
+        next: usize,
+        len: usize,
+    },
+    /// Ten buckets of `bucket` µs each: (bucket index, calls, failures, slow).
+    Time {
+        bucket: i64,
+        slots: Box<[(i64, u32, u32, u32); TIME_BUCKETS]>,
+    },
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    calls: u32,
+    failures: u32,
+    slow: u32,
+}
+
+impl Outcomes {
+    fn new(policy: &TripPolicy) -> Self {
+        match policy {
+            TripPolicy::Consecutive { .. } => Self::None,
+            TripPolicy::Rate {
+                window: Window::Count(n),
+                ..
+            } => Self::Count {
+                ring: vec![0; *n as usize],
+                next: 0,
+                len: 0,
+            },
+            TripPolicy::Rate {
+                window: Window::Time(d),
+                ..
+            } => Self::Time {
+                bucket: (micros(*d) / TIME_BUCKETS as i64).max(1),
+                slots: Box::new([(i64::MIN, 0, 0, 0); TIME_BUCKETS]),
+            },
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Self::None => {}
+            Self::Count { ring, next, len } => {
+                ring.fill(0);
+                *next = 0;
+                *len = 0;
+            }
+            Self::Time { slots, .. } => **slots = [(i64::MIN, 0, 0, 0); TIME_BUCKETS],
+        }
+    }
+
+    fn add(&mut self, now: i64, failure: bool, slow: bool, totals: &mut Totals) {
+        match self {
+            Self::None => {}
+            Self::Count { ring, next, len } => {
+                if *len == ring.len() {
+                    let old = ring[*next];
+                    totals.calls -= 1;
+                    totals.failures -= u32::from(old & 1);
+                    totals.slow -= u32::from(old >> 1 & 1);
+                } else {
+                    *len += 1;
+                }
+                ring[*next] = u8::from(failure) | u8::from(slow) << 1;
+                *next = (*next + 1) % ring.len();
+                totals.calls += 1;
+                totals.failures += u32::from(failure);
+                totals.slow += u32::from(slow);
+            }
+            Self::Time { bucket, slots } => {
+                let idx = now.div_euclid(*bucket);
+                Self::evict(slots, idx, totals);
+                let slot = &mut slots[idx.rem_euclid(TIME_BUCKETS as i64) as usize];
+                if slot.0 != idx {
+                    *slot = (idx, 0, 0, 0);
+                }
+                slot.1 += 1;
+                slot.2 += u32::from(failure);
+                slot.3 += u32::from(slow);
+                totals.calls += 1;
+                totals.failures += u32::from(failure);
+                totals.slow += u32::from(slow);
+            }
+        }
+    }
+
+    /// Drops the time buckets that have left the window (as of now).
+    fn expire(&mut self, now: i64, totals: &mut Totals) {
+        if let Self::Time { bucket, slots } = self {
+            Self::evict(slots, now.div_euclid(*bucket), totals);
+        }
+    }
+
+    fn evict(slots: &mut [(i64, u32, u32, u32); TIME_BUCKETS], idx: i64, totals: &mut Totals) {
+        for slot in slots.iter_mut() {
+            if slot.0 != i64::MIN && slot.0 <= idx - TIME_BUCKETS as i64 {
+                totals.calls -= slot.1;
+                totals.failures -= slot.2;
+                totals.slow -= slot.3;
+                *slot = (i64::MIN, 0, 0, 0);
+            }
+        }
+    }
+}
+
+/// Cumulative counts since the breaker was made.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counters {
+    calls: u64,
+    successes: u64,
+    failures: u64,
+    ignored: u64,
+    slow: u64,
+    timeouts: u64,
+    rejected: u64,
+    stale: u64,
+    opened: u64,
+}
+
+#[derive(Debug)]
+struct Core {
+    state: BreakerState,
+    generation: u64,
+    /// When the open state ends (µs).
+    open_until: i64,
+    /// Trips since the last close (for backoff).
+    trips: u32,
+    consecutive_failures: u32,
+    window: Outcomes,
+    totals: Totals,
+    /// Probes in flight: (permit id, deadline µs).
+    probes: SmallVec<[(u64, i64); 4]>,
+    probe_successes: u32,
+    next_id: u64,
+    counters: Counters,
+}
+
+/// A transition to report once the lock is released.
+type Transition = Option<(BreakerState, BreakerState, Option<u64>)>;
+
+struct Inner {
+    options: BreakerOptions,
+    probe_micros: i64,
+    clock: Arc<dyn Clock>,
+    core: Mutex<Core>,
+    listeners: Listeners,
+}
+
+/// A circuit breaker. Cloning shares it.
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.inner.options.name)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// A snapshot of a breaker (for health checks and metrics).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerStats {
+    /// The breaker's name.
+    pub name: String,
+    /// Its state now (an open breaker whose time is up reads `HalfOpen`).
+    pub state: BreakerState,
+    /// Transitions so far (a permit reports into its generation).
+    pub generation: u64,
+    /// Seconds until an open breaker lets a probe through (0 otherwise).
+    pub retry_after: f64,
+    /// Failures in a row now, whatever the state (the consecutive rule;
+    /// pybreaker's `fail_counter`).
+    pub consecutive_failures: u32,
+    /// Probe successes so far in the current half-open state.
+    pub probe_successes: u32,
+    /// Calls, failures and slow calls in the window now (the rate rule).
+    pub window_calls: u32,
+    /// Failures in the window now.
+    pub window_failures: u32,
+    /// Slow calls in the window now.
+    pub window_slow: u32,
+    /// Probes in flight.
+    pub probes: u32,
+    /// Calls admitted since the breaker was made.
+    pub calls: u64,
+    /// Successes reported.
+    pub successes: u64,
+    /// Failures reported (timeouts included).
+    pub failures: u64,
+    /// Outcomes reported as ignored, and permits dropped unreported.
+    pub ignored: u64,
+    /// Slow calls.
+    pub slow_calls: u64,
+    /// Successes past `call_timeout`, counted as failures.
+    pub timeouts: u64,
+    /// Calls rejected (open, or half-open with every probe taken).
+    pub rejected: u64,
+    /// Outcomes that arrived after a state change and were not counted.
+    pub stale: u64,
+    /// Times the breaker opened.
+    pub opened: u64,
+}
+
+impl CircuitBreaker {
+    /// A breaker on the system clock.
+    pub fn new(options: BreakerOptions) -> Result<Self> {
+        Self::with_clock(options, Arc::new(SystemClock))
+    }
+
+    /// A breaker reading time from `clock`.
+    pub fn with_clock(options: BreakerOptions, clock: Arc<dyn Clock>) -> Result<Self> {
+        options.validate()?;
+        let core = Core {
+            state: BreakerState::Closed,
+            generation: 0,
+            open_until: 0,
+            trips: 0,
+            consecutive_failures: 0,
+            window: Outcomes::new(&options.policy),
+            totals: Totals::default(),
+            probes: SmallVec::new(),
+            probe_successes: 0,
+            next_id: 0,
+            counters: Counters::default(),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                probe_micros: options.probe_micros(),
+                options,
+                clock,
+                core: Mutex::new(core),
+                listeners: Listeners::default(),
+            }),
+        })
+    }
+
+    /// The listeners that receive this breaker's transition events.
+    #[must_use]
+    pub fn listeners(&self) -> &Listeners {
+        &self.inner.listeners
+    }
+
+    /// The options it was made with.
+    #[must_use]
+    pub fn options(&self) -> &BreakerOptions {
+        &self.inner.options
+    }
+
+    /// A permit to make one call, or `CIRCUIT_OPEN` (with `retry_after`)
+    /// when the breaker rejects it.
+    pub fn acquire(&self) -> Result<Permit> {
+        self.try_acquire().map_err(|r| r.into_error())
+    }
+
+    /// A permit to make one call, or the rejection (no error built: the
+    /// cheap way to ask).
+    pub fn try_acquire(&self) -> std::result::Result<Permit, Rejection> {
+        let now = self.inner.clock.now_micros();
+        let mut transition = None;
+        let result = {
+            let mut core = self.inner.core.lock();
+            self.admit(&mut core, now, &mut transition)
+        };
+        self.report(transition);
+        result
+    }
+
+    fn admit(
+        &self,
+        core: &mut Core,
+        now: i64,
+        transition: &mut Transition,
+    ) -> std::result::Result<Permit, Rejection> {
+        if core.state == BreakerState::Open && now >= core.open_until {
+            *transition = self.enter(core, BreakerState::HalfOpen, now);
+        }
+        match core.state {
+            BreakerState::Closed => {
+                core.counters.calls += 1;
+                Ok(self.permit(core, now, false))
+            }
+            BreakerState::Open => {
+                core.counters.rejected += 1;
+                Err(self.rejection(core.open_until - now))
+            }
+            BreakerState::HalfOpen => {
+                core.probes.retain(|p| p.1 > now);
+                if core.probes.len() < self.inner.options.half_open_max_calls as usize {
+                    core.counters.calls += 1;
+                    let permit = self.permit(core, now, true);
+                    core.probes.push((permit.id, now + self.inner.probe_micros));
+                    Ok(permit)
+                } else {
+                    core.counters.rejected += 1;
+                    // A probe slot frees when a probe reports or times out.
+                    let soonest = core.probes.iter().map(|p| p.1).min().unwrap_or(now);
+                    Err(self.rejection(soonest - now))
+                }
+            }
+        }
+    }
+
+    fn permit(&self, core: &mut Core, now: i64, probe: bool) -> Permit {
+        core.next_id += 1;
+        Permit {
+            breaker: Some(Arc::clone(&self.inner)),
+            id: core.next_id,
+            generation: core.generation,
+            started: now,
+            probe,
+        }
+    }
+
+    fn rejection(&self, wait_micros: i64) -> Rejection {
+        Rejection {
+            name: self.inner.options.name.clone(),
+            retry_after: wait_micros.max(0) as f64 / 1e6,
+        }
+    }
+
+    /// Moves to `to`, starting a new generation; the transition to report.
+    fn enter(&self, core: &mut Core, to: BreakerState, now: i64) -> Transition {
+        let from = core.state;
+        core.state = to;
+        core.generation += 1;
+        core.probes.clear();
+        core.probe_successes = 0;
+        let mut retry_after = None;
+        match to {
+            BreakerState::Open => {
+                core.trips = core.trips.saturating_add(1);
+                let open = self.inner.options.open_micros(core.trips);
+                core.open_until = now.saturating_add(open);
+                core.counters.opened += 1;
+                retry_after = Some(u64::try_from(open).unwrap_or(0).div_ceil(1_000_000));
+            }
+            BreakerState::Closed => {
+                core.trips = 0;
+                core.consecutive_failures = 0;
+                core.window.clear();
+                core.totals = Totals::default();
+            }
+            BreakerState::HalfOpen => {}
+        }
+        (from != to || to == BreakerState::Open).then_some((from, to, retry_after))
+    }
+
+    fn report(&self, transition: Transition) {
+        if let Some((from, to, retry_after)) = transition {
+            self.inner.listeners.emit(&Event::CircuitStateChanged {
+                breaker: self.inner.options.name.clone(),
+                from: from.as_str(),
+                to: to.as_str(),
+                retry_after,
+            });
+        }
+    }
+
+    fn record(&self, permit: &Permit, outcome: Outcome) -> Option<BreakerState> {
+        let now = self.inner.clock.now_micros();
+        let mut transition = None;
+        {
+            let mut core = self.inner.core.lock();
+            self.count(&mut core, permit, outcome, now, &mut transition);
+        }
+        let to = transition.map(|t| t.1);
+        self.report(transition);
+        to
+    }
+
+    fn count(
+        &self,
+        core: &mut Core,
+        permit: &Permit,
+        outcome: Outcome,
+        now: i64,
+        transition: &mut Transition,
+    ) {
+        let options = &self.inner.options;
+        if permit.probe {
+            core.probes.retain(|p| p.0 != permit.id);
+        }
+        if permit.generation != core.generation {
+            core.counters.stale += 1;
+            return;
+        }
+        let elapsed = now.saturating_sub(permit.started);
+        let timed_out = outcome == Outcome::Success
+            && options.call_timeout.is_some_and(|t| elapsed > micros(t));
+        let failure = match outcome {
+            Outcome::Ignored => {
+                core.counters.ignored += 1;
+                return;
+            }
+            Outcome::Failure => true,
+            Outcome::Success => timed_out,
+        };
+        let slow = options
+            .slow_call_duration
+            .is_some_and(|d| elapsed >= micros(d));
+        core.counters.timeouts += u64::from(timed_out);
+        core.counters.slow += u64::from(slow);
+        if failure {
+            core.counters.failures += 1;
+        } else {
+            core.counters.successes += 1;
+        }
+        // Failures in a row, whatever the state (pybreaker's `fail_counter`):
+        // a probe's failure adds to the run that opened the breaker, a
+        // success ends it, a close clears it.
+        if failure {
+            core.consecutive_failures = core.consecutive_failures.saturating_add(1);
+        } else {
+            core.consecutive_failures = 0;
+        }
+        match core.state {
+            BreakerState::Closed => {
+                core.window.add(now, failure, slow, &mut core.totals);
+                if self.trips(core) {
+                    *transition = self.enter(core, BreakerState::Open, now);
+                }
+            }
+            BreakerState::HalfOpen => {
+                if failure {
+                    *transition = self.enter(core, BreakerState::Open, now);
+                } else {
+                    core.probe_successes += 1;
+                    if core.probe_successes >= options.success_threshold {
+                        *transition = self.enter(core, BreakerState::Closed, now);
+                    }
+                }
+            }
+            // A permit of the open generation cannot exist.
+            BreakerState::Open => {}
+        }
+    }
+
+    fn trips(&self, core: &Core) -> bool {
+        match self.inner.options.policy {
+            TripPolicy::Consecutive { fail_max } => core.consecutive_failures >= fail_max,
+            TripPolicy::Rate {
+                failure_rate,
+                slow_call_rate,
+                minimum_calls,
+                ..
+            } => {
+                let t = core.totals;
+                if t.calls < minimum_calls || t.calls == 0 {
+                    return false;
+                }
+                let calls = f64::from(t.calls);
+                f64::from(t.failures) / calls >= failure_rate
+                    || slow_call_rate.is_some_and(|r| f64::from(t.slow) / calls >= r)
+            }
+        }
+    }
+
+    /// The state now (an open breaker whose open time is up reads
+    /// half-open: the next call is a probe).
+    #[must_use]
+    pub fn state(&self) -> BreakerState {
+        let now = self.inner.clock.now_micros();
+        let core = self.inner.core.lock();
+        if core.state == BreakerState::Open && now >= core.open_until {
+            BreakerState::HalfOpen
+        } else {
+            core.state
+        }
+    }
+
+    /// A snapshot of the state and counters.
+    #[must_use]
+    pub fn stats(&self) -> BreakerStats {
+        let now = self.inner.clock.now_micros();
+        let mut core = self.inner.core.lock();
+        let core = &mut *core;
+        core.window.expire(now, &mut core.totals);
+        let open_over = core.state == BreakerState::Open && now >= core.open_until;
+        let c = core.counters;
+        BreakerStats {
+            name: self.inner.options.name.clone(),
+            state: if open_over {
+                BreakerState::HalfOpen
+            } else {
+                core.state
+            },
+            generation: core.generation,
+            retry_after: if core.state == BreakerState::Open && !open_over {
+                (core.open_until - now) as f64 / 1e6
+            } else {
+                0.0
+            },
+            consecutive_failures: core.consecutive_failures,
+            probe_successes: core.probe_successes,
+            window_calls: core.totals.calls,
+            window_failures: core.totals.failures,
+            window_slow: core.totals.slow,
+            probes: core.probes.iter().filter(|p| p.1 > now).count() as u32,
+            calls: c.calls,
+            successes: c.successes,
+            failures: c.failures,
+            ignored: c.ignored,
+            slow_calls: c.slow,
+            timeouts: c.timeouts,
+            rejected: c.rejected,
+            stale: c.stale,
+            opened: c.opened,
+        }
+    }
+
+    /// Opens the breaker now, for its open time (pybreaker's `open()`).
+    pub fn open(&self) {
+        self.force(BreakerState::Open);
+    }
+
+    /// Closes the breaker now, clearing its counts (pybreaker's `close()`).
+    pub fn close(&self) {
+        self.force(BreakerState::Closed);
+    }
+
+    /// Moves the breaker to half-open now (pybreaker's `half_open()`).
+    pub fn half_open(&self) {
+        self.force(BreakerState::HalfOpen);
+    }
+
+    fn force(&self, to: BreakerState) {
+        let now = self.inner.clock.now_micros();
+        let transition = {
+            let mut core = self.inner.core.lock();
+            self.enter(&mut core, to, now)
+        };
+        self.report(transition);
+    }
+}
+
+/// A rejected call: the breaker is open (or half-open with every probe
+/// taken).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// The breaker's name.
+    pub name: String,
+    /// Seconds until a call may be let through.
+    pub retry_after: f64,
+}
+
+impl Rejection {
+    /// The `CIRCUIT_OPEN` error for this rejection.
+    #[must_use]
+    pub fn into_error(self) -> Error {
+        Error::new(
+            ErrorKind::CircuitOpen,
+            format!("circuit breaker {:?} is open", self.name),
+        )
+        .with_detail(Detail::RetryAfter(self.retry_after))
+    }
+}
+
+/// The right to make one call. Report its outcome with [`Permit::record`]
+/// (or [`Permit::success`] / [`Permit::failure`]); dropped unreported, it
+/// counts as [`Outcome::Ignored`] (a cancelled call), which frees a probe
+/// slot at once.
+#[must_use = "report the call's outcome with record(), success() or failure()"]
+pub struct Permit {
+    breaker: Option<Arc<Inner>>,
+    id: u64,
+    generation: u64,
+    started: i64,
+    probe: bool,
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("generation", &self.generation)
+            .field("probe", &self.probe)
+            .finish()
+    }
+}
+
+impl Permit {
+    /// Whether this call is a half-open probe.
+    #[must_use]
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// The generation the permit was taken in.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Reports how the call ended; the state it moved the breaker to, when
+    /// this report changed it (pybreaker raises its trip error then).
+    pub fn record(mut self, outcome: Outcome) -> Option<BreakerState> {
+        let inner = self.breaker.take()?;
+        CircuitBreaker { inner }.record(&self, outcome)
+    }
+
+    /// Reports a success.
+    pub fn success(self) -> Option<BreakerState> {
+        self.record(Outcome::Success)
+    }
+
+    /// Reports a failure.
+    pub fn failure(self) -> Option<BreakerState> {
+        self.record(Outcome::Failure)
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(inner) = self.breaker.take() {
+            CircuitBreaker { inner }.record(self, Outcome::Ignored);
+        }
+    }
+}
