@@ -377,6 +377,53 @@ export declare class ManualClock {
 }
 
 /**
+ * The native circuit breaker (use `CircuitBreaker` from the package, which
+ * adds `call`, `fire`, fallbacks and events).
+ *
+ * Transitions happen inside calls made on the JavaScript thread, so their
+ * events are delivered synchronously, before the call that caused them
+ * returns: the core's listener queues them and the method hands them to
+ * `onEvent` on its way out.
+ */
+export declare class NativeCircuitBreaker {
+  /**
+   * A breaker with `options`, reading time from `clock` (a `ManualClock`;
+   * default the system clock); `onEvent` receives each transition
+   * (`circuit_open`, `circuit_half_open`, `circuit_closed`).
+   */
+  constructor(options?: BreakerOptions | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null)
+  /**
+   * A permit id for one call; throws `CIRCUIT_OPEN` (with `retryAfter`)
+   * when rejected.
+   */
+  acquire(): number
+  /** A permit id for one call, or 0 when rejected (no error built). */
+  tryAcquire(): number
+  /** Whether permit `id` is a half-open probe. */
+  isProbe(id: number): boolean
+  /**
+   * Reports permit `id` (0 success, 1 failure, 2 neither); returns the
+   * state the report moved the breaker to, or null. Reporting an id again
+   * (or an unknown one) does nothing.
+   */
+  record(id: number, outcome: number): string | null
+  /** `"closed"`, `"open"` or `"half-open"`. */
+  get state(): string
+  /** The breaker's name. */
+  get name(): string
+  /** `callTimeout` in milliseconds, or null. */
+  get callTimeoutMs(): number | null
+  /** A snapshot of the state and counters. */
+  stats(): BreakerStats
+  /** Opens the breaker now, for its open time. */
+  open(): void
+  /** Closes the breaker now, clearing its counts. */
+  close(): void
+  /** Moves the breaker to half-open now: the next call is a probe. */
+  halfOpen(): void
+}
+
+/**
  * The native token service; use `TokenService` from the package, which
  * wraps it with objects in and out.
  */
@@ -523,6 +570,74 @@ export interface ApiKeysOptions {
   localGrace?: number
   /** Re-store a digest made with an older pepper after it verifies (default true). */
   rehashOnVerify?: boolean
+}
+
+/**
+ * How a `CircuitBreaker` behaves (durations in seconds, or text such as
+ * `"30s"`).
+ */
+export interface BreakerOptions {
+  /** The breaker's name (in events and errors; default `"default"`). */
+  name?: string
+  /** Failures in a row that open it (default 5), unless `failureRate` is given. */
+  failMax?: number
+  /** How long it stays open (default 60 s). */
+  resetTimeout?: number | string
+  /** Probe successes that close it (default 1). */
+  successThreshold?: number
+  /** Failures / calls over the window at which it opens (0 < r <= 1). */
+  failureRate?: number
+  /** The window: the last N calls (default 100 with a rate). */
+  windowCalls?: number
+  /** The window: the calls of the last span. */
+  windowTime?: number | string
+  /** Calls the window must hold before a rate opens it (default 10). */
+  minimumCalls?: number
+  /** Slow calls / calls at which it opens (needs `slowCallDuration`). */
+  slowCallRate?: number
+  /** A call at least this long is slow. */
+  slowCallDuration?: number | string
+  /** With backoff: the cap on the open time. */
+  maxResetTimeout?: number | string
+  /** The growth of the open time with backoff (default 2). */
+  backoffMultiplier?: number
+  /** Probes at once in half-open (default 1). */
+  halfOpenMaxCalls?: number
+  /**
+   * A probe not reported within this is released (default: `callTimeout`,
+   * else `resetTimeout`).
+   */
+  probeTimeout?: number | string
+  /**
+   * A call taking longer counts as a failure (and `call` rejects it with
+   * `ETIMEDOUT`).
+   */
+  callTimeout?: number | string
+}
+
+/** A snapshot of a breaker for health checks and metrics. */
+export interface BreakerStats {
+  name: string
+  /** `"closed"`, `"open"` or `"half-open"`. */
+  state: string
+  /** Seconds until an open breaker lets a probe through (0 otherwise). */
+  retryAfter: number
+  generation: number
+  consecutiveFailures: number
+  probeSuccesses: number
+  windowCalls: number
+  windowFailures: number
+  windowSlow: number
+  probes: number
+  calls: number
+  successes: number
+  failures: number
+  ignored: number
+  slowCalls: number
+  timeouts: number
+  rejected: number
+  stale: number
+  opened: number
 }
 
 /**

@@ -844,6 +844,7 @@ module.exports.Key = nativeBinding.Key
 module.exports.KeySet = nativeBinding.KeySet
 module.exports.Lockout = nativeBinding.Lockout
 module.exports.ManualClock = nativeBinding.ManualClock
+module.exports.NativeCircuitBreaker = nativeBinding.NativeCircuitBreaker
 module.exports.NativeTokenService = nativeBinding.NativeTokenService
 module.exports.Store = nativeBinding.Store
 module.exports.Verifier = nativeBinding.Verifier

@@ -48,8 +48,11 @@ export type {
   LockoutState,
   LockedEntry,
   UnlockOptions,
+  BreakerOptions,
+  BreakerStats,
 } from '../index';
-import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions } from '../index';
+import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions, BreakerOptions, BreakerStats } from '../index';
+import { EventEmitter } from 'node:events';
 import { ApiKeys as NativeApiKeys, Lockout as NativeLockout } from '../index';
 
 /** Options of an `ApiKeys` registry, with the store its records live in. */
@@ -84,6 +87,56 @@ export interface LockoutConfig extends LockoutOptions {
  */
 export declare class Lockout extends NativeLockout {
   constructor(options?: LockoutConfig | null);
+}
+
+/** Options of a `CircuitBreaker`: the core's, plus the clock and which outcomes count. */
+export interface CircuitBreakerConfig extends BreakerOptions {
+  /** Drives every time rule in tests (default the system clock). */
+  clock?: ManualClock | null;
+  /** Whether an error counts as a failure (default: every error does); false counts it as a success. */
+  isFailure?: ((err: unknown) => boolean) | null;
+  /** Whether a returned value counts as a failure (an HTTP 503 returned, not thrown). */
+  resultIsFailure?: ((result: unknown) => boolean) | null;
+}
+
+/** The right to make one call through a breaker; report it once. */
+export declare class BreakerPermit {
+  private constructor();
+  /** Whether this call is a half-open probe. */
+  get isProbe(): boolean;
+  /** The call succeeded; the state this moved the breaker to, or null. */
+  success(): 'closed' | 'open' | 'half-open' | null;
+  /** The call failed; the state this moved the breaker to, or null. */
+  failure(): 'closed' | 'open' | 'half-open' | null;
+  /** Neither (a cancelled call): counts nothing, frees the permit. */
+  ignore(): 'closed' | 'open' | 'half-open' | null;
+}
+
+/**
+ * A circuit breaker: `failMax` failures in a row (or `failureRate` over a window) open it for
+ * `resetTimeout`, then `halfOpenMaxCalls` probes decide. Calls run in parallel (nothing is held
+ * around them). Events: `open`, `halfOpen`, `close` (and `stateChange` for each), `success`,
+ * `failure`, `timeout`, `reject`, `fallback`. See docs/breaker.md.
+ */
+export declare class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extends EventEmitter {
+  constructor(action: (...args: A) => R | Promise<R>, options?: CircuitBreakerConfig | null);
+  constructor(options?: CircuitBreakerConfig | null);
+  /** Calls the constructor's action with `args` through the breaker. */
+  fire(...args: A): Promise<R>;
+  /** Calls `fn(...args)` through the breaker; rejects with `CIRCUIT_OPEN` (and `retryAfter`) while open. */
+  call<P extends unknown[], T>(fn: (...args: P) => T | Promise<T>, ...args: P): Promise<T>;
+  /** Called with the arguments and the error when a call is rejected or fails; its result is returned instead. */
+  fallback(fn: (...args: any[]) => unknown): this;
+  /** A permit for one call; throws `CIRCUIT_OPEN` (with `retryAfter`) when rejected. */
+  acquire(): BreakerPermit;
+  /** A permit for one call, or null when rejected. */
+  tryAcquire(): BreakerPermit | null;
+  get state(): 'closed' | 'open' | 'half-open';
+  get name(): string;
+  stats(): BreakerStats;
+  open(): void;
+  close(): void;
+  halfOpen(): void;
 }
 
 declare module '../index' {
@@ -136,6 +189,7 @@ export type ErrorCode =
   | 'JWKS_FETCH_FAILED'
   | 'RATE_LIMITED'
   | 'ACCOUNT_LOCKED'
+  | 'CIRCUIT_OPEN'
   | 'INTERNAL';
 
 /** What `validateSecret` checks a secret for. */

@@ -2,8 +2,9 @@
 // bastion-engine: a drop-in for `jsonwebtoken` (sign, verify, decode and its
 // error classes) with Promise twins, typed keys, an injectable clock,
 // password hashing under `password`, start-up checks of secrets, API keys and
-// the store-backed API key registry (`ApiKeys`) and the rate limiter
-// (`RateLimiter`).
+// the store-backed API key registry (`ApiKeys`), the rate limiter
+// (`RateLimiter`), account lockout (`Lockout`) and the circuit breaker
+// (`CircuitBreaker`).
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
 
@@ -15,6 +16,7 @@ const password = require('./password.js');
 const lifecycle = require('./lifecycle.js');
 const ratelimit = require('./ratelimit.js');
 const { Lockout } = require('./lockout.js');
+const { CircuitBreaker, BreakerPermit } = require('./breaker.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -50,5 +52,7 @@ module.exports = {
   RateLimiter: ratelimit.RateLimiter,
   Decision: ratelimit.Decision,
   Lockout,
+  CircuitBreaker,
+  BreakerPermit,
   password,
 };

@@ -30,6 +30,8 @@ export const {
   RateLimiter,
   Decision,
   Lockout,
+  CircuitBreaker,
+  BreakerPermit,
   password,
 } = bastion;
 

@@ -17,7 +17,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use crate::errors::{self, arg};
 
 /// The object an `onEvent` callback receives.
-fn event_fields(e: &Event) -> HashMap<String, String> {
+pub fn event_fields(e: &Event) -> HashMap<String, String> {
     let mut m: HashMap<String, String> = e
         .fields()
         .into_iter()

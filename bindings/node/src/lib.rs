@@ -8,6 +8,7 @@
 
 mod apikey;
 mod apikeys;
+mod breaker;
 mod clock;
 mod errors;
 mod events;

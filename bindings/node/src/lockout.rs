@@ -6,20 +6,20 @@
 //! the core's; no password appears in an error or an event.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bastion_core::lockout::{
     Attempt as CoreAttempt, LockedEntry as CoreEntry, Lockout as CoreLockout,
     LockoutOptions as CoreOptions, LockoutState as CoreState, Param, Progressive,
 };
 use bastion_core::store::{MemoryOptions, OutagePolicy, Store as CoreStore};
-use bastion_core::{timespan, Result as CoreResult};
+use bastion_core::Result as CoreResult;
 use napi::bindgen_prelude::{ClassInstance, Either, PromiseRaw, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
 
 use crate::errors::{self, arg, bytes_arg, invalid_argument, options_arg, promise, Result};
 use crate::store::{clock_arg, Store};
+use crate::timespan::setting as span;
 
 /// A progressive cool-off: each lock within `memory` of the previous one lasts
 /// `factor` times longer, up to `maxCooloff`.
@@ -150,13 +150,6 @@ impl From<&CoreEntry> for LockedEntry {
             locked_until: e.locked_until,
             retry_after: e.retry_after as f64,
         }
-    }
-}
-
-fn span(v: Either<f64, String>, name: &str) -> CoreResult<Duration> {
-    match v {
-        Either::A(secs) => timespan::seconds_setting(secs, name),
-        Either::B(text) => timespan::text_setting(&text, name),
     }
 }
 

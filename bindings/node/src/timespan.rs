@@ -1,7 +1,9 @@
 //! Time spans (core `timespan` module): `"2h"`, `"7 days"`, `"100"` (ms).
 
+use std::time::Duration;
+
 use bastion_core::timespan;
-use napi::bindgen_prelude::Unknown;
+use napi::bindgen_prelude::{Either, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
@@ -17,4 +19,13 @@ pub fn parse_timespan(env: &Env, text: Unknown) -> Result<f64> {
         timespan::parse(&text)
     })
     .map_err(|e| errors::to_js(env, e))
+}
+
+/// A duration setting given as seconds (a number) or as text with a unit
+/// (`"30m"`); `name` names the setting in the error.
+pub fn setting(v: Either<f64, String>, name: &str) -> bastion_core::Result<Duration> {
+    match v {
+        Either::A(secs) => timespan::seconds_setting(secs, name),
+        Either::B(text) => timespan::text_setting(&text, name),
+    }
 }

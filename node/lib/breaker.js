@@ -1,0 +1,233 @@
+'use strict';
+// CircuitBreaker: stop calling a dependency that keeps failing, probe it after
+// a while, close again when it has recovered. The state machine (trip
+// policies, open time, bounded half-open probes, generations) is the native
+// core's; this class adds the JavaScript ways to use it: `call(fn, ...args)`,
+// `fire(...args)` with the action given to the constructor, a fallback, the
+// two-step `acquire()` / `tryAcquire()`, and events on an EventEmitter.
+
+const { EventEmitter } = require('node:events');
+const native = require('../index.js');
+
+const TRANSITIONS = { circuit_open: 'open', circuit_half_open: 'halfOpen', circuit_closed: 'close' };
+
+const SUCCESS = 0;
+const FAILURE = 1;
+const IGNORED = 2;
+
+// A permit the caller dropped without reporting is reported as ignored when
+// it is garbage-collected, which frees a half-open probe slot.
+const unreported = new FinalizationRegistry(({ breaker, id }) => breaker.record(id, IGNORED));
+
+function invalid(message) {
+  const err = new TypeError(message);
+  err.code = 'INVALID_ARGUMENT';
+  return err;
+}
+
+/** The right to make one call; report it once with success(), failure() or ignore(). */
+class BreakerPermit {
+  #breaker;
+  #id;
+
+  constructor(breaker, id) {
+    this.#breaker = breaker;
+    this.#id = id;
+    unreported.register(this, { breaker, id }, this);
+  }
+
+  /** Whether this call is a half-open probe. */
+  get isProbe() {
+    return this.#id !== 0 && this.#breaker.isProbe(this.#id);
+  }
+
+  #report(outcome) {
+    const id = this.#id;
+    if (id === 0) return null;
+    this.#id = 0;
+    unreported.unregister(this);
+    return this.#breaker.record(id, outcome);
+  }
+
+  /** The call succeeded; returns the state this moved the breaker to, or null. */
+  success() {
+    return this.#report(SUCCESS);
+  }
+
+  /** The call failed; returns the state this moved the breaker to, or null. */
+  failure() {
+    return this.#report(FAILURE);
+  }
+
+  /** Neither (a cancelled call): counts nothing, frees the permit. */
+  ignore() {
+    return this.#report(IGNORED);
+  }
+}
+
+function timedOut(ms) {
+  const err = new Error(`the call took longer than its timeout of ${ms} ms`);
+  err.code = 'ETIMEDOUT';
+  return err;
+}
+
+/** `promise`, or a rejection with `ETIMEDOUT` after `ms` (the timer is cleared either way). */
+function withTimeout(promise, ms) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(timedOut(ms)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+class CircuitBreaker extends EventEmitter {
+  #native;
+  #action;
+  #fallback = null;
+  #isFailure;
+  #resultIsFailure;
+  #timeoutMs;
+
+  /**
+   * @param {Function|object} [action] the function `fire()` calls; or the options.
+   * @param {object} [options] the core's options (`name`, `failMax`, `resetTimeout`,
+   *   `successThreshold`, `failureRate`, `windowCalls`, `windowTime`, `minimumCalls`,
+   *   `slowCallRate`, `slowCallDuration`, `maxResetTimeout`, `backoffMultiplier`,
+   *   `halfOpenMaxCalls`, `probeTimeout`, `callTimeout`), plus `clock`, `isFailure(err)`
+   *   and `resultIsFailure(result)`.
+   */
+  constructor(action, options) {
+    super();
+    if (typeof action !== 'function') {
+      if (options === undefined) {
+        options = action;
+        action = null;
+      } else if (action !== null && action !== undefined) {
+        throw invalid('action must be a function');
+      }
+    }
+    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+      throw invalid('options must be an object of breaker options');
+    }
+    const { clock = null, isFailure = null, resultIsFailure = null, ...rest } = options ?? {};
+    for (const [name, f] of [['isFailure', isFailure], ['resultIsFailure', resultIsFailure]]) {
+      if (f !== null && typeof f !== 'function') throw invalid(`${name} must be a function`);
+    }
+    this.#native = new native.NativeCircuitBreaker(rest, clock, (event) => this.#transition(event));
+    this.#action = action ?? null;
+    this.#isFailure = isFailure;
+    this.#resultIsFailure = resultIsFailure;
+    this.#timeoutMs = this.#native.callTimeoutMs;
+  }
+
+  // Called synchronously by the native breaker, inside the call that caused the transition. A
+  // listener that throws does not undo or break that call: its error is rethrown on the next tick
+  // (an uncaught exception, as a throwing listener's would be anywhere else).
+  #transition(event) {
+    const name = TRANSITIONS[event.event];
+    try {
+      this.emit('stateChange', event);
+      if (name) this.emit(name, event);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
+  /** Sets the fallback: called with the arguments and the error when a call is rejected or fails. */
+  fallback(fn) {
+    if (typeof fn !== 'function') throw invalid('the fallback must be a function');
+    this.#fallback = fn;
+    return this;
+  }
+
+  /** Calls the constructor's action with `args` through the breaker. */
+  fire(...args) {
+    if (this.#action === null) return Promise.reject(invalid('this breaker has no action: use call(fn, ...args)'));
+    return this.call(this.#action, ...args);
+  }
+
+  /** Calls `fn(...args)` through the breaker; resolves to its result. */
+  async call(fn, ...args) {
+    if (typeof fn !== 'function') throw invalid('fn must be a function');
+    let id;
+    try {
+      id = this.#native.acquire();
+    } catch (err) {
+      if (err.code === 'CIRCUIT_OPEN') this.emit('reject', err);
+      return this.#fail(args, err);
+    }
+    let result;
+    try {
+      const pending = fn(...args);
+      result = await (this.#timeoutMs === null ? pending : withTimeout(pending, this.#timeoutMs));
+    } catch (err) {
+      const failure = this.#counts(err);
+      this.#native.record(id, failure ? FAILURE : SUCCESS);
+      if (err?.code === 'ETIMEDOUT') this.emit('timeout', err);
+      this.emit(failure ? 'failure' : 'success', failure ? err : undefined);
+      return this.#fail(args, err);
+    }
+    if (this.#resultIsFailure !== null && this.#resultIsFailure(result)) {
+      this.#native.record(id, FAILURE);
+      this.emit('failure', result);
+    } else {
+      this.#native.record(id, SUCCESS);
+      this.emit('success', result);
+    }
+    return result;
+  }
+
+  #counts(err) {
+    return this.#isFailure === null || Boolean(this.#isFailure(err));
+  }
+
+  #fail(args, err) {
+    if (this.#fallback === null) throw err;
+    this.emit('fallback', err);
+    return this.#fallback(...args, err);
+  }
+
+  /** A permit for one call; throws `CIRCUIT_OPEN` (with `retryAfter`) when rejected. */
+  acquire() {
+    return new BreakerPermit(this.#native, this.#native.acquire());
+  }
+
+  /** A permit for one call, or null when rejected (no error built). */
+  tryAcquire() {
+    const id = this.#native.tryAcquire();
+    return id === 0 ? null : new BreakerPermit(this.#native, id);
+  }
+
+  /** `'closed'`, `'open'` or `'half-open'`. */
+  get state() {
+    return this.#native.state;
+  }
+
+  get name() {
+    return this.#native.name;
+  }
+
+  /** A snapshot for health checks and metrics. */
+  stats() {
+    return this.#native.stats();
+  }
+
+  /** Opens the breaker now, for its open time. */
+  open() {
+    this.#native.open();
+  }
+
+  /** Closes the breaker now, clearing its counts. */
+  close() {
+    this.#native.close();
+  }
+
+  /** Moves the breaker to half-open now: the next call is a probe. */
+  halfOpen() {
+    this.#native.halfOpen();
+  }
+}
+
+module.exports = { CircuitBreaker, BreakerPermit };
