@@ -109,6 +109,8 @@ bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by si
 	$(PY) bench/ratelimit_bench.py
 	node bench/node_bench.mjs
 	node bench/ratelimit_bench.mjs
+	$(PY) bench/breaker_bench.py
+	node bench/breaker_bench.mjs
 	$(PY) bench/report.py
 
 .PHONY: fmt

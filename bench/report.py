@@ -518,6 +518,94 @@ def ratelimit_misses(py: dict, node: dict | None) -> list[str]:
     return ["", "Where a target is not met, or met only just:", "", *notes] if notes else []
 
 
+def breaker_section(py: dict | None, node: dict | None) -> list[str]:
+    """The "Circuit breaker" section, from bench/results/breaker_python.json and breaker_node.json."""
+    lines = [
+        "",
+        "## Circuit breaker",
+        "",
+        "Measured by `bench/breaker_bench.py` and `bench/breaker_bench.mjs` (`make bench`). The",
+        "protected function returns (or throws) at once, so the figures are the breaker's own cost.",
+    ]
+    targets: list[str] = []
+    if py is not None:
+        lines += [
+            "",
+            f"### Python (pybreaker {py['pybreaker']})",
+            "",
+            "One thread; µs per call (best of interleaved runs); overhead is the call minus the same",
+            "call unwrapped.",
+            "",
+            "| case | µs/call | overhead µs |",
+            "|---|---:|---:|",
+            *[f"| {r['case']} | {r['us']:.3f} | {r['overhead_us']:.3f} |" for r in py["overhead"]["rows"]],
+            "",
+            "| a call while the breaker is open | µs/call |",
+            "|---|---:|",
+            *[f"| {r['case']} | {r['us']:.3f} |" for r in py["rejection"]["rows"]],
+            "",
+            f"{py['threads']} threads, each making {py['per_thread']} calls of {py['io_ms']:g} ms of I/O",
+            "(`time.sleep`) through one breaker, against the same calls unwrapped (wall-clock seconds):",
+            "",
+            "| case | seconds |",
+            "|---|---:|",
+            *[f"| {r['case']} | {r['seconds']:.3f} |" for r in py["parallel"]["rows"]],
+            "",
+            f"pybreaker holds a lock around every protected call, so its {py['threads']} threads take",
+            f"{py['pybreaker_parallel_vs_unwrapped']:.1f}x the unwrapped time; bastion's take "
+            f"{py['parallel_vs_unwrapped']:.2f}x.",
+        ]
+        for label, ratio in [("call(f)", py["ratio_call"]), ("decorator", py["ratio_decorator"])]:
+            targets.append(
+                f"| Python breaker overhead, {label}: pybreaker / bastion ≥ 5x | {ratio:.1f}x "
+                f"| {_met(ratio, 5)} |"
+            )
+        par = py["parallel_vs_unwrapped"]
+        targets.append(
+            f"| Python, {py['threads']} threads x {py['per_thread']} calls of {py['io_ms']:g} ms"
+            f" through one breaker: within 1.2x of unwrapped | {par:.2f}x"
+            f" | {'yes' if par <= 1.2 else '**no**'} |"
+        )
+    if node is not None:
+        lines += [
+            "",
+            f"### Node (opossum {node['opossum']})",
+            "",
+            f"{node['n']:,} calls awaited one at a time; µs per call (best of {node['repeats']}).",
+            "opossum runs with its rolling percentiles off: with them on (its default), each failure",
+            "sorts the latencies of the whole 10 s window, and 100,000 failures took minutes.",
+            "",
+            "| path | case | µs/call |",
+            "|---|---|---:|",
+            *[f"| {r['group']} | {r['case']} | {r['us']:.3f} |" for r in node["rows"]],
+            "",
+            "| path | opossum µs / bastion µs |",
+            "|---|---:|",
+            *[f"| {k} | {v:.2f}x |" for k, v in node["ratios"].items()],
+            "",
+            "Overhead over the unwrapped call, success: bastion "
+            f"{node['overhead']['bastion']:.3f} µs, opossum {node['overhead']['opossum']:.3f} µs;",
+            f"failure: bastion {node['overhead']['bastionFailure']:.3f} µs, opossum "
+            f"{node['overhead']['opossumFailure']:.3f} µs.",
+        ]
+        for path in ("success", "failure", "open"):
+            r = node["ratios"][path]
+            targets.append(
+                f"| Node breaker, {path}: bastion at least as fast as opossum | {r:.2f}x | {_met(r, 1)} |"
+            )
+        if node["ratios"]["success"] < 1:
+            lines += [
+                "",
+                "Where bastion is slower: a success costs it two calls into the addon (take a permit,",
+                "report it), each taking the breaker's lock and reading the clock, and the permit is kept",
+                "in a table between the two; opossum counts a success in plain JavaScript. A rejection",
+                "builds an `Error` on both sides, which is most of either figure.",
+            ]
+    if targets:
+        lines += ["", "### Targets", "", "| target | measured | met |", "|---|---:|:---:|", *targets]
+    return _reflow(lines)
+
+
 def main() -> None:
     py = json.loads((RESULTS / "python.json").read_text())
     node = json.loads((RESULTS / "node.json").read_text())
@@ -608,6 +696,12 @@ def main() -> None:
         rl_node = RESULTS / "ratelimit_node.json"
         lines += ratelimit_section(
             json.loads(rl_path.read_text()), json.loads(rl_node.read_text()) if rl_node.exists() else None
+        )
+    br_py, br_node = RESULTS / "breaker_python.json", RESULTS / "breaker_node.json"
+    if br_py.exists() or br_node.exists():
+        lines += breaker_section(
+            json.loads(br_py.read_text()) if br_py.exists() else None,
+            json.loads(br_node.read_text()) if br_node.exists() else None,
         )
     if backend:
         lines += ["", "## Crypto backend (Rust, raw primitives)", "", backend]

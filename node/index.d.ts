@@ -397,7 +397,10 @@ export declare class NativeCircuitBreaker {
    * when rejected.
    */
   acquire(): number
-  /** A permit id for one call, or 0 when rejected (no error built). */
+  /**
+   * A permit id (1 or more) for one call; when rejected, no error is
+   * built and the answer is `-1 - retryAfter` (seconds), at most -1.
+   */
   tryAcquire(): number
   /** Whether permit `id` is a half-open probe. */
   isProbe(id: number): boolean

@@ -87,6 +87,7 @@ class CircuitBreaker extends EventEmitter {
   #isFailure;
   #resultIsFailure;
   #timeoutMs;
+  #openMessage;
 
   /**
    * @param {Function|object} [action] the function `fire()` calls; or the options.
@@ -118,6 +119,7 @@ class CircuitBreaker extends EventEmitter {
     this.#isFailure = isFailure;
     this.#resultIsFailure = resultIsFailure;
     this.#timeoutMs = this.#native.callTimeoutMs;
+    this.#openMessage = `circuit breaker ${JSON.stringify(this.#native.name)} is open`;
   }
 
   // Called synchronously by the native breaker, inside the call that caused the transition. A
@@ -151,11 +153,10 @@ class CircuitBreaker extends EventEmitter {
   /** Calls `fn(...args)` through the breaker; resolves to its result. */
   async call(fn, ...args) {
     if (typeof fn !== 'function') throw invalid('fn must be a function');
-    let id;
-    try {
-      id = this.#native.acquire();
-    } catch (err) {
-      if (err.code === 'CIRCUIT_OPEN') this.emit('reject', err);
+    const id = this.#native.tryAcquire();
+    if (id < 0) {
+      const err = this.#rejection(-1 - id);
+      this.emit('reject', err);
       return this.#fail(args, err);
     }
     let result;
@@ -179,6 +180,14 @@ class CircuitBreaker extends EventEmitter {
     return result;
   }
 
+  // The core's CIRCUIT_OPEN error, built here (cheaper than a native error on every rejection).
+  #rejection(retryAfter) {
+    const err = new Error(this.#openMessage);
+    err.code = 'CIRCUIT_OPEN';
+    err.retryAfter = retryAfter;
+    return err;
+  }
+
   #counts(err) {
     return this.#isFailure === null || Boolean(this.#isFailure(err));
   }
@@ -197,7 +206,7 @@ class CircuitBreaker extends EventEmitter {
   /** A permit for one call, or null when rejected (no error built). */
   tryAcquire() {
     const id = this.#native.tryAcquire();
-    return id === 0 ? null : new BreakerPermit(this.#native, id);
+    return id < 0 ? null : new BreakerPermit(this.#native, id);
   }
 
   /** `'closed'`, `'open'` or `'half-open'`. */

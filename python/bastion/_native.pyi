@@ -126,7 +126,11 @@ class CircuitBreaker:
         call_timeout: float | str | timedelta | None = None,
         clock: ManualClock | None = None,
         on_event: Callable[[dict[str, Any]], object] | None = None,
+        is_failure: Callable[[BaseException], bool] | None = None,
+        result_is_failure: Callable[[Any], bool] | None = None,
     ) -> CircuitBreaker: ...
+    def call(self, fn_: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Calls ``fn_(*args, **kwargs)`` through the breaker (``CircuitOpenError`` when rejected)."""
     def acquire(self) -> BreakerPermit:
         """Raises ``CircuitOpenError`` (with ``retry_after``) when rejected."""
     def try_acquire(self) -> BreakerPermit | None: ...

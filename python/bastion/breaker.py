@@ -66,6 +66,23 @@ def _matches(exc: BaseException, types: tuple[type[BaseException], ...], predica
     return isinstance(exc, types) or any(p(exc) for p in predicates)
 
 
+def _classifier(
+    exclude: Iterable[ErrorRule], include: Iterable[ErrorRule] | None
+) -> Callable[[BaseException], bool] | None:
+    """``exc -> counts as a failure``, or None when every exception does."""
+    excluded = _split(exclude)
+    included = None if include is None else _split(include)
+    if not excluded[0] and not excluded[1] and included is None:
+        return None
+
+    def is_failure(exc: BaseException) -> bool:
+        if _matches(exc, *excluded):
+            return False
+        return included is None or _matches(exc, *included)
+
+    return is_failure
+
+
 class CircuitBreaker:
     """A circuit breaker (see the module documentation).
 
@@ -81,12 +98,16 @@ class CircuitBreaker:
     ``circuit_half_open``, ``circuit_closed``, category ``[CIRCUIT]``).
     """
 
+    #: Calls ``fn(*args, **kwargs)`` through the breaker (natively: acquire, call, classify,
+    #: report); raises ``CircuitOpenError`` without calling ``fn`` when rejected.
+    call: Callable[..., Any]
+
     __slots__ = (
         "_call_timeout",
+        "_classify",
         "_core",
-        "_exclude",
-        "_include",
         "_result_is_failure",
+        "call",
     )
 
     def __init__(
@@ -113,6 +134,7 @@ class CircuitBreaker:
         clock: ManualClock | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        self._classify = _classifier(tuple(exclude), None if include is None else tuple(include))
         self._core = _native.CircuitBreaker(
             name,
             fail_max=fail_max,
@@ -131,11 +153,13 @@ class CircuitBreaker:
             call_timeout=call_timeout,
             clock=clock,
             on_event=on_event,
+            is_failure=self._classify,
+            result_is_failure=result_is_failure,
         )
         # As the core read it (seconds, a timedelta or text): acall's timeout.
         self._call_timeout = self._core.call_timeout
-        self._exclude = _split(exclude)
-        self._include = None if include is None else _split(include)
+        # The sync call path runs natively: acquire, call, classify, report.
+        self.call = self._core.call
         self._result_is_failure = result_is_failure
 
     # ---- the two-step API -------------------------------------------------------------------
@@ -150,9 +174,7 @@ class CircuitBreaker:
 
     def is_failure(self, exc: BaseException) -> bool:
         """Whether ``exc`` counts as a failure of the protected call."""
-        if _matches(exc, *self._exclude):
-            return False
-        return self._include is None or _matches(exc, *self._include)
+        return self._classify is None or self._classify(exc)
 
     def _report_error(self, permit: BreakerPermit, exc: BaseException) -> str | None:
         if isinstance(exc, _CANCELLED):
@@ -167,17 +189,6 @@ class CircuitBreaker:
         return permit.success()
 
     # ---- calls ---------------------------------------------------------------------------
-
-    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Calls ``fn(*args, **kwargs)`` through the breaker."""
-        permit = self._core.acquire()
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            self._report_error(permit, exc)
-            raise
-        self._report_result(permit, result)
-        return result
 
     async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Awaits ``fn(*args, **kwargs)`` through the breaker (cancelled at ``call_timeout``)."""
@@ -203,9 +214,11 @@ class CircuitBreaker:
 
             return guarded_async  # type: ignore[return-value]
 
+        call = self._core.call
+
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            return self.call(fn, *args, **kwargs)
+            return call(fn, *args, **kwargs)  # type: ignore[no-any-return]
 
         return guarded
 

@@ -260,10 +260,14 @@ impl NativeCircuitBreaker {
         r.map_err(|e| errors::to_js(env, e))
     }
 
-    /// A permit id for one call, or 0 when rejected (no error built).
+    /// A permit id (1 or more) for one call; when rejected, no error is
+    /// built and the answer is `-1 - retryAfter` (seconds), at most -1.
     #[napi]
     pub fn try_acquire(&self, env: &Env) -> f64 {
-        let id = self.inner.try_acquire().map_or(0.0, |p| self.keep(p));
+        let id = match self.inner.try_acquire() {
+            Ok(p) => self.keep(p),
+            Err(r) => -1.0 - r.retry_after,
+        };
         self.flush(env);
         id
     }

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 /// nothing). Each returns the state the report moved the breaker to
 /// (``"open"``, ``"half-open"``, ``"closed"``), or None when it did not change
 /// it. A permit garbage-collected unreported counts as ignored.
-#[pyclass(frozen, module = "bastion._native")]
+#[pyclass(frozen, freelist = 64, module = "bastion._native")]
 pub struct BreakerPermit {
     inner: Mutex<Option<CorePermit>>,
     probe: bool,
@@ -78,6 +78,42 @@ impl BreakerPermit {
 #[pyclass(frozen, module = "bastion._native")]
 pub struct CircuitBreaker {
     inner: CoreBreaker,
+    /// `exc -> bool`: whether an exception counts as a failure (None: all do).
+    is_failure: Option<Py<PyAny>>,
+    /// `result -> bool`: whether a returned value counts as a failure.
+    result_is_failure: Option<Py<PyAny>>,
+}
+
+impl CircuitBreaker {
+    /// How an exception ends a call: cancellation counts as nothing, the
+    /// rest as `is_failure` says (a failure, or a success).
+    fn outcome_of(&self, py: Python<'_>, err: &PyErr) -> Outcome {
+        let v = err.value(py);
+        if v.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>()
+            || v.is_instance_of::<pyo3::exceptions::PySystemExit>()
+            || v.is_instance_of::<pyo3::exceptions::PyGeneratorExit>()
+            || cancelled_error(py).is_ok_and(|c| v.is_instance(c).unwrap_or(false))
+        {
+            return Outcome::Ignored;
+        }
+        match &self.is_failure {
+            None => Outcome::Failure,
+            // A classifier that raises counts the call as a failure.
+            Some(f) => match f.bind(py).call1((v,)).and_then(|r| r.is_truthy()) {
+                Ok(false) => Outcome::Success,
+                _ => Outcome::Failure,
+            },
+        }
+    }
+}
+
+fn cancelled_error(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static CANCELLED: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    CANCELLED
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("asyncio")?.getattr("CancelledError")?.unbind())
+        })
+        .map(|c| c.bind(py))
 }
 
 fn window_arg(
@@ -107,9 +143,9 @@ fn optional_span(
 #[pymethods]
 impl CircuitBreaker {
     #[new]
-    #[pyo3(signature = (name = "default", *, fail_max = 5, reset_timeout = None, success_threshold = 1, failure_rate = None, window_calls = None, window_time = None, minimum_calls = 10, slow_call_rate = None, slow_call_duration = None, max_reset_timeout = None, backoff_multiplier = 2.0, half_open_max_calls = 1, probe_timeout = None, call_timeout = None, clock = None, on_event = None))]
+    #[pyo3(signature = (name = "default", *, fail_max = 5, reset_timeout = None, success_threshold = 1, failure_rate = None, window_calls = None, window_time = None, minimum_calls = 10, slow_call_rate = None, slow_call_duration = None, max_reset_timeout = None, backoff_multiplier = 2.0, half_open_max_calls = 1, probe_timeout = None, call_timeout = None, clock = None, on_event = None, is_failure = None, result_is_failure = None))]
     #[pyo3(
-        text_signature = "(name='default', *, fail_max=5, reset_timeout=60, success_threshold=1, failure_rate=None, window_calls=None, window_time=None, minimum_calls=10, slow_call_rate=None, slow_call_duration=None, max_reset_timeout=None, backoff_multiplier=2.0, half_open_max_calls=1, probe_timeout=None, call_timeout=None, clock=None, on_event=None)"
+        text_signature = "(name='default', *, fail_max=5, reset_timeout=60, success_threshold=1, failure_rate=None, window_calls=None, window_time=None, minimum_calls=10, slow_call_rate=None, slow_call_duration=None, max_reset_timeout=None, backoff_multiplier=2.0, half_open_max_calls=1, probe_timeout=None, call_timeout=None, clock=None, on_event=None, is_failure=None, result_is_failure=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -130,6 +166,8 @@ impl CircuitBreaker {
         call_timeout: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
+        is_failure: Option<Py<PyAny>>,
+        result_is_failure: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let defaults = BreakerOptions::default();
         let policy = match (failure_rate, slow_call_rate) {
@@ -164,7 +202,44 @@ impl CircuitBreaker {
         };
         let inner = CoreBreaker::with_clock(options, clock::resolve(clock)).py_err()?;
         crate::events::attach(inner.listeners(), on_event);
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            is_failure,
+            result_is_failure,
+        })
+    }
+
+    /// Calls ``fn(*args, **kwargs)`` through the breaker: raises
+    /// ``CircuitOpenError`` without calling it when rejected; an exception
+    /// counts as ``is_failure`` says (cancellation as nothing), a result as
+    /// ``result_is_failure`` says.
+    #[pyo3(signature = (fn_, /, *args, **kwargs))]
+    fn call(
+        &self,
+        py: Python<'_>,
+        fn_: &Bound<'_, PyAny>,
+        args: &Bound<'_, pyo3::types::PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let permit = self.inner.acquire().py_err()?;
+        match fn_.call(args, kwargs) {
+            Ok(result) => {
+                let failed = match &self.result_is_failure {
+                    None => false,
+                    Some(f) => f.bind(py).call1((&result,))?.is_truthy()?,
+                };
+                permit.record(if failed {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                });
+                Ok(result.unbind())
+            }
+            Err(err) => {
+                permit.record(self.outcome_of(py, &err));
+                Err(err)
+            }
+        }
     }
 
     /// A permit for one call; raises ``CircuitOpenError`` (with
