@@ -13,6 +13,7 @@
 //! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
 //! - [`breaker`]: the circuit breaker ([`breaker::CircuitBreaker`]).
+//! - [`singleflight`]: concurrent callers of one key share one computation.
 //! - [`lockout`]: account lockout after failed logins (django-axes semantics).
 //! - [`ratelimit`]: rate strings, the four limiter algorithms, [`ratelimit::RateLimiter`]
 //!   and its [`ratelimit::Decision`] with the rate-limit headers.
@@ -31,6 +32,7 @@ pub mod netaddr;
 pub mod password;
 pub mod ratelimit;
 pub mod runtime;
+pub mod singleflight;
 pub mod store;
 pub mod timespan;
 pub mod token;
