@@ -27,6 +27,9 @@
   calling a failing dependency and probes it after a while; a decorator,
   ``call``/``acall``, context managers and a two-step permit.
   :mod:`bastion.compat.pybreaker` runs pybreaker code unchanged.
+- Single-flight: :class:`SingleFlight` (:mod:`bastion.singleflight`) lets
+  concurrent callers of one key (threads or coroutines) share one
+  computation.
 - Client IP: :func:`client_ip` resolves the client address behind trusted
   proxies (X-Forwarded-For, Forwarded, X-Real-IP walked from the right);
   :func:`client_key` gives the rate-limit key (IPv6 grouped by a prefix).
@@ -117,6 +120,7 @@ from bastion.password import (
     needs_rehash,
     verify_password,
 )
+from bastion.singleflight import SingleFlight
 
 try:
     __version__ = _version("bastion-engine")
@@ -171,6 +175,7 @@ __all__ = [
     "PyJWTError",
     "RateLimitExceeded",
     "RateLimiter",
+    "SingleFlight",
     "Store",
     "StoreError",
     "StoreFullError",

@@ -17,6 +17,7 @@ mod netaddr;
 mod password;
 mod ratelimit;
 mod secrets;
+mod singleflight;
 mod store;
 mod timespan;
 mod token;
@@ -51,6 +52,8 @@ mod _native {
     use super::ratelimit::{Decision, LimitStatus, RateLimiter};
     #[pymodule_export]
     use super::secrets::{check_signing_key_separate, validate_secret};
+    #[pymodule_export]
+    use super::singleflight::{Flight, SingleFlight};
     #[pymodule_export]
     use super::store::Store;
     #[pymodule_export]

@@ -169,6 +169,17 @@ impl<V: Clone> SingleFlight<V> {
 }
 
 impl<V> SingleFlight<V> {
+    /// How many callers are waiting for `key`'s flight now (0 with none
+    /// running).
+    #[must_use]
+    pub fn waiting(&self, key: &str) -> usize {
+        self.table
+            .flights
+            .lock()
+            .get(key)
+            .map_or(0, |f| f.state.lock().1)
+    }
+
     /// How many flights are running.
     #[must_use]
     pub fn in_flight(&self) -> usize {
