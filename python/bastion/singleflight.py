@@ -32,6 +32,13 @@ T = TypeVar("T")
 _ABANDON = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
+def _shared(kind: str, payload: Any) -> tuple[Any, bool]:
+    """A follower's outcome: the leader's value (shared), or its exception raised here."""
+    if kind == "error":
+        raise payload
+    return payload, True
+
+
 class SingleFlight:
     """A table of flights, one per key (see the module documentation). Share one table between
     the threads and coroutines that should coalesce."""
@@ -45,45 +52,33 @@ class SingleFlight:
         """Runs ``fn()`` once for all concurrent callers of ``key`` (waiters block with the GIL
         released); returns ``(value, shared)`` or raises the leader's exception."""
         flight = self._core.begin(key)
-        while True:
-            if flight.is_leader:
-                return self._lead(flight, fn)
+        while not flight.is_leader:
             kind, payload = flight.wait()
-            if kind == "lead":
-                flight = payload
-                continue
-            if kind == "error":
-                raise payload
-            return payload, True
+            if kind != "lead":
+                return _shared(kind, payload)
+            flight = payload
+        try:
+            value = fn()
+        except _ABANDON:
+            flight.abandon()
+            raise
+        except BaseException as exc:
+            flight.fail(exc)
+            raise
+        return value, flight.complete(value) > 0
 
     async def ado(self, key: str, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """Awaits ``fn()`` once for all concurrent callers of ``key``; returns ``(value, shared)``
         or raises the leader's exception. A waiter cancelled leaves the flight; a leader
         cancelled hands the lead to a waiter."""
         flight = self._core.begin(key)
-        while True:
-            if flight.is_leader:
-                try:
-                    value = await fn()
-                except _ABANDON:
-                    flight.abandon()
-                    raise
-                except BaseException as exc:
-                    flight.fail(exc)
-                    raise
-                return value, flight.complete(value) > 0
+        while not flight.is_leader:
             kind, payload = await flight.wait_async()
-            if kind == "lead":
-                flight = payload
-                continue
-            if kind == "error":
-                raise payload
-            return payload, True
-
-    @staticmethod
-    def _lead(flight: Any, fn: Callable[[], T]) -> tuple[T, bool]:
+            if kind != "lead":
+                return _shared(kind, payload)
+            flight = payload
         try:
-            value = fn()
+            value = await fn()
         except _ABANDON:
             flight.abandon()
             raise
