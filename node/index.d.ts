@@ -427,6 +427,43 @@ export declare class NativeCircuitBreaker {
 }
 
 /**
+ * The table of flights (use `SingleFlight` from the package, which adds
+ * `do(key, fn)`).
+ */
+export declare class NativeSingleFlight {
+  constructor()
+  /**
+   * Joins `key`'s flight: a positive number for its leader, a negative
+   * one for a follower (pass its magnitude to `wait`).
+   */
+  begin(key: string): number
+  /**
+   * The leader `token` files its outcome under `slot`: every follower
+   * waiting now receives the slot. Returns how many there were.
+   */
+  complete(token: number, slot: number): number
+  /**
+   * The leader `token` goes away without an outcome: a waiting follower
+   * is handed the lead.
+   */
+  abandon(token: number): void
+  /**
+   * Resolves, for follower `token`, to `["value", slot]` or, when the
+   * leader went away, to `["lead", leaderToken]`.
+   */
+  wait(token: number): Promise<[string, number]>
+  /**
+   * Removes `key`'s flight: its followers still get its outcome; the next
+   * caller starts a new one.
+   */
+  forget(key: string): void
+  /** How many callers are waiting for `key`'s flight now. */
+  waiting(key: string): number
+  /** How many flights are running. */
+  get inFlight(): number
+}
+
+/**
  * The native token service; use `TokenService` from the package, which
  * wraps it with objects in and out.
  */

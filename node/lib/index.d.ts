@@ -139,6 +139,20 @@ export declare class CircuitBreaker<A extends unknown[] = unknown[], R = unknown
   halfOpen(): void;
 }
 
+/**
+ * Single-flight: concurrent callers of one key share one computation. `do(key, fn)` runs `fn()`
+ * in the first caller (the leader) and gives every caller that arrives meanwhile the same outcome,
+ * with `shared` true when it went to more than one. Nothing is kept once the flight ends; an error
+ * goes to the callers waiting at that moment only. See docs/singleflight.md.
+ */
+export declare class SingleFlight {
+  constructor();
+  do<T>(key: string, fn: () => T | Promise<T>): Promise<[T, boolean]>;
+  forget(key: string): void;
+  waiting(key: string): number;
+  get inFlight(): number;
+}
+
 declare module '../index' {
   interface JwksClient {
     /**

@@ -3,8 +3,8 @@
 // error classes) with Promise twins, typed keys, an injectable clock,
 // password hashing under `password`, start-up checks of secrets, API keys and
 // the store-backed API key registry (`ApiKeys`), the rate limiter
-// (`RateLimiter`), account lockout (`Lockout`) and the circuit breaker
-// (`CircuitBreaker`).
+// (`RateLimiter`), account lockout (`Lockout`), the circuit breaker
+// (`CircuitBreaker`) and single-flight (`SingleFlight`).
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
 
@@ -17,6 +17,7 @@ const lifecycle = require('./lifecycle.js');
 const ratelimit = require('./ratelimit.js');
 const { Lockout } = require('./lockout.js');
 const { CircuitBreaker, BreakerPermit } = require('./breaker.js');
+const { SingleFlight } = require('./singleflight.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -54,5 +55,6 @@ module.exports = {
   Lockout,
   CircuitBreaker,
   BreakerPermit,
+  SingleFlight,
   password,
 };

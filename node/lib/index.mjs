@@ -32,6 +32,7 @@ export const {
   Lockout,
   CircuitBreaker,
   BreakerPermit,
+  SingleFlight,
   password,
 } = bastion;
 

@@ -67,3 +67,15 @@ export async function makeStore(t, backend, clock, tag = 'store') {
   const hosts = cluster.urls.map((u) => u.replace('redis://', '')).join(',');
   return new bastion.Store(`redis+cluster://${hosts}`, opts, clock);
 }
+
+/**
+ * Waits until `condition()` holds, checking on each turn of the event loop, for at most `ms`:
+ * for what arrives on a later turn, such as `onEvent` callbacks (delivered through their own
+ * threadsafe function, so their turn is not fixed relative to the Promise of the call).
+ */
+export async function eventually(condition, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
-import { bastion, makeStore, NOW, SECRET, rejectsCode } from './helpers.mjs';
+import { bastion, eventually, makeStore, NOW, SECRET, rejectsCode } from './helpers.mjs';
 import { inCi, redisOrSkip, sharedRedisOrSkip, uniquePrefix } from './redis-harness.mjs';
 
 const { Key, ManualClock, Store, TokenService, jwtVerify } = { ...bastion, jwtVerify: bastion.verify };
@@ -43,7 +43,7 @@ for (const backend of ['memory', 'redis', 'cluster']) {
     await rejectsCode(svc.verify(second.access), 'TOKEN_REVOKED');
     await rejectsCode(svc.rotate(second.refresh), 'TOKEN_REVOKED');
     // Events arrive on the JavaScript thread, after the call.
-    await new Promise((r) => setImmediate(r));
+    await eventually(() => events.some((e) => e.event === 'token_reuse'));
     const reuse = events.find((e) => e.event === 'token_reuse');
     assert.ok(reuse, inspect(events));
     assert.equal(reuse.category, '[SECURITY]');
