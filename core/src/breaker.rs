@@ -46,6 +46,7 @@ use smallvec::SmallVec;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{err, Detail, Error, ErrorKind, Result};
 use crate::events::{Event, Listeners};
+use crate::timespan::micros;
 
 /// The three states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -154,10 +155,6 @@ const TIME_BUCKETS: usize = 10;
 /// The longest duration a setting may have (a year), so microsecond
 /// arithmetic never overflows.
 const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
 
 fn check_span(d: Duration, what: &str, zero_ok: bool) -> Result<()> {
     if (!zero_ok && d.is_zero()) || d > MAX_SPAN {

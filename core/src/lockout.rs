@@ -72,6 +72,7 @@ use crate::password::{self, Encoding, PasswordHasher, Scheme};
 use crate::store::{
     tagged_key, Decision, MemoryOptions, OutagePolicy, Reply, ScoreSet, Script, Store, Txn, Value,
 };
+use crate::timespan::micros;
 use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -490,10 +491,6 @@ struct Policy {
     factor: f64,
     cap: i64,
     memory: i64,
-}
-
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 impl Policy {

@@ -58,6 +58,12 @@ pub fn parse(text: &str) -> Result<f64> {
     Ok(secs)
 }
 
+/// `d` in whole microseconds, saturating (the unit the time rules compute in).
+#[must_use]
+pub fn micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
 /// The longest duration a setting takes, in seconds (about 317 years).
 pub const MAX_SETTING_SECS: f64 = 1e10;
 

@@ -1,4 +1,5 @@
-//! Single-flight: concurrent callers of one key share one computation.
+//! Single-flight: concurrent callers of one key share one computation; and
+//! [`cache::Cache`], a bounded cache filled through it.
 //!
 //! [`SingleFlight::begin`] makes the first caller of a key its [`Leader`] and
 //! every later caller, until the leader finishes, a [`Follower`] of the same
@@ -24,6 +25,8 @@
 //!   nobody waiting; the table holds only the flights running now.
 //!   [`SingleFlight::forget`] removes a key's flight at once: its followers
 //!   still get its outcome, new callers start afresh.
+
+pub mod cache;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
