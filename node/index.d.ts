@@ -414,6 +414,11 @@ export declare class NativeCircuitBreaker {
   get state(): string
   /** The breaker's name. */
   get name(): string
+  /**
+   * The message of this breaker's `CIRCUIT_OPEN` error (the JavaScript
+   * side builds rejections itself, with the core's words).
+   */
+  get openMessage(): string
   /** `callTimeout` in milliseconds, or null. */
   get callTimeoutMs(): number | null
   /** A snapshot of the state and counters. */

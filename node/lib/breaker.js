@@ -119,7 +119,7 @@ class CircuitBreaker extends EventEmitter {
     this.#isFailure = isFailure;
     this.#resultIsFailure = resultIsFailure;
     this.#timeoutMs = this.#native.callTimeoutMs;
-    this.#openMessage = `circuit breaker ${JSON.stringify(this.#native.name)} is open`;
+    this.#openMessage = this.#native.openMessage;
   }
 
   // Called synchronously by the native breaker, inside the call that caused the transition. A

@@ -133,6 +133,10 @@ class CircuitBreaker:
     ) -> CircuitBreaker: ...
     def call(self, fn_: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Calls ``fn_(*args, **kwargs)`` through the breaker (``CircuitOpenError`` when rejected)."""
+    def report_error(self, permit: BreakerPermit, exc: BaseException) -> str | None:
+        """Reports the call as ended by ``exc``, counted as ``call`` counts it."""
+    def report_result(self, permit: BreakerPermit, result: object) -> str | None:
+        """Reports the call as having returned ``result``."""
     def acquire(self) -> BreakerPermit:
         """Raises ``CircuitOpenError`` (with ``retry_after``) when rejected."""
     def try_acquire(self) -> BreakerPermit | None: ...

@@ -45,9 +45,6 @@ R = TypeVar("R")
 ErrorRule = type[BaseException] | Callable[[BaseException], bool]
 Span = float | int | str | timedelta
 
-# Not the call's fault: the caller gave up.
-_CANCELLED = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
-
 
 def _split(rules: Iterable[ErrorRule]) -> tuple[tuple[type[BaseException], ...], tuple[Any, ...]]:
     types: list[type[BaseException]] = []
@@ -106,7 +103,6 @@ class CircuitBreaker:
         "_call_timeout",
         "_classify",
         "_core",
-        "_result_is_failure",
         "call",
     )
 
@@ -160,7 +156,6 @@ class CircuitBreaker:
         self._call_timeout = self._core.call_timeout
         # The sync call path runs natively: acquire, call, classify, report.
         self.call = self._core.call
-        self._result_is_failure = result_is_failure
 
     # ---- the two-step API -------------------------------------------------------------------
 
@@ -176,18 +171,6 @@ class CircuitBreaker:
         """Whether ``exc`` counts as a failure of the protected call."""
         return self._classify is None or self._classify(exc)
 
-    def _report_error(self, permit: BreakerPermit, exc: BaseException) -> str | None:
-        if isinstance(exc, _CANCELLED):
-            return permit.ignore()
-        if self.is_failure(exc):
-            return permit.failure()
-        return permit.success()
-
-    def _report_result(self, permit: BreakerPermit, result: Any) -> str | None:
-        if self._result_is_failure is not None and self._result_is_failure(result):
-            return permit.failure()
-        return permit.success()
-
     # ---- calls ---------------------------------------------------------------------------
 
     async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -199,9 +182,9 @@ class CircuitBreaker:
             else:
                 result = await asyncio.wait_for(fn(*args, **kwargs), self._call_timeout)
         except BaseException as exc:
-            self._report_error(permit, exc)
+            self._core.report_error(permit, exc)
             raise
-        self._report_result(permit, result)
+        self._core.report_result(permit, result)
         return result
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
@@ -282,7 +265,7 @@ class Calling:
         if exc is None:
             permit.success()
         else:
-            self._breaker._report_error(permit, exc)
+            self._breaker._core.report_error(permit, exc)
 
     async def __aenter__(self) -> Calling:
         return self.__enter__()

@@ -39,6 +39,18 @@ test('failures open it, it rejects with CIRCUIT_OPEN and retryAfter, two probes 
     (err) => err.code === 'CIRCUIT_OPEN' && err.retryAfter === 60,
   );
   assert.equal(called, false);
+  // The rejection built in JavaScript says what the core's own error says.
+  const fromCall = await b.call(ok).catch((e) => e);
+  const fromAcquire = (() => {
+    try {
+      b.acquire();
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.equal(fromCall.message, 'circuit breaker "identify" is open');
+  assert.equal(fromCall.message, fromAcquire.message);
+  assert.equal(fromCall.code, fromAcquire.code);
   clock.advance(60);
   assert.equal(b.state, 'half-open');
   assert.equal(await b.call(ok, 'a'), 'a');

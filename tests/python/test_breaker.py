@@ -142,6 +142,18 @@ def test_a_result_can_be_a_failure() -> None:
     for _ in range(3):
         assert b.call(lambda: 503) == 503
     assert b.state == "open"
+    # The same rule for awaited calls.
+    a = reference(ManualClock(NOW), result_is_failure=lambda status: status >= 500)
+
+    async def status() -> int:
+        return 502
+
+    async def main() -> None:
+        for _ in range(3):
+            assert await a.acall(status) == 502
+
+    asyncio.run(main())
+    assert a.state == "open"
 
 
 def test_a_call_past_the_call_timeout_is_a_failure() -> None:

@@ -310,6 +310,19 @@ impl NativeCircuitBreaker {
         self.inner.options().name.clone()
     }
 
+    /// The message of this breaker's `CIRCUIT_OPEN` error (the JavaScript
+    /// side builds rejections itself, with the core's words).
+    #[napi(getter)]
+    pub fn open_message(&self) -> String {
+        bastion_core::breaker::Rejection {
+            name: self.inner.options().name.clone(),
+            retry_after: 0.0,
+        }
+        .into_error()
+        .message()
+        .to_owned()
+    }
+
     /// `callTimeout` in milliseconds, or null.
     #[napi(getter)]
     pub fn call_timeout_ms(&self) -> Option<f64> {

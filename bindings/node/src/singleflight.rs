@@ -108,16 +108,14 @@ impl NativeSingleFlight {
             ));
         };
         let parts = Arc::clone(&self.parts);
-        settle::spawn(env, f.wait_async(), move |_, joined| {
-            Ok(match joined {
-                Joined::Shared(Ok(slot)) => ("value".to_owned(), slot),
-                // The JavaScript side never completes with an error.
-                Joined::Shared(Err(_)) => ("value".to_owned(), -1.0),
-                Joined::Lead(l) => {
-                    let token = parts.lock().unwrap_or_else(|p| p.into_inner()).lead(l);
-                    ("lead".to_owned(), token)
-                }
-            })
+        settle::spawn(env, f.wait_async(), move |env, joined| match joined {
+            Joined::Shared(Ok(slot)) => Ok(("value".to_owned(), slot)),
+            // The JavaScript side completes with a slot, never an error.
+            Joined::Shared(Err(e)) => Err(errors::to_rejection(env, e)),
+            Joined::Lead(l) => {
+                let token = parts.lock().unwrap_or_else(|p| p.into_inner()).lead(l);
+                Ok(("lead".to_owned(), token))
+            }
         })
         .map_err(|e| napi::Error::new(errors::Code::from(e.status), e.reason))
     }

@@ -88,7 +88,11 @@ impl CircuitBreaker {
     /// How an exception ends a call: cancellation counts as nothing, the
     /// rest as `is_failure` says (a failure, or a success).
     fn outcome_of(&self, py: Python<'_>, err: &PyErr) -> Outcome {
-        let v = err.value(py);
+        self.error_outcome(err.value(py))
+    }
+
+    fn error_outcome(&self, v: &Bound<'_, PyAny>) -> Outcome {
+        let py = v.py();
         if v.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>()
             || v.is_instance_of::<pyo3::exceptions::PySystemExit>()
             || v.is_instance_of::<pyo3::exceptions::PyGeneratorExit>()
@@ -104,6 +108,14 @@ impl CircuitBreaker {
                 _ => Outcome::Failure,
             },
         }
+    }
+
+    /// How a returned value ends a call (`result_is_failure`).
+    fn result_outcome(&self, result: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        Ok(match &self.result_is_failure {
+            Some(f) if f.bind(result.py()).call1((result,))?.is_truthy()? => Outcome::Failure,
+            _ => Outcome::Success,
+        })
     }
 }
 
@@ -224,15 +236,7 @@ impl CircuitBreaker {
         let permit = self.inner.acquire().py_err()?;
         match fn_.call(args, kwargs) {
             Ok(result) => {
-                let failed = match &self.result_is_failure {
-                    None => false,
-                    Some(f) => f.bind(py).call1((&result,))?.is_truthy()?,
-                };
-                permit.record(if failed {
-                    Outcome::Failure
-                } else {
-                    Outcome::Success
-                });
+                permit.record(self.result_outcome(&result)?);
                 Ok(result.unbind())
             }
             Err(err) => {
@@ -240,6 +244,23 @@ impl CircuitBreaker {
                 Err(err)
             }
         }
+    }
+
+    /// Reports ``permit``'s call as ended by ``exc``, counted as ``call``
+    /// counts it (cancellation as nothing, the rest as ``is_failure`` says);
+    /// returns the state it moved the breaker to, or None.
+    fn report_error(&self, permit: &BreakerPermit, exc: &Bound<'_, PyAny>) -> Option<&'static str> {
+        permit.report(self.error_outcome(exc))
+    }
+
+    /// Reports ``permit``'s call as having returned ``result`` (a failure
+    /// when ``result_is_failure`` says so).
+    fn report_result(
+        &self,
+        permit: &BreakerPermit,
+        result: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<&'static str>> {
+        Ok(permit.report(self.result_outcome(result)?))
     }
 
     /// A permit for one call; raises ``CircuitOpenError`` (with
