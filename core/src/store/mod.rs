@@ -22,9 +22,11 @@
 //! the store's operation timeout; what a component makes of that is its
 //! [`OutagePolicy`].
 
+pub mod broadcast;
 mod memory;
 mod redis;
 
+pub use self::broadcast::{Notice, Subscription};
 pub use self::memory::{MemoryOptions, MemoryStore, ScoreSet, Txn, Value};
 pub use self::redis::{RedisOptions, RedisStore};
 
@@ -449,6 +451,15 @@ impl Store {
         match self {
             Self::Memory(m) => Arc::clone(m.clock()),
             Self::Redis(r) => r.clock().cloned().unwrap_or_else(crate::clock::system),
+        }
+    }
+
+    /// The Redis store, when this is one.
+    #[must_use]
+    pub fn as_redis(&self) -> Option<&Arc<RedisStore>> {
+        match self {
+            Self::Memory(_) => None,
+            Self::Redis(r) => Some(r),
         }
     }
 

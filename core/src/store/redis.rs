@@ -21,6 +21,7 @@
 //!   explicit clock (tests drive a `ManualClock` through `ARGV[1]`).
 //! - Every key is prefixed with [`RedisOptions::prefix`] (default `bastion:`).
 
+use super::broadcast::{Handler, Hub, Subscription};
 use super::{Decision, Reply};
 use crate::clock::SharedClock;
 use crate::error::{err, Error, Result};
@@ -123,6 +124,7 @@ struct Shared {
 /// A store on Redis or Redis Cluster. See the module docs for its guarantees.
 pub struct RedisStore {
     shared: Arc<Shared>,
+    hub: Arc<Hub>,
     options: RedisOptions,
     cluster: bool,
     /// The URL with any password removed, for Debug and errors.
@@ -159,6 +161,7 @@ impl RedisStore {
             return Err(err!(InvalidArgument, "Redis timeouts must be positive"));
         }
         let display = redact(url);
+        let mut subscribers = Vec::new();
         let (target, cluster) = if let Some(rest) = url.strip_prefix("redis+cluster://") {
             let (auth, hosts) = match rest.rfind('@') {
                 Some(at) => (&rest[..=at], &rest[at + 1..]),
@@ -177,6 +180,10 @@ impl RedisStore {
                     "invalid Redis URL {display:?}: no cluster node given"
                 ));
             }
+            for node in &nodes {
+                subscribers
+                    .push(redis::Client::open(node.as_str()).map_err(|e| bad_url(&display, &e))?);
+            }
             let client = redis::cluster::ClusterClientBuilder::new(nodes)
                 .connection_timeout(options.connect_timeout)
                 .response_timeout(options.connect_timeout)
@@ -191,6 +198,7 @@ impl RedisStore {
             || url.starts_with("unix://")
         {
             let client = redis::Client::open(url).map_err(|e| bad_url(&display, &e))?;
+            subscribers.push(client.clone());
             (Target::Single(client), false)
         } else if url.starts_with("rediss://") {
             return Err(err!(
@@ -214,10 +222,20 @@ impl RedisStore {
                 changed,
                 next_id: std::sync::atomic::AtomicU64::new(1),
             }),
+            hub: Arc::new(Hub::new(subscribers, options.connect_timeout)),
             options,
             cluster,
             display,
         })
+    }
+
+    /// Calls `handler` with every message published on `channel` (the key
+    /// prefix is prepended) by any process sharing this store, and with
+    /// [`Notice::Resync`](super::Notice::Resync) whenever the subscriber (re)connects. See
+    /// [`broadcast`](super::broadcast) for the guarantees.
+    pub fn subscribe(&self, channel: &str, handler: Handler) -> Subscription {
+        self.hub
+            .subscribe(format!("{}{channel}", self.options.prefix), handler)
     }
 
     /// The explicit clock decisions use instead of Redis `TIME`, if any.
