@@ -440,21 +440,33 @@ impl RedisStore {
 
     /// Runs one decision: one `EVALSHA` (one `EVAL` on `NOSCRIPT`).
     pub(crate) async fn run<D: Decision>(&self, decision: D) -> Result<D::Output> {
-        let script = decision.script();
-        let keys: Vec<String> = decision
-            .keys()
-            .into_iter()
+        let reply = self
+            .eval(decision.script(), &decision.keys(), &decision.args())
+            .await?;
+        decision.parse(reply)
+    }
+
+    /// Runs one script on Redis only (a component whose memory form is not
+    /// a store decision, such as a shared circuit breaker): `keys` without
+    /// the prefix, `args` after the time argument.
+    pub async fn eval(
+        &self,
+        script: &'static super::Script,
+        keys: &[String],
+        args: &[Vec<u8>],
+    ) -> Result<Reply> {
+        let keys: Vec<String> = keys
+            .iter()
             .map(|k| format!("{}{k}", self.options.prefix))
             .collect();
         let now = self.options.clock.as_ref().map_or(-1, |c| c.now_micros());
-        let args = decision.args();
         let reply = self
             .bounded(script.name(), async {
                 let (mut conn, id) = self.connection().await?;
-                let cmd = eval_cmd("EVALSHA", script.sha1(), &keys, now, &args);
+                let cmd = eval_cmd("EVALSHA", script.sha1(), &keys, now, args);
                 let value = match conn.query(&cmd).await {
                     Err(e) if e.code() == Some("NOSCRIPT") => {
-                        let cmd = eval_cmd("EVAL", script.source(), &keys, now, &args);
+                        let cmd = eval_cmd("EVAL", script.source(), &keys, now, args);
                         conn.query(&cmd).await
                     }
                     other => other,
@@ -463,7 +475,7 @@ impl RedisStore {
                 Ok((value, id))
             })
             .await?;
-        decision.parse(to_reply(reply)?)
+        to_reply(reply)
     }
 
     /// Starts connecting (if not connected) and waits for the attempt,

@@ -36,7 +36,15 @@
 //! - **Time is injected** ([`Clock`]), so every rule is tested with a
 //!   `ManualClock`; events (`circuit_open`, `circuit_half_open`,
 //!   `circuit_closed`) are emitted after the lock is released.
+//! - **One breaker for many processes.** Made with
+//!   [`CircuitBreaker::with_store`] on a Redis store, the breaker's state is
+//!   shared by every process that names it (see [`shared`](self) below and
+//!   docs/breaker.md): transitions are atomic scripts with the generation
+//!   counter, a closed breaker's calls and successes cost no round trip,
+//!   half-open probes are bounded across processes, transitions are
+//!   broadcast, and when Redis is unreachable each process carries on alone.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +54,11 @@ use smallvec::SmallVec;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{err, Detail, Error, ErrorKind, Result};
 use crate::events::{Event, Listeners};
+use crate::store::{Notice, Store};
 use crate::timespan::micros;
+
+mod shared;
+use shared::{Batch, Pending, Shared, Snapshot};
 
 /// The three states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,6 +142,13 @@ pub struct BreakerOptions {
     pub call_timeout: Option<Duration>,
     /// A call that takes at least this long is slow (for the slow-call rate).
     pub slow_call_duration: Option<Duration>,
+    /// Shared through Redis: how often a process re-reads the shared state
+    /// even when no broadcast came (default 1 s), and how often it retries
+    /// Redis while carrying on alone.
+    pub sync_interval: Duration,
+    /// Shared through Redis: the longest a success counted locally waits
+    /// before it is flushed (default 100 ms; failures are never held back).
+    pub flush_interval: Duration,
 }
 
 impl Default for BreakerOptions {
@@ -145,6 +164,8 @@ impl Default for BreakerOptions {
             probe_timeout: None,
             call_timeout: None,
             slow_call_duration: None,
+            sync_interval: Duration::from_secs(1),
+            flush_interval: Duration::from_millis(100),
         }
     }
 }
@@ -254,6 +275,14 @@ impl BreakerOptions {
                 InvalidArgument,
                 "half_open_max_calls must be at least 1"
             ));
+        }
+        for (d, what) in [
+            (self.sync_interval, "sync_interval"),
+            (self.flush_interval, "flush_interval"),
+        ] {
+            if d < Duration::from_millis(1) || d > MAX_SPAN {
+                return Err(err!(InvalidArgument, "{what} must be from 1 ms to a year"));
+            }
         }
         for (d, what) in [
             (self.probe_timeout, "probe_timeout"),
@@ -441,6 +470,14 @@ struct Core {
     probe_successes: u32,
     next_id: u64,
     counters: Counters,
+    /// Shared: when the mirror was last read from Redis (µs).
+    synced_at: i64,
+    /// Shared, half-open with every probe taken: reject locally until then.
+    hold_until: i64,
+    /// Shared: successes not yet flushed.
+    pending: Pending,
+    /// Shared: probes in flight in every process, at the last read.
+    remote_probes: u32,
 }
 
 /// A transition to report once the lock is released.
@@ -452,6 +489,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     core: Mutex<Core>,
     listeners: Listeners,
+    /// Set when the state is shared through Redis.
+    shared: Option<Shared>,
 }
 
 /// A circuit breaker. Cloning shares it.
@@ -509,8 +548,12 @@ pub struct BreakerStats {
     pub rejected: u64,
     /// Outcomes that arrived after a state change and were not counted.
     pub stale: u64,
-    /// Times the breaker opened.
+    /// Times the breaker opened (shared: times this process saw it open).
     pub opened: u64,
+    /// `"local"` (this process's own state), `"shared"` (Redis, followed
+    /// by a mirror) or `"fallback"` (shared, but Redis is unreachable: this
+    /// process carries on alone until it answers).
+    pub mode: &'static str,
 }
 
 impl CircuitBreaker {
@@ -521,6 +564,36 @@ impl CircuitBreaker {
 
     /// A breaker reading time from `clock`.
     pub fn with_clock(options: BreakerOptions, clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::build(options, clock, None)
+    }
+
+    /// A breaker whose state lives in `store`.
+    ///
+    /// On a Redis store, every process (any language) that makes a breaker
+    /// of the same name on the same Redis shares one state; the options of
+    /// each should agree, since each script applies the caller's. This reads
+    /// the shared state once (at most the store's operation timeout; if Redis
+    /// cannot answer, the breaker starts alone and follows Redis once it
+    /// answers). On the memory store it is an ordinary breaker on the store's
+    /// clock: one process, shared by sharing the object.
+    pub fn with_store(options: BreakerOptions, store: &Store) -> Result<Self> {
+        let Some(redis) = store.as_redis() else {
+            return Self::with_clock(options, store.clock());
+        };
+        let shared = Shared::new(Arc::clone(redis), &options)?;
+        let breaker = Self::build(options, store.clock(), Some(shared))?;
+        breaker.listen();
+        if breaker.sync().is_err() {
+            breaker.degrade();
+        }
+        Ok(breaker)
+    }
+
+    fn build(
+        options: BreakerOptions,
+        clock: Arc<dyn Clock>,
+        shared: Option<Shared>,
+    ) -> Result<Self> {
         options.validate()?;
         let core = Core {
             state: BreakerState::Closed,
@@ -534,6 +607,10 @@ impl CircuitBreaker {
             probe_successes: 0,
             next_id: 0,
             counters: Counters::default(),
+            synced_at: i64::MIN / 2,
+            hold_until: 0,
+            pending: Pending::default(),
+            remote_probes: 0,
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -542,6 +619,7 @@ impl CircuitBreaker {
                 clock,
                 core: Mutex::new(core),
                 listeners: Listeners::default(),
+                shared,
             }),
         })
     }
@@ -566,8 +644,16 @@ impl CircuitBreaker {
 
     /// A permit to make one call, or the rejection (no error built: the
     /// cheap way to ask).
+    ///
+    /// Shared through Redis, a closed breaker (and an open one before its
+    /// time is up) answers from its mirror; at the open-to-half-open edge and
+    /// in half-open this is one round trip, so probes are bounded across
+    /// processes.
     pub fn try_acquire(&self) -> std::result::Result<Permit, Rejection> {
         let now = self.inner.clock.now_micros();
+        if let Some(sh) = self.live_shared() {
+            return self.shared_acquire(sh, now);
+        }
         let mut transition = None;
         let result = {
             let mut core = self.inner.core.lock();
@@ -575,6 +661,11 @@ impl CircuitBreaker {
         };
         self.report(transition);
         result
+    }
+
+    /// The shared part, when Redis is being followed (not degraded).
+    fn live_shared(&self) -> Option<&Shared> {
+        self.inner.shared.as_ref().filter(|sh| !sh.is_degraded())
     }
 
     fn admit(
@@ -612,6 +703,69 @@ impl CircuitBreaker {
         }
     }
 
+    fn shared_acquire(&self, sh: &Shared, now: i64) -> std::result::Result<Permit, Rejection> {
+        let id = {
+            let mut core = self.inner.core.lock();
+            let stale = now.saturating_sub(core.synced_at) >= sh.sync_interval;
+            let answer = match core.state {
+                BreakerState::Closed => {
+                    core.counters.calls += 1;
+                    Some(Ok(self.permit(&mut core, now, false)))
+                }
+                BreakerState::Open if now < core.open_until => {
+                    core.counters.rejected += 1;
+                    Some(Err(self.rejection(core.open_until - now)))
+                }
+                BreakerState::HalfOpen if now < core.hold_until => {
+                    core.counters.rejected += 1;
+                    Some(Err(self.rejection(core.hold_until - now)))
+                }
+                _ => None,
+            };
+            if let Some(answer) = answer {
+                drop(core);
+                if stale {
+                    self.sync_in_background();
+                }
+                return answer;
+            }
+            core.next_id += 1;
+            core.next_id
+        };
+        match sh.eval_blocking(&shared::ACQUIRE, vec![sh.token(id).into_bytes()]) {
+            Ok(snap) => {
+                let (result, transition) = {
+                    let mut core = self.inner.core.lock();
+                    let transition = self.follow(&mut core, &snap, now, false);
+                    let result = if snap.granted {
+                        core.counters.calls += 1;
+                        Ok(Permit {
+                            breaker: Some(Arc::clone(&self.inner)),
+                            id,
+                            generation: snap.generation,
+                            started: now,
+                            probe: snap.probe,
+                            shared: true,
+                        })
+                    } else {
+                        core.counters.rejected += 1;
+                        if snap.state == BreakerState::HalfOpen {
+                            core.hold_until = now + snap.wait.min(sh.sync_interval);
+                        }
+                        Err(self.rejection(snap.wait))
+                    };
+                    (result, transition)
+                };
+                self.report(transition);
+                result
+            }
+            Err(_) => {
+                self.degrade();
+                self.try_acquire()
+            }
+        }
+    }
+
     fn permit(&self, core: &mut Core, now: i64, probe: bool) -> Permit {
         core.next_id += 1;
         Permit {
@@ -620,6 +774,7 @@ impl CircuitBreaker {
             generation: core.generation,
             started: now,
             probe,
+            shared: self.live_shared().is_some(),
         }
     }
 
@@ -644,7 +799,7 @@ impl CircuitBreaker {
                 let open = self.inner.options.open_micros(core.trips);
                 core.open_until = now.saturating_add(open);
                 core.counters.opened += 1;
-                retry_after = Some(u64::try_from(open).unwrap_or(0).div_ceil(1_000_000));
+                retry_after = Some(whole_seconds(open));
             }
             BreakerState::Closed => {
                 core.trips = 0;
@@ -655,6 +810,56 @@ impl CircuitBreaker {
             BreakerState::HalfOpen => {}
         }
         (from != to || to == BreakerState::Open).then_some((from, to, retry_after))
+    }
+
+    /// Makes the mirror follow a shared snapshot; the transition it shows,
+    /// if it is news. `force`: take it even if it is older than the mirror
+    /// (the first read after an outage, when the mirror went its own way).
+    fn follow(&self, core: &mut Core, snap: &Snapshot, now: i64, force: bool) -> Transition {
+        if !force && snap.generation < core.generation {
+            return None;
+        }
+        let from = core.state;
+        let moved = snap.generation != core.generation || snap.state != core.state;
+        core.state = snap.state;
+        core.generation = snap.generation;
+        core.consecutive_failures = snap.consecutive;
+        if snap.state == BreakerState::Open {
+            core.open_until = now.saturating_add(snap.left);
+        }
+        if !snap.partial {
+            core.probe_successes = snap.probe_successes;
+            core.totals = Totals {
+                calls: snap.window.0,
+                failures: snap.window.1,
+                slow: snap.window.2,
+            };
+            core.remote_probes = snap.probes;
+            core.synced_at = now;
+        } else if moved {
+            core.probe_successes = 0;
+            core.remote_probes = 0;
+            if snap.state == BreakerState::Closed {
+                core.totals = Totals::default();
+            }
+        }
+        if !moved {
+            return None;
+        }
+        core.hold_until = 0;
+        core.probes.clear();
+        if core.pending.generation != snap.generation {
+            core.pending = Pending::default();
+        }
+        if snap.state == BreakerState::Open {
+            core.counters.opened += 1;
+        }
+        let retry_after = (snap.state == BreakerState::Open).then(|| whole_seconds(snap.left));
+        (from != snap.state || snap.state == BreakerState::Open).then_some((
+            from,
+            snap.state,
+            retry_after,
+        ))
     }
 
     fn report(&self, transition: Transition) {
@@ -670,6 +875,17 @@ impl CircuitBreaker {
 
     fn record(&self, permit: &Permit, outcome: Outcome) -> Option<BreakerState> {
         let now = self.inner.clock.now_micros();
+        if let Some(sh) = self.inner.shared.as_ref() {
+            if permit.shared {
+                return self.shared_record(sh, permit, outcome, now);
+            }
+            if !sh.is_degraded() {
+                // Taken from this process's own state during an outage that
+                // has ended: its generation means nothing now.
+                self.inner.core.lock().counters.stale += 1;
+                return None;
+            }
+        }
         let mut transition = None;
         {
             let mut core = self.inner.core.lock();
@@ -680,21 +896,19 @@ impl CircuitBreaker {
         to
     }
 
-    fn count(
+    /// How a reported outcome counts: `None` when it does not (stale or
+    /// ignored), else (failure, slow). Updates the cumulative counters.
+    fn tally(
         &self,
         core: &mut Core,
         permit: &Permit,
         outcome: Outcome,
         now: i64,
-        transition: &mut Transition,
-    ) {
+    ) -> Option<(bool, bool)> {
         let options = &self.inner.options;
-        if permit.probe {
-            core.probes.retain(|p| p.0 != permit.id);
-        }
         if permit.generation != core.generation {
             core.counters.stale += 1;
-            return;
+            return None;
         }
         let elapsed = now.saturating_sub(permit.started);
         let timed_out = outcome == Outcome::Success
@@ -702,7 +916,7 @@ impl CircuitBreaker {
         let failure = match outcome {
             Outcome::Ignored => {
                 core.counters.ignored += 1;
-                return;
+                return None;
             }
             Outcome::Failure => true,
             Outcome::Success => timed_out,
@@ -717,6 +931,34 @@ impl CircuitBreaker {
         } else {
             core.counters.successes += 1;
         }
+        Some((failure, slow))
+    }
+
+    fn count(
+        &self,
+        core: &mut Core,
+        permit: &Permit,
+        outcome: Outcome,
+        now: i64,
+        transition: &mut Transition,
+    ) {
+        if permit.probe {
+            core.probes.retain(|p| p.0 != permit.id);
+        }
+        if let Some((failure, slow)) = self.tally(core, permit, outcome, now) {
+            self.advance(core, failure, slow, now, transition);
+        }
+    }
+
+    /// The local state machine: one counted outcome.
+    fn advance(
+        &self,
+        core: &mut Core,
+        failure: bool,
+        slow: bool,
+        now: i64,
+        transition: &mut Transition,
+    ) {
         // Failures in a row, whatever the state (pybreaker's `fail_counter`):
         // a probe's failure adds to the run that opened the breaker, a
         // success ends it, a close clears it.
@@ -737,7 +979,7 @@ impl CircuitBreaker {
                     *transition = self.enter(core, BreakerState::Open, now);
                 } else {
                     core.probe_successes += 1;
-                    if core.probe_successes >= options.success_threshold {
+                    if core.probe_successes >= self.inner.options.success_threshold {
                         *transition = self.enter(core, BreakerState::Closed, now);
                     }
                 }
@@ -745,6 +987,263 @@ impl CircuitBreaker {
             // A permit of the open generation cannot exist.
             BreakerState::Open => {}
         }
+    }
+
+    /// A shared permit's outcome (the breaker may have degraded since).
+    fn shared_record(
+        &self,
+        sh: &Shared,
+        permit: &Permit,
+        outcome: Outcome,
+        now: i64,
+    ) -> Option<BreakerState> {
+        let token = permit.probe.then(|| sh.token(permit.id));
+        let mut core = self.inner.core.lock();
+        let counted = self.tally(&mut core, permit, outcome, now);
+        if sh.is_degraded() {
+            // Redis went away after the permit was taken: count it here.
+            let mut transition = None;
+            if let Some((failure, slow)) = counted {
+                self.advance(&mut core, failure, slow, now, &mut transition);
+            }
+            drop(core);
+            let to = transition.map(|t| t.1);
+            self.report(transition);
+            return to;
+        }
+        let Some((failure, slow)) = counted else {
+            drop(core);
+            // Stale or ignored: nothing to count, but a probe's slot is freed
+            // at once rather than at its timeout.
+            if let Some(token) = token {
+                let batch = Batch {
+                    generation: permit.generation,
+                    ..Batch::default()
+                };
+                self.flush_in_background(Shared::report_args(&batch, Some(token)));
+            }
+            return None;
+        };
+        if !failure && !permit.probe {
+            // A success in the closed state: counted locally, flushed later.
+            let failing = core.consecutive_failures > 0;
+            let pending = &mut core.pending;
+            if pending.generation != permit.generation || pending.successes == 0 {
+                *pending = Pending {
+                    generation: permit.generation,
+                    successes: 0,
+                    slow: 0,
+                    since: now,
+                };
+            }
+            pending.successes = pending.successes.saturating_add(1);
+            pending.slow = pending.slow.saturating_add(u32::from(slow));
+            // Failures in a row care only that a success came (and a batch
+            // rides along with the next failure); a rate window counts them.
+            let due = match self.inner.options.policy {
+                TripPolicy::Consecutive { .. } => failing,
+                TripPolicy::Rate { .. } => {
+                    pending.successes >= shared::FLUSH_BATCH
+                        || now.saturating_sub(pending.since) >= sh.flush_interval
+                }
+            };
+            if due {
+                let batch = take_pending(&mut core);
+                // The mirror's count follows at once; Redis's within a trip.
+                core.consecutive_failures = 0;
+                drop(core);
+                self.flush_in_background(Shared::report_args(&batch, None));
+            }
+            return None;
+        }
+        // A failure or a probe's outcome: one round trip, carrying the
+        // successes counted before it.
+        let mut batch = if core.pending.generation == permit.generation {
+            take_pending(&mut core)
+        } else {
+            Batch {
+                generation: permit.generation,
+                ..Batch::default()
+            }
+        };
+        drop(core);
+        if failure {
+            batch.failures += 1;
+            batch.slow_failures += u32::from(slow);
+        } else {
+            batch.successes += 1;
+            batch.slow_successes += u32::from(slow);
+        }
+        match sh.eval_blocking(&shared::REPORT, Shared::report_args(&batch, token)) {
+            Ok(snap) => {
+                let transition = {
+                    let mut core = self.inner.core.lock();
+                    self.follow(&mut core, &snap, now, false)
+                };
+                self.report(transition);
+                snap.from.map(|_| snap.state)
+            }
+            Err(_) => {
+                self.degrade();
+                let mut transition = None;
+                {
+                    let mut core = self.inner.core.lock();
+                    if permit.generation == core.generation {
+                        self.advance(&mut core, failure, slow, now, &mut transition);
+                    }
+                }
+                let to = transition.map(|t| t.1);
+                self.report(transition);
+                to
+            }
+        }
+    }
+
+    /// Sends a report without waiting for it; its reply updates the mirror.
+    fn flush_in_background(&self, args: Vec<Vec<u8>>) {
+        let me = self.clone();
+        let started = crate::runtime::detach(async move {
+            let Some(sh) = me.inner.shared.as_ref() else {
+                return;
+            };
+            match sh.eval(&shared::REPORT, args).await {
+                Ok(snap) => me.follow_now(&snap, false),
+                Err(_) => me.degrade(),
+            }
+        });
+        if started.is_err() {
+            self.degrade();
+        }
+    }
+
+    fn follow_now(&self, snap: &Snapshot, force: bool) {
+        let now = self.inner.clock.now_micros();
+        let transition = {
+            let mut core = self.inner.core.lock();
+            self.follow(&mut core, snap, now, force)
+        };
+        self.report(transition);
+    }
+
+    /// Re-reads the shared state from Redis (one round trip) and makes this
+    /// process follow it; after an outage, this is how the breaker returns
+    /// to the shared state. A no-op for a breaker that is not shared.
+    pub fn sync(&self) -> Result<()> {
+        let Some(sh) = self.inner.shared.as_ref() else {
+            return Ok(());
+        };
+        let snap = sh.eval_blocking(&shared::SYNC, Vec::new())?;
+        self.resume(&snap);
+        Ok(())
+    }
+
+    /// [`CircuitBreaker::sync`] from async code.
+    pub async fn sync_async(&self) -> Result<()> {
+        let Some(sh) = self.inner.shared.as_ref() else {
+            return Ok(());
+        };
+        let snap = sh.eval(&shared::SYNC, Vec::new()).await?;
+        self.resume(&snap);
+        Ok(())
+    }
+
+    /// Follows a fresh read, leaving the fallback if the breaker was in it.
+    fn resume(&self, snap: &Snapshot) {
+        let Some(sh) = self.inner.shared.as_ref() else {
+            return;
+        };
+        let was_degraded = sh.degraded.swap(false, Ordering::AcqRel);
+        self.follow_now(snap, was_degraded);
+    }
+
+    fn sync_in_background(&self) {
+        let Some(sh) = self.inner.shared.as_ref() else {
+            return;
+        };
+        if sh.syncing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        let started = crate::runtime::detach(async move {
+            let outcome = me.sync_async().await;
+            if let Some(sh) = me.inner.shared.as_ref() {
+                sh.syncing.store(false, Ordering::Release);
+            }
+            if outcome.is_err() {
+                me.degrade();
+            }
+        });
+        if started.is_err() {
+            sh.syncing.store(false, Ordering::Release);
+        }
+    }
+
+    /// Redis could not answer: carry on alone, say so once, and retry Redis
+    /// every `sync_interval` in the background until it answers.
+    fn degrade(&self) {
+        let Some(sh) = self.inner.shared.as_ref() else {
+            return;
+        };
+        if sh.degraded.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        {
+            let mut core = self.inner.core.lock();
+            core.pending = Pending::default();
+            core.hold_until = 0;
+        }
+        self.inner.listeners.emit(&Event::StoreUnavailable {
+            component: "circuit_breaker",
+            policy: crate::store::OutagePolicy::Local.name(),
+        });
+        let weak = Arc::downgrade(&self.inner);
+        let every = Duration::from_micros(u64::try_from(sh.sync_interval).unwrap_or(1_000_000));
+        let _ = crate::runtime::detach(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let me = CircuitBreaker { inner };
+                let Some(sh) = me.inner.shared.as_ref() else {
+                    return;
+                };
+                if !sh.is_degraded() {
+                    return;
+                }
+                if me.sync_async().await.is_ok() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Subscribes the mirror to the breaker's broadcasts.
+    fn listen(&self) {
+        let Some(sh) = self.inner.shared.as_ref() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        let sub = sh.store().subscribe(
+            sh.channel(),
+            Arc::new(move |notice: Notice<'_>| {
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let me = CircuitBreaker { inner };
+                match notice {
+                    Notice::Message(msg) => {
+                        if let Some(snap) = Snapshot::from_message(msg) {
+                            if me.live_shared().is_some() {
+                                me.follow_now(&snap, false);
+                            }
+                        }
+                    }
+                    Notice::Resync => me.sync_in_background(),
+                }
+            }),
+        );
+        *sh.subscription.lock() = Some(sub);
     }
 
     fn trips(&self, core: &Core) -> bool {
@@ -768,7 +1267,8 @@ impl CircuitBreaker {
     }
 
     /// The state now (an open breaker whose open time is up reads
-    /// half-open: the next call is a probe).
+    /// half-open: the next call is a probe). Shared, this is the mirror's
+    /// (no round trip).
     #[must_use]
     pub fn state(&self) -> BreakerState {
         let now = self.inner.clock.now_micros();
@@ -780,13 +1280,24 @@ impl CircuitBreaker {
         }
     }
 
-    /// A snapshot of the state and counters.
+    /// A snapshot of the state and counters. Shared, the state, the window
+    /// and the probes are the mirror's as of the last read or broadcast (no
+    /// round trip: call [`CircuitBreaker::sync`] first for a fresh read);
+    /// the cumulative counters are this process's.
     #[must_use]
     pub fn stats(&self) -> BreakerStats {
         let now = self.inner.clock.now_micros();
+        let mode = match &self.inner.shared {
+            None => "local",
+            Some(sh) if sh.is_degraded() => "fallback",
+            Some(_) => "shared",
+        };
         let mut core = self.inner.core.lock();
         let core = &mut *core;
-        core.window.expire(now, &mut core.totals);
+        let local = mode != "shared";
+        if local {
+            core.window.expire(now, &mut core.totals);
+        }
         let open_over = core.state == BreakerState::Open && now >= core.open_until;
         let c = core.counters;
         BreakerStats {
@@ -807,7 +1318,11 @@ impl CircuitBreaker {
             window_calls: core.totals.calls,
             window_failures: core.totals.failures,
             window_slow: core.totals.slow,
-            probes: core.probes.iter().filter(|p| p.1 > now).count() as u32,
+            probes: if local {
+                core.probes.iter().filter(|p| p.1 > now).count() as u32
+            } else {
+                core.remote_probes
+            },
             calls: c.calls,
             successes: c.successes,
             failures: c.failures,
@@ -817,6 +1332,7 @@ impl CircuitBreaker {
             rejected: c.rejected,
             stale: c.stale,
             opened: c.opened,
+            mode,
         }
     }
 
@@ -836,12 +1352,40 @@ impl CircuitBreaker {
     }
 
     fn force(&self, to: BreakerState) {
+        if let Some(sh) = self.live_shared() {
+            let code = match to {
+                BreakerState::Closed => 0,
+                BreakerState::Open => 1,
+                BreakerState::HalfOpen => 2,
+            };
+            match sh.eval_blocking(&shared::FORCE, vec![code.to_string().into_bytes()]) {
+                Ok(snap) => return self.follow_now(&snap, false),
+                Err(_) => self.degrade(),
+            }
+        }
         let now = self.inner.clock.now_micros();
         let transition = {
             let mut core = self.inner.core.lock();
             self.enter(&mut core, to, now)
         };
         self.report(transition);
+    }
+}
+
+/// Whole seconds (rounded up) of a µs span.
+fn whole_seconds(span: i64) -> u64 {
+    u64::try_from(span).unwrap_or(0).div_ceil(1_000_000)
+}
+
+/// The pending successes as a batch to flush, leaving none.
+fn take_pending(core: &mut Core) -> Batch {
+    let p = std::mem::take(&mut core.pending);
+    Batch {
+        generation: p.generation,
+        successes: p.successes,
+        slow_successes: p.slow,
+        failures: 0,
+        slow_failures: 0,
     }
 }
 
@@ -878,6 +1422,8 @@ pub struct Permit {
     generation: u64,
     started: i64,
     probe: bool,
+    /// Taken from the shared state (not from this process's own).
+    shared: bool,
 }
 
 impl std::fmt::Debug for Permit {

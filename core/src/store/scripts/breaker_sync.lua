@@ -1,0 +1,2 @@
+-- Reads a shared breaker's state (changes nothing).
+return finish(0, 0, 0)
