@@ -138,6 +138,14 @@ where
     Ok(())
 }
 
+/// Whether the calling thread is one of the I/O runtime's workers (where
+/// nothing may block, and no foreign lock such as Python's GIL should be
+/// waited for).
+#[must_use]
+pub fn on_io_thread() -> bool {
+    IO_THREAD.with(Cell::get)
+}
+
 /// Runs blocking work (a password hash: milliseconds of CPU) on the I/O
 /// runtime's blocking pool, never on one of its I/O threads, and returns a
 /// future of its output that any executor can await. A panic in `f` becomes

@@ -107,11 +107,13 @@ fn one_process_trips_it_and_the_others_see_it_open() {
         let e = b.acquire().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::CircuitOpen);
         assert_eq!(e.retry_after(), Some(60.0));
-        assert!(seen_by_b
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e.contains("circuit_open")));
+        eventually("b's listeners told", || {
+            seen_by_b
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| e.contains("circuit_open"))
+        });
         // A third process made now reads it open.
         let c = case.process(&reference());
         assert_eq!(c.state(), BreakerState::Open);

@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from bastion import _native
-from bastion._native import BreakerPermit, ManualClock
+from bastion._native import BreakerPermit, ManualClock, Store
 from bastion.exceptions import CircuitOpenError
 
 __all__ = ["BreakerPermit", "CircuitBreaker", "CircuitOpenError"]
@@ -93,6 +93,15 @@ class CircuitBreaker:
     reported is released after ``probe_timeout`` (default: ``call_timeout``, else
     ``reset_timeout``). ``on_event`` receives each transition (``circuit_open``,
     ``circuit_half_open``, ``circuit_closed``, category ``[CIRCUIT]``).
+
+    With ``store`` a Redis :class:`bastion.Store`, every process (Python or Node) that makes a
+    breaker of the same ``name`` on that Redis shares one state: one process's trip opens it for
+    all (each learns by broadcast within about a round trip, and re-reads the state every
+    ``sync_interval`` anyway), half-open probes are bounded across all of them, and a success in
+    the closed state costs no round trip (successes are counted locally and flushed within
+    ``flush_interval``). While Redis is unreachable each process carries on alone
+    (``store_unavailable`` event, ``stats()["mode"] == "fallback"``) and follows Redis again once
+    it answers. The time is the store's (give a test ``ManualClock`` to the ``Store``).
     """
 
     #: Calls ``fn(*args, **kwargs)`` through the breaker (natively: acquire, call, classify,
@@ -129,6 +138,9 @@ class CircuitBreaker:
         result_is_failure: Callable[[Any], bool] | None = None,
         clock: ManualClock | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        store: Store | None = None,
+        sync_interval: Span = 1,
+        flush_interval: Span = 0.1,
     ) -> None:
         self._classify = _classifier(tuple(exclude), None if include is None else tuple(include))
         self._core = _native.CircuitBreaker(
@@ -151,6 +163,9 @@ class CircuitBreaker:
             on_event=on_event,
             is_failure=self._classify,
             result_is_failure=result_is_failure,
+            store=store,
+            sync_interval=sync_interval,
+            flush_interval=flush_interval,
         )
         # As the core read it (seconds, a timedelta or text): acall's timeout.
         self._call_timeout = self._core.call_timeout
@@ -223,6 +238,14 @@ class CircuitBreaker:
     def stats(self) -> dict[str, Any]:
         """A snapshot for health checks and metrics (see ``bastion._native.CircuitBreaker``)."""
         return self._core.stats()
+
+    def sync(self) -> None:
+        """Shared through Redis: reads the shared state now (one round trip) and follows it.
+
+        Raises ``StoreUnavailableError`` when Redis does not answer in time; does nothing for a
+        breaker that is not shared.
+        """
+        self._core.sync()
 
     def open(self) -> None:
         """Opens the breaker now, for its open time."""

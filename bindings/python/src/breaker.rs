@@ -5,6 +5,7 @@
 
 use crate::clock::{self, ManualClock};
 use crate::errors::{IntoPyResult, InvalidArgumentError};
+use crate::store::Store;
 use crate::timespan::span;
 use bastion_core::breaker::{
     BreakerOptions, BreakerState, CircuitBreaker as CoreBreaker, Outcome, Permit as CorePermit,
@@ -23,34 +24,54 @@ use std::sync::Mutex;
 pub struct BreakerPermit {
     inner: Mutex<Option<CorePermit>>,
     probe: bool,
+    /// From a breaker shared through Redis: a report may be a round trip.
+    shared: bool,
 }
 
 impl BreakerPermit {
-    fn report(&self, outcome: Outcome) -> Option<&'static str> {
+    fn report(&self, py: Python<'_>, outcome: Outcome) -> Option<&'static str> {
         let permit = self
             .inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()?;
-        permit.record(outcome).map(BreakerState::as_str)
+        off_gil(py, self.shared, move || permit.record(outcome)).map(BreakerState::as_str)
+    }
+
+    fn new(permit: CorePermit, shared: bool) -> Self {
+        Self {
+            probe: permit.is_probe(),
+            inner: Mutex::new(Some(permit)),
+            shared,
+        }
+    }
+}
+
+/// Runs `f` with the GIL released when the breaker is shared (the call may
+/// be a Redis round trip), in place otherwise (a few hundred nanoseconds).
+fn off_gil<T: Send>(py: Python<'_>, shared: bool, f: impl FnOnce() -> T + Send) -> T {
+    if shared {
+        py.detach(f)
+    } else {
+        f()
     }
 }
 
 #[pymethods]
 impl BreakerPermit {
     /// The call succeeded (past ``call_timeout`` it still counts as a failure).
-    fn success(&self) -> Option<&'static str> {
-        self.report(Outcome::Success)
+    fn success(&self, py: Python<'_>) -> Option<&'static str> {
+        self.report(py, Outcome::Success)
     }
 
     /// The call failed.
-    fn failure(&self) -> Option<&'static str> {
-        self.report(Outcome::Failure)
+    fn failure(&self, py: Python<'_>) -> Option<&'static str> {
+        self.report(py, Outcome::Failure)
     }
 
     /// Neither: count nothing, release the permit (a cancelled call).
-    fn ignore(&self) -> Option<&'static str> {
-        self.report(Outcome::Ignored)
+    fn ignore(&self, py: Python<'_>) -> Option<&'static str> {
+        self.report(py, Outcome::Ignored)
     }
 
     /// Whether the call is a half-open probe.
@@ -82,6 +103,8 @@ pub struct CircuitBreaker {
     is_failure: Option<Py<PyAny>>,
     /// `result -> bool`: whether a returned value counts as a failure.
     result_is_failure: Option<Py<PyAny>>,
+    /// Shared through Redis.
+    shared: bool,
 }
 
 impl CircuitBreaker {
@@ -108,6 +131,11 @@ impl CircuitBreaker {
                 _ => Outcome::Failure,
             },
         }
+    }
+
+    /// A permit, or `CircuitOpenError`; off the GIL when shared.
+    fn permit(&self, py: Python<'_>) -> PyResult<CorePermit> {
+        off_gil(py, self.shared, || self.inner.acquire()).py_err()
     }
 
     /// How a returned value ends a call (`result_is_failure`).
@@ -155,12 +183,13 @@ fn optional_span(
 #[pymethods]
 impl CircuitBreaker {
     #[new]
-    #[pyo3(signature = (name = "default", *, fail_max = 5, reset_timeout = None, success_threshold = 1, failure_rate = None, window_calls = None, window_time = None, minimum_calls = 10, slow_call_rate = None, slow_call_duration = None, max_reset_timeout = None, backoff_multiplier = 2.0, half_open_max_calls = 1, probe_timeout = None, call_timeout = None, clock = None, on_event = None, is_failure = None, result_is_failure = None))]
+    #[pyo3(signature = (name = "default", *, fail_max = 5, reset_timeout = None, success_threshold = 1, failure_rate = None, window_calls = None, window_time = None, minimum_calls = 10, slow_call_rate = None, slow_call_duration = None, max_reset_timeout = None, backoff_multiplier = 2.0, half_open_max_calls = 1, probe_timeout = None, call_timeout = None, clock = None, on_event = None, is_failure = None, result_is_failure = None, store = None, sync_interval = None, flush_interval = None))]
     #[pyo3(
-        text_signature = "(name='default', *, fail_max=5, reset_timeout=60, success_threshold=1, failure_rate=None, window_calls=None, window_time=None, minimum_calls=10, slow_call_rate=None, slow_call_duration=None, max_reset_timeout=None, backoff_multiplier=2.0, half_open_max_calls=1, probe_timeout=None, call_timeout=None, clock=None, on_event=None, is_failure=None, result_is_failure=None)"
+        text_signature = "(name='default', *, fail_max=5, reset_timeout=60, success_threshold=1, failure_rate=None, window_calls=None, window_time=None, minimum_calls=10, slow_call_rate=None, slow_call_duration=None, max_reset_timeout=None, backoff_multiplier=2.0, half_open_max_calls=1, probe_timeout=None, call_timeout=None, clock=None, on_event=None, is_failure=None, result_is_failure=None, store=None, sync_interval=1, flush_interval=0.1)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         name: &str,
         fail_max: u32,
         reset_timeout: Option<&Bound<'_, PyAny>>,
@@ -180,6 +209,9 @@ impl CircuitBreaker {
         on_event: Option<Py<PyAny>>,
         is_failure: Option<Py<PyAny>>,
         result_is_failure: Option<Py<PyAny>>,
+        store: Option<&Bound<'_, Store>>,
+        sync_interval: Option<&Bound<'_, PyAny>>,
+        flush_interval: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let defaults = BreakerOptions::default();
         let policy = match (failure_rate, slow_call_rate) {
@@ -211,13 +243,35 @@ impl CircuitBreaker {
             probe_timeout: optional_span(probe_timeout, "probe_timeout")?,
             call_timeout: optional_span(call_timeout, "call_timeout")?,
             slow_call_duration: optional_span(slow_call_duration, "slow_call_duration")?,
+            sync_interval: optional_span(sync_interval, "sync_interval")?
+                .unwrap_or(defaults.sync_interval),
+            flush_interval: optional_span(flush_interval, "flush_interval")?
+                .unwrap_or(defaults.flush_interval),
         };
-        let inner = CoreBreaker::with_clock(options, clock::resolve(clock)).py_err()?;
+        let (inner, shared) = match store {
+            None => (
+                CoreBreaker::with_clock(options, clock::resolve(clock)).py_err()?,
+                false,
+            ),
+            Some(store) => {
+                if clock.is_some() {
+                    return Err(InvalidArgumentError::new_err(
+                        "a breaker on a store reads the store's clock: give the clock to the Store",
+                    ));
+                }
+                let store = store.get().inner.clone();
+                let shared = store.as_redis().is_some();
+                // Reads the shared state once: up to the store's timeout.
+                let made = off_gil(py, shared, move || CoreBreaker::with_store(options, &store));
+                (made.py_err()?, shared)
+            }
+        };
         crate::events::attach(inner.listeners(), on_event);
         Ok(Self {
             inner,
             is_failure,
             result_is_failure,
+            shared,
         })
     }
 
@@ -233,14 +287,16 @@ impl CircuitBreaker {
         args: &Bound<'_, pyo3::types::PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let permit = self.inner.acquire().py_err()?;
+        let permit = self.permit(py)?;
         match fn_.call(args, kwargs) {
             Ok(result) => {
-                permit.record(self.result_outcome(&result)?);
+                let outcome = self.result_outcome(&result)?;
+                off_gil(py, self.shared, move || permit.record(outcome));
                 Ok(result.unbind())
             }
             Err(err) => {
-                permit.record(self.outcome_of(py, &err));
+                let outcome = self.outcome_of(py, &err);
+                off_gil(py, self.shared, move || permit.record(outcome));
                 Err(err)
             }
         }
@@ -250,7 +306,7 @@ impl CircuitBreaker {
     /// counts it (cancellation as nothing, the rest as ``is_failure`` says);
     /// returns the state it moved the breaker to, or None.
     fn report_error(&self, permit: &BreakerPermit, exc: &Bound<'_, PyAny>) -> Option<&'static str> {
-        permit.report(self.error_outcome(exc))
+        permit.report(exc.py(), self.error_outcome(exc))
     }
 
     /// Reports ``permit``'s call as having returned ``result`` (a failure
@@ -260,26 +316,29 @@ impl CircuitBreaker {
         permit: &BreakerPermit,
         result: &Bound<'_, PyAny>,
     ) -> PyResult<Option<&'static str>> {
-        Ok(permit.report(self.result_outcome(result)?))
+        Ok(permit.report(result.py(), self.result_outcome(result)?))
     }
 
     /// A permit for one call; raises ``CircuitOpenError`` (with
     /// ``retry_after``) when the breaker rejects it.
-    fn acquire(&self) -> PyResult<BreakerPermit> {
-        let permit = self.inner.acquire().py_err()?;
-        Ok(BreakerPermit {
-            probe: permit.is_probe(),
-            inner: Mutex::new(Some(permit)),
-        })
+    fn acquire(&self, py: Python<'_>) -> PyResult<BreakerPermit> {
+        Ok(BreakerPermit::new(self.permit(py)?, self.shared))
     }
 
     /// A permit for one call, or None when the breaker rejects it (no
     /// exception built: the cheap way to ask).
-    fn try_acquire(&self) -> Option<BreakerPermit> {
-        self.inner.try_acquire().ok().map(|permit| BreakerPermit {
-            probe: permit.is_probe(),
-            inner: Mutex::new(Some(permit)),
-        })
+    fn try_acquire(&self, py: Python<'_>) -> Option<BreakerPermit> {
+        off_gil(py, self.shared, || self.inner.try_acquire())
+            .ok()
+            .map(|permit| BreakerPermit::new(permit, self.shared))
+    }
+
+    /// Shared through Redis: reads the shared state now (one round trip)
+    /// and follows it, returning to it after an outage. Raises
+    /// ``StoreUnavailableError`` when Redis does not answer in time. Does
+    /// nothing for a breaker that is not shared.
+    fn sync(&self, py: Python<'_>) -> PyResult<()> {
+        off_gil(py, self.shared, || self.inner.sync()).py_err()
     }
 
     /// ``"closed"``, ``"open"`` or ``"half-open"`` (an open breaker whose
@@ -305,7 +364,10 @@ impl CircuitBreaker {
     /// ``generation``, ``consecutive_failures``, ``probe_successes``,
     /// ``window_calls``, ``window_failures``, ``window_slow``, ``probes`` and
     /// the cumulative ``calls``, ``successes``, ``failures``, ``ignored``,
-    /// ``slow_calls``, ``timeouts``, ``rejected``, ``stale``, ``opened``.
+    /// ``slow_calls``, ``timeouts``, ``rejected``, ``stale``, ``opened``, and
+    /// ``mode``: ``"local"``, ``"shared"`` (Redis; state and window as of the
+    /// last read or broadcast, counters this process's) or ``"fallback"``
+    /// (shared, Redis unreachable: carrying on alone).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.stats();
         let d = PyDict::new(py);
@@ -328,22 +390,23 @@ impl CircuitBreaker {
         d.set_item("rejected", s.rejected)?;
         d.set_item("stale", s.stale)?;
         d.set_item("opened", s.opened)?;
+        d.set_item("mode", s.mode)?;
         Ok(d)
     }
 
     /// Opens the breaker now, for its open time.
-    fn open(&self) {
-        self.inner.open();
+    fn open(&self, py: Python<'_>) {
+        off_gil(py, self.shared, || self.inner.open());
     }
 
     /// Closes the breaker now, clearing its counts.
-    fn close(&self) {
-        self.inner.close();
+    fn close(&self, py: Python<'_>) {
+        off_gil(py, self.shared, || self.inner.close());
     }
 
     /// Moves the breaker to half-open now: the next call is a probe.
-    fn half_open(&self) {
-        self.inner.half_open();
+    fn half_open(&self, py: Python<'_>) {
+        off_gil(py, self.shared, || self.inner.half_open());
     }
 
     fn __repr__(&self) -> String {

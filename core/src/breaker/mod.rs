@@ -864,12 +864,26 @@ impl CircuitBreaker {
 
     fn report(&self, transition: Transition) {
         if let Some((from, to, retry_after)) = transition {
-            self.inner.listeners.emit(&Event::CircuitStateChanged {
+            self.emit(Event::CircuitStateChanged {
                 breaker: self.inner.options.name.clone(),
                 from: from.as_str(),
                 to: to.as_str(),
                 retry_after,
             });
+        }
+    }
+
+    /// Tells the listeners; from the I/O thread (a broadcast, a background
+    /// flush) through the blocking pool, so a listener that waits (for
+    /// Python's GIL, say) never stalls the store's I/O.
+    fn emit(&self, event: Event) {
+        if crate::runtime::on_io_thread() {
+            let inner = Arc::clone(&self.inner);
+            drop(crate::runtime::spawn_blocking(move || {
+                inner.listeners.emit(&event);
+            }));
+        } else {
+            self.inner.listeners.emit(&event);
         }
     }
 
@@ -1192,7 +1206,7 @@ impl CircuitBreaker {
             core.pending = Pending::default();
             core.hold_until = 0;
         }
-        self.inner.listeners.emit(&Event::StoreUnavailable {
+        self.emit(Event::StoreUnavailable {
             component: "circuit_breaker",
             policy: crate::store::OutagePolicy::Local.name(),
         });

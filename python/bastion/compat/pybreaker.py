@@ -12,8 +12,15 @@ raised when the breaker is open and, by default, by the call that trips it.
 What is better: calls are not serialised (pybreaker holds a lock around every protected call),
 at most one probe runs in half-open, a probe's outcome that arrives after another state change is
 ignored, coroutine functions can be decorated, and ``CircuitBreakerError`` carries
-``retry_after``. ``state_storage`` (pybreaker's Redis storage) is not taken: pass
-``state_storage=None`` (the default).
+``retry_after``.
+
+``state_storage``: ``CircuitMemoryStorage(state)`` keeps the state in the process (the default);
+``CircuitRedisStorage(state, redis_object, namespace=None)`` shares it through Redis with every
+process (Python or Node) whose breaker has the same name (``namespace``, else ``name``) on the
+same Redis, bastion's way: transitions are atomic scripts, a closed breaker's calls cost no round
+trip, probes are bounded across processes, and while Redis is unreachable each process carries on
+alone. ``redis_object`` is a redis-py client (``Redis`` or ``RedisCluster``: only its address and
+credentials are read), a ``bastion.Store`` or a Redis URL.
 
 Setting ``fail_max`` or ``reset_timeout`` on a breaker rebuilds it closed with the new value.
 """
@@ -39,6 +46,8 @@ __all__ = [
     "CircuitBreakerError",
     "CircuitBreakerListener",
     "CircuitBreakerState",
+    "CircuitMemoryStorage",
+    "CircuitRedisStorage",
 ]
 
 STATE_OPEN = "open"
@@ -91,6 +100,65 @@ class CircuitBreakerState:
     __str__ = __repr__
 
 
+class CircuitMemoryStorage:
+    """pybreaker's in-process storage: the breaker's state lives in this process."""
+
+    def __init__(self, state: str = STATE_CLOSED) -> None:
+        self._initial = str(state)
+
+    @property
+    def initial_state(self) -> str:
+        return self._initial
+
+    store: _native.Store | None = None
+    name: str | None = None
+
+
+def _redis_url(client: Any) -> str:
+    """The URL of a redis-py client (its address and credentials; nothing else is used)."""
+    from urllib.parse import quote
+
+    if hasattr(client, "get_nodes"):  # redis.cluster.RedisCluster
+        hosts = ",".join(f"{n.host}:{n.port}" for n in client.get_nodes())
+        return f"redis+cluster://{hosts}"
+    kw = client.connection_pool.connection_kwargs
+    if kw.get("path"):
+        return f"unix://{kw['path']}?db={kw.get('db', 0)}"
+    auth = ""
+    if kw.get("password"):
+        user = quote(str(kw.get("username") or ""), safe="")
+        auth = f"{user}:{quote(str(kw['password']), safe='')}@"
+    return f"redis://{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+class CircuitRedisStorage(CircuitMemoryStorage):
+    """pybreaker's Redis storage: the state is shared through Redis by every process whose
+    breaker has this ``namespace`` (else the breaker's ``name``)."""
+
+    def __init__(
+        self,
+        state: str,
+        redis_object: Any,
+        namespace: str | None = None,
+        fallback_circuit_state: str = STATE_CLOSED,
+        cluster_mode: bool = False,
+    ) -> None:
+        super().__init__(state)
+        if isinstance(redis_object, _native.Store):
+            self.store = redis_object
+        elif isinstance(redis_object, str):
+            self.store = _native.Store(redis_object)
+        else:
+            self.store = _native.Store(_redis_url(redis_object))
+        if self.store.kind == "memory":
+            raise InvalidArgumentError("CircuitRedisStorage needs a Redis store")
+        self.name = namespace
+        # While Redis is unreachable bastion carries on from the last state it saw, which
+        # subsumes pybreaker's fixed fallback state.
+        self.fallback_circuit_state = fallback_circuit_state
+        self.cluster_mode = cluster_mode
+
+
 def _wrapper() -> None:
     """What ``calling()`` reports to ``before_call`` listeners as the function called."""
 
@@ -109,10 +177,12 @@ class CircuitBreaker:
         name: str | None = None,
         throw_new_error_on_trip: bool = True,
     ) -> None:
-        if state_storage is not None:
+        if state_storage is not None and not isinstance(state_storage, CircuitMemoryStorage):
             raise InvalidArgumentError(
-                "state_storage is pybreaker's; bastion's breaker keeps its own state (pass None)"
+                "state_storage must be CircuitMemoryStorage or CircuitRedisStorage "
+                "(from bastion.compat.pybreaker)"
             )
+        self._storage = state_storage or CircuitMemoryStorage()
         self._fail_max = fail_max
         self._reset_timeout = reset_timeout
         self._success_threshold = success_threshold
@@ -127,12 +197,16 @@ class CircuitBreaker:
 
     def _build(self) -> None:
         self._core = _native.CircuitBreaker(
-            self._name or "pybreaker",
+            self._storage.name or self._name or "pybreaker",
             fail_max=self._fail_max,
             reset_timeout=self._reset_timeout,
             success_threshold=self._success_threshold,
             on_event=self._on_event,
+            store=self._storage.store,
         )
+        fresh = self._core.stats()["generation"] == 0
+        if fresh and self._storage.initial_state == STATE_OPEN:
+            self._core.open()
 
     def _on_event(self, event: dict[str, Any]) -> None:
         held = getattr(self._held, "events", None)
