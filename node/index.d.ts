@@ -380,10 +380,11 @@ export declare class ManualClock {
  * The native circuit breaker (use `CircuitBreaker` from the package, which
  * adds `call`, `fire`, fallbacks and events).
  *
- * Transitions happen inside calls made on the JavaScript thread, so their
- * events are delivered synchronously, before the call that caused them
- * returns: the core's listener queues them and the method hands them to
- * `onEvent` on its way out.
+ * Transitions caused by calls made on the JavaScript thread are delivered
+ * synchronously, before the call that caused them returns: the core's
+ * listener queues them and the method hands them to `onEvent` on its way
+ * out. Shared through Redis, a transition another process made arrives by
+ * broadcast on another thread and is delivered on a later tick.
  */
 export declare class NativeCircuitBreaker {
   /**
@@ -391,7 +392,7 @@ export declare class NativeCircuitBreaker {
    * default the system clock); `onEvent` receives each transition
    * (`circuit_open`, `circuit_half_open`, `circuit_closed`).
    */
-  constructor(options?: BreakerOptions | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null)
+  constructor(options?: BreakerOptions | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null, store?: Store | null)
   /**
    * A permit id for one call; throws `CIRCUIT_OPEN` (with `retryAfter`)
    * when rejected.
@@ -423,6 +424,13 @@ export declare class NativeCircuitBreaker {
   get callTimeoutMs(): number | null
   /** A snapshot of the state and counters. */
   stats(): BreakerStats
+  /**
+   * Shared through Redis: resolves once the shared state has been read
+   * and this process follows it (also after an outage); rejects with
+   * `STORE_UNAVAILABLE` when Redis does not answer in time. Resolves at
+   * once for a breaker that is not shared.
+   */
+  sync(): Promise<void>
   /** Opens the breaker now, for its open time. */
   open(): void
   /** Closes the breaker now, clearing its counts. */
@@ -658,6 +666,16 @@ export interface BreakerOptions {
    * `ETIMEDOUT`).
    */
   callTimeout?: number | string
+  /**
+   * Shared through Redis: how often the shared state is re-read even
+   * without a broadcast, and Redis retried during an outage (default 1 s).
+   */
+  syncInterval?: number | string
+  /**
+   * Shared through Redis: the longest a success counted locally waits
+   * before it is flushed (default 0.1 s).
+   */
+  flushInterval?: number | string
 }
 
 /** A snapshot of a breaker for health checks and metrics. */
@@ -683,6 +701,12 @@ export interface BreakerStats {
   rejected: number
   stale: number
   opened: number
+  /**
+   * `"local"`, `"shared"` (Redis; state and window as of the last read or
+   * broadcast, counters this process's) or `"fallback"` (shared, Redis
+   * unreachable: carrying on alone).
+   */
+  mode: string
 }
 
 /**

@@ -94,8 +94,10 @@ class CircuitBreaker extends EventEmitter {
    * @param {object} [options] the core's options (`name`, `failMax`, `resetTimeout`,
    *   `successThreshold`, `failureRate`, `windowCalls`, `windowTime`, `minimumCalls`,
    *   `slowCallRate`, `slowCallDuration`, `maxResetTimeout`, `backoffMultiplier`,
-   *   `halfOpenMaxCalls`, `probeTimeout`, `callTimeout`), plus `clock`, `isFailure(err)`
-   *   and `resultIsFailure(result)`.
+   *   `halfOpenMaxCalls`, `probeTimeout`, `callTimeout`, `syncInterval`, `flushInterval`), plus
+   *   `clock`, `isFailure(err)`, `resultIsFailure(result)` and `store`: a Redis `Store` shares
+   *   the breaker's state with every process (Node or Python) whose breaker has the same name
+   *   on that Redis (the store's clock is used: give a test `ManualClock` to the `Store`).
    */
   constructor(action, options) {
     super();
@@ -110,11 +112,11 @@ class CircuitBreaker extends EventEmitter {
     if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
       throw invalid('options must be an object of breaker options');
     }
-    const { clock = null, isFailure = null, resultIsFailure = null, ...rest } = options ?? {};
+    const { clock = null, isFailure = null, resultIsFailure = null, store = null, ...rest } = options ?? {};
     for (const [name, f] of [['isFailure', isFailure], ['resultIsFailure', resultIsFailure]]) {
       if (f !== null && typeof f !== 'function') throw invalid(`${name} must be a function`);
     }
-    this.#native = new native.NativeCircuitBreaker(rest, clock, (event) => this.#transition(event));
+    this.#native = new native.NativeCircuitBreaker(rest, clock, (event) => this.#transition(event), store);
     this.#action = action ?? null;
     this.#isFailure = isFailure;
     this.#resultIsFailure = resultIsFailure;
@@ -221,6 +223,15 @@ class CircuitBreaker extends EventEmitter {
   /** A snapshot for health checks and metrics. */
   stats() {
     return this.#native.stats();
+  }
+
+  /**
+   * Shared through Redis: resolves once the shared state has been read and this process follows
+   * it (also after an outage); rejects with `STORE_UNAVAILABLE` when Redis does not answer in
+   * time. Resolves at once for a breaker that is not shared.
+   */
+  sync() {
+    return this.#native.sync();
   }
 
   /** Opens the breaker now, for its open time. */

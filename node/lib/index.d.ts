@@ -97,6 +97,11 @@ export interface CircuitBreakerConfig extends BreakerOptions {
   isFailure?: ((err: unknown) => boolean) | null;
   /** Whether a returned value counts as a failure (an HTTP 503 returned, not thrown). */
   resultIsFailure?: ((result: unknown) => boolean) | null;
+  /**
+   * A Redis `Store`: the state is shared with every process (Node or Python) whose breaker has
+   * the same name on that Redis. The store's clock is used (do not give `clock` too).
+   */
+  store?: Store | null;
 }
 
 /** The right to make one call through a breaker; report it once. */
@@ -134,6 +139,8 @@ export declare class CircuitBreaker<A extends unknown[] = unknown[], R = unknown
   get state(): 'closed' | 'open' | 'half-open';
   get name(): string;
   stats(): BreakerStats;
+  /** Shared through Redis: resolves once this process follows the shared state read now. */
+  sync(): Promise<void>;
   open(): void;
   close(): void;
   halfOpen(): void;

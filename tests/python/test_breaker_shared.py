@@ -5,6 +5,7 @@ code sharing its state through ``CircuitRedisStorage``, and Redis stopped mid-ru
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -90,8 +91,8 @@ def test_successes_are_batched_and_a_rate_window_counts_every_process(
     assert fail(b) == "open"
 
 
-def _child_script(url: str, prefix: str, now: float) -> str:
-    return f"""
+def _python_child(url: str, prefix: str, now: float) -> list[str]:
+    script = f"""
 import sys
 from bastion import CircuitBreaker, ManualClock, Store
 store = Store({url!r}, timeout=5.0, prefix={prefix!r}, clock=ManualClock({now!r}))
@@ -102,6 +103,27 @@ permit = b.try_acquire()
 print("probe" if permit is not None and permit.is_probe else ("granted" if permit else "refused"), flush=True)
 sys.stdin.readline()
 """
+    return [sys.executable, "-c", script]
+
+
+def _node_child(url: str, prefix: str, now: float) -> list[str]:
+    script = f"""
+const {{ CircuitBreaker, ManualClock, Store }} = require(process.env.BASTION_NODE);
+const store = new Store({url!r}, {{ timeoutMs: 5000, prefix: {prefix!r} }}, new ManualClock({now!r}));
+const b = new CircuitBreaker({{ name: 'edge', failMax: 3, resetTimeout: 60, halfOpenMaxCalls: 3, store }});
+console.log('ready', b.state);
+let lines = 0;
+process.stdin.on('data', () => {{
+  lines += 1;
+  if (lines === 1) {{
+    const permit = b.tryAcquire();
+    console.log(permit === null ? 'refused' : permit.isProbe ? 'probe' : 'granted');
+  }} else {{
+    process.exit(0);
+  }}
+}});
+"""
+    return ["node", "-e", script]
 
 
 @pytest.fixture
@@ -116,18 +138,22 @@ def children() -> Iterator[list[subprocess.Popen[str]]]:
 def test_sixty_four_processes_at_the_half_open_edge_get_exactly_the_probe_slots(
     redis_url: str, redis_prefix: str, children: list[subprocess.Popen[str]]
 ) -> None:
+    """32 Python and 32 Node processes, each with its own breaker of one shared name, all asking at
+    the moment the open time ends: exactly ``half_open_max_calls`` probes in all."""
+    if shutil.which("node") is None or not (ROOT / "node" / "index.js").exists():
+        pytest.fail("the Node addon is not built (make build-node)")
     clock = ManualClock(T0)
     store = Store(redis_url, timeout=2.0, prefix=redis_prefix, clock=clock)
     tripper = CircuitBreaker("edge", fail_max=3, reset_timeout=60, half_open_max_calls=3, store=store)
     for _ in range(3):
         tripper.acquire().failure()
     assert tripper.state == "open"
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
-    script = _child_script(redis_url, redis_prefix, T0 + 60)
-    for _ in range(64):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), BASTION_NODE=str(ROOT / "node"))
+    for i in range(64):
+        make = _python_child if i % 2 == 0 else _node_child
         children.append(
             subprocess.Popen(
-                [sys.executable, "-c", script],
+                make(redis_url, redis_prefix, T0 + 60),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,

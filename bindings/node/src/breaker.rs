@@ -13,12 +13,15 @@ use bastion_core::breaker::{
     Permit as CorePermit, TripPolicy, Window,
 };
 use bastion_core::events::Event;
-use napi::bindgen_prelude::{Either, Function, FunctionRef, Unknown, ValueType};
+use napi::bindgen_prelude::{
+    ClassInstance, Either, Function, FunctionRef, PromiseRaw, Unknown, ValueType,
+};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
 use crate::errors::{self, arg, invalid_argument, options_arg, Result};
-use crate::store::clock_arg;
+use crate::store::{clock_arg, Store};
 use crate::timespan::setting as span;
 
 /// How a `CircuitBreaker` behaves (durations in seconds, or text such as
@@ -64,6 +67,14 @@ pub struct BreakerOptions {
     /// `ETIMEDOUT`).
     #[napi(ts_type = "number | string")]
     pub call_timeout: Option<Either<f64, String>>,
+    /// Shared through Redis: how often the shared state is re-read even
+    /// without a broadcast, and Redis retried during an outage (default 1 s).
+    #[napi(ts_type = "number | string")]
+    pub sync_interval: Option<Either<f64, String>>,
+    /// Shared through Redis: the longest a success counted locally waits
+    /// before it is flushed (default 0.1 s).
+    #[napi(ts_type = "number | string")]
+    pub flush_interval: Option<Either<f64, String>>,
 }
 
 fn count(v: f64, name: &str) -> bastion_core::Result<u32> {
@@ -121,6 +132,8 @@ fn core_options(o: BreakerOptions) -> bastion_core::Result<CoreOptions> {
         probe_timeout: optional(o.probe_timeout, "probeTimeout")?,
         call_timeout: optional(o.call_timeout, "callTimeout")?,
         slow_call_duration: optional(o.slow_call_duration, "slowCallDuration")?,
+        sync_interval: optional(o.sync_interval, "syncInterval")?.unwrap_or(d.sync_interval),
+        flush_interval: optional(o.flush_interval, "flushInterval")?.unwrap_or(d.flush_interval),
     })
 }
 
@@ -148,6 +161,10 @@ pub struct BreakerStats {
     pub rejected: f64,
     pub stale: f64,
     pub opened: f64,
+    /// `"local"`, `"shared"` (Redis; state and window as of the last read or
+    /// broadcast, counters this process's) or `"fallback"` (shared, Redis
+    /// unreachable: carrying on alone).
+    pub mode: String,
 }
 
 /// The permits handed out and not yet reported.
@@ -162,10 +179,11 @@ type EventFn = FunctionRef<HashMap<String, String>, ()>;
 /// The native circuit breaker (use `CircuitBreaker` from the package, which
 /// adds `call`, `fire`, fallbacks and events).
 ///
-/// Transitions happen inside calls made on the JavaScript thread, so their
-/// events are delivered synchronously, before the call that caused them
-/// returns: the core's listener queues them and the method hands them to
-/// `onEvent` on its way out.
+/// Transitions caused by calls made on the JavaScript thread are delivered
+/// synchronously, before the call that caused them returns: the core's
+/// listener queues them and the method hands them to `onEvent` on its way
+/// out. Shared through Redis, a transition another process made arrives by
+/// broadcast on another thread and is delivered on a later tick.
 #[napi(js_name = "NativeCircuitBreaker")]
 pub struct NativeCircuitBreaker {
     inner: CoreBreaker,
@@ -212,19 +230,39 @@ impl NativeCircuitBreaker {
     /// (`circuit_open`, `circuit_half_open`, `circuit_closed`).
     #[napi(
         constructor,
-        ts_args_type = "options?: BreakerOptions | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null"
+        ts_args_type = "options?: BreakerOptions | null, clock?: ManualClock | null, onEvent?: ((event: Record<string, string>) => void) | null, store?: Store | null"
     )]
-    pub fn new(env: &Env, options: Unknown, clock: Unknown, on_event: Unknown) -> Result<Self> {
+    pub fn new(
+        env: &Env,
+        options: Unknown,
+        clock: Unknown,
+        on_event: Unknown,
+        store: Unknown,
+    ) -> Result<Self> {
         errors::guard(|| {
             let o: BreakerOptions =
                 options_arg(options, "options", "an object of breaker options")?
                     .unwrap_or_default();
             let clock = clock_arg(clock)?;
             let options = core_options(o)?;
-            let inner = match clock {
-                Some(c) => CoreBreaker::with_clock(options, c)?,
-                None => CoreBreaker::new(options)?,
+            let store = match store.get_type().map_err(errors::from_napi)? {
+                ValueType::Undefined | ValueType::Null => None,
+                _ => {
+                    let s: ClassInstance<Store> = arg(store, "store", "a Store")?;
+                    Some(s.inner.clone())
+                }
             };
+            let inner =
+                match (store, clock) {
+                    (Some(_), Some(_)) => return Err(invalid_argument(
+                        "a breaker on a store reads the store's clock: give the clock to the Store",
+                    )),
+                    // Reads the shared state once (at most the store's timeout).
+                    (Some(store), None) => CoreBreaker::with_store(options, &store)?,
+                    (None, Some(c)) => CoreBreaker::with_clock(options, c)?,
+                    (None, None) => CoreBreaker::new(options)?,
+                };
+            let on_event_value = on_event;
             let on_event = match on_event.get_type().map_err(errors::from_napi)? {
                 ValueType::Undefined | ValueType::Null => None,
                 ValueType::Function => {
@@ -236,10 +274,33 @@ impl NativeCircuitBreaker {
             };
             let events: Arc<Mutex<Vec<Event>>> = Arc::default();
             if on_event.is_some() {
+                // Events raised on another thread (a broadcast of another
+                // process's transition) go through a threadsafe function.
+                let elsewhere = if inner.stats().mode == "local" {
+                    None
+                } else {
+                    let f: Function<HashMap<String, String>, ()> =
+                        arg(on_event_value, "onEvent", "a function")?;
+                    Some(
+                        f.build_threadsafe_function()
+                            .weak::<true>()
+                            .build()
+                            .map_err(errors::from_napi)?,
+                    )
+                };
+                let js_thread = std::thread::current().id();
                 let q = Arc::clone(&events);
-                inner.listeners().add(Arc::new(move |e: &Event| {
-                    q.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-                }));
+                inner
+                    .listeners()
+                    .add(Arc::new(move |e: &Event| match &elsewhere {
+                        Some(tsfn) if std::thread::current().id() != js_thread => {
+                            tsfn.call(
+                                crate::events::event_fields(e),
+                                ThreadsafeFunctionCallMode::NonBlocking,
+                            );
+                        }
+                        _ => q.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()),
+                    }));
             }
             Ok(Self {
                 inner,
@@ -356,7 +417,18 @@ impl NativeCircuitBreaker {
             rejected: s.rejected as f64,
             stale: s.stale as f64,
             opened: s.opened as f64,
+            mode: s.mode.to_owned(),
         }
+    }
+
+    /// Shared through Redis: resolves once the shared state has been read
+    /// and this process follows it (also after an outage); rejects with
+    /// `STORE_UNAVAILABLE` when Redis does not answer in time. Resolves at
+    /// once for a breaker that is not shared.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn sync<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let b = self.inner.clone();
+        errors::promise(env, async move { b.sync_async().await }, |_, ()| Ok(()))
     }
 
     /// Opens the breaker now, for its open time.
