@@ -10,6 +10,9 @@ Run with `make bench` (release build). Prints a table and writes bench/results/b
 3. Parallel calls: 8 threads each make 25 calls of 5 ms of I/O (`time.sleep(0.005)`) through one
    breaker, against the same calls unwrapped (wall-clock seconds). pybreaker holds a lock around
    every call, so its calls run one at a time.
+4. Shared through Redis (a redis-server started on a free loopback port): bastion's breaker on a
+   Redis `Store` against pybreaker with its `CircuitRedisStorage` (redis-py), µs per call through a
+   closed breaker, for a success and for a failure.
 """
 
 from __future__ import annotations
@@ -17,13 +20,19 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pybreaker
-from bastion import CircuitBreaker, CircuitOpenError
+import redis
+from bastion import CircuitBreaker, CircuitOpenError, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+import redis_harness  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CALLS = 200_000
@@ -172,6 +181,55 @@ def parallel() -> dict:
     return {"rows": [{"case": k, "seconds": v} for k, v in best.items()]}
 
 
+SHARED_CALLS = 5_000
+
+
+def shared(url: str) -> dict:
+    """µs per call through a closed breaker whose state is in Redis."""
+    ours = CircuitBreaker("bench-shared", fail_max=1_000_000_000, store=Store(url, timeout=1.0))
+    client = redis.Redis.from_url(url)
+    theirs = pybreaker.CircuitBreaker(
+        fail_max=1_000_000_000,
+        state_storage=pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, client, namespace="bench"),
+    )
+
+    def boom() -> None:
+        raise ValueError("down")
+
+    def successes(call: Callable[[Callable[[], int]], object]) -> Callable[[int], None]:
+        def run(n: int) -> None:
+            for _ in range(n):
+                call(f)
+
+        return run
+
+    def failures(call: Callable[[Callable[[], None]], object]) -> Callable[[int], None]:
+        def run(n: int) -> None:
+            for _ in range(n):
+                try:
+                    call(boom)
+                except ValueError:
+                    pass
+
+        return run
+
+    rows = []
+    for case, run in [
+        ("bastion, success", successes(ours.call)),
+        ("pybreaker + CircuitRedisStorage, success", successes(theirs.call)),
+        ("bastion, failure", failures(ours.call)),
+        ("pybreaker + CircuitRedisStorage, failure", failures(theirs.call)),
+    ]:
+        rows.append({"case": case, "us": best_us(run, SHARED_CALLS, 5)})
+    us = {r["case"]: r["us"] for r in rows}
+    return {
+        "rows": rows,
+        "calls": SHARED_CALLS,
+        "ratio_success": us["pybreaker + CircuitRedisStorage, success"] / us["bastion, success"],
+        "ratio_failure": us["pybreaker + CircuitRedisStorage, failure"] / us["bastion, failure"],
+    }
+
+
 def main() -> None:
     info = {
         "python": platform.python_version(),
@@ -194,6 +252,19 @@ def main() -> None:
     )
     for r in par["rows"]:
         print(f"  {r['case']:<20} {r['seconds']:.3f} s")
+    try:
+        server = redis_harness.start_server()
+    except redis_harness.RedisUnavailable as e:
+        raise SystemExit(f"breaker_bench: {redis_harness.skip_message(str(e))}") from None
+    with server:
+        sh = shared(server.url)
+    print(f"\nShared through Redis (loopback; {SHARED_CALLS} calls, best of 5; µs/call):")
+    for r in sh["rows"]:
+        print(f"  {r['case']:<44} {r['us']:8.2f} µs")
+    print(
+        f"  pybreaker + CircuitRedisStorage / bastion: success {sh['ratio_success']:.1f}x,"
+        f" failure {sh['ratio_failure']:.1f}x"
+    )
     ours = {r["case"]: r for r in ov["rows"]}
     ratio = ours["pybreaker call(f)"]["overhead_us"] / ours["bastion call(f)"]["overhead_us"]
     ratio_dec = ours["pybreaker decorator"]["overhead_us"] / ours["bastion decorator"]["overhead_us"]
@@ -202,6 +273,7 @@ def main() -> None:
         overhead=ov,
         rejection=rj,
         parallel=par,
+        shared=sh,
         threads=THREADS,
         per_thread=PER_THREAD,
         io_ms=IO_SECONDS * 1000,

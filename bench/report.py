@@ -555,6 +555,22 @@ def breaker_section(py: dict | None, node: dict | None) -> list[str]:
             f"{py['pybreaker_parallel_vs_unwrapped']:.1f}x the unwrapped time; bastion's take "
             f"{py['parallel_vs_unwrapped']:.2f}x.",
         ]
+        if "shared" in py:
+            sh = py["shared"]
+            lines += [
+                "",
+                "Shared through Redis (a loopback redis-server): bastion's breaker on a Redis `Store`",
+                "against pybreaker with its `CircuitRedisStorage` (redis-py), one thread, µs per call",
+                f"through a closed breaker ({sh['calls']:,} calls, best of 5). A bastion success costs no",
+                "round trip (counted locally, flushed in batches); a failure costs one script call.",
+                "",
+                "| case | µs/call |",
+                "|---|---:|",
+                *[f"| {r['case']} | {r['us']:.2f} |" for r in sh["rows"]],
+                "",
+                f"pybreaker + CircuitRedisStorage / bastion: success {sh['ratio_success']:.1f}x, failure"
+                f" {sh['ratio_failure']:.1f}x.",
+            ]
         for label, ratio in [("call(f)", py["ratio_call"]), ("decorator", py["ratio_decorator"])]:
             targets.append(
                 f"| Python breaker overhead, {label}: pybreaker / bastion ≥ 5x | {ratio:.1f}x "
