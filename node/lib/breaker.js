@@ -88,6 +88,7 @@ class CircuitBreaker extends EventEmitter {
   #resultIsFailure;
   #timeoutMs;
   #openMessage;
+  #abortController;
 
   /**
    * @param {Function|object} [action] the function `fire()` calls; or the options.
@@ -97,7 +98,9 @@ class CircuitBreaker extends EventEmitter {
    *   `halfOpenMaxCalls`, `probeTimeout`, `callTimeout`, `syncInterval`, `flushInterval`), plus
    *   `clock`, `isFailure(err)`, `resultIsFailure(result)` and `store`: a Redis `Store` shares
    *   the breaker's state with every process (Node or Python) whose breaker has the same name
-   *   on that Redis (the store's clock is used: give a test `ManualClock` to the `Store`).
+   *   on that Redis (the store's clock is used: give a test `ManualClock` to the `Store`), and
+   *   `abortController` (as opossum has it): aborted, with the `ETIMEDOUT` error as its reason,
+   *   when a call takes longer than `callTimeout`, so the action can stop its work.
    */
   constructor(action, options) {
     super();
@@ -112,7 +115,17 @@ class CircuitBreaker extends EventEmitter {
     if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
       throw invalid('options must be an object of breaker options');
     }
-    const { clock = null, isFailure = null, resultIsFailure = null, store = null, ...rest } = options ?? {};
+    const {
+      clock = null,
+      isFailure = null,
+      resultIsFailure = null,
+      store = null,
+      abortController = null,
+      ...rest
+    } = options ?? {};
+    if (abortController !== null && typeof abortController?.abort !== 'function') {
+      throw invalid('abortController must be an AbortController');
+    }
     for (const [name, f] of [['isFailure', isFailure], ['resultIsFailure', resultIsFailure]]) {
       if (f !== null && typeof f !== 'function') throw invalid(`${name} must be a function`);
     }
@@ -121,6 +134,7 @@ class CircuitBreaker extends EventEmitter {
     this.#isFailure = isFailure;
     this.#resultIsFailure = resultIsFailure;
     this.#timeoutMs = this.#native.callTimeoutMs;
+    this.#abortController = abortController;
     this.#openMessage = this.#native.openMessage;
   }
 
@@ -168,7 +182,11 @@ class CircuitBreaker extends EventEmitter {
     } catch (err) {
       const failure = this.#counts(err);
       this.#native.record(id, failure ? FAILURE : SUCCESS);
-      if (err?.code === 'ETIMEDOUT') this.emit('timeout', err);
+      if (err?.code === 'ETIMEDOUT') {
+        // opossum's way: the action reads the controller's signal, which a timeout aborts.
+        this.#abortController?.abort(err);
+        this.emit('timeout', err);
+      }
       this.emit(failure ? 'failure' : 'success', failure ? err : undefined);
       return this.#fail(args, err);
     }

@@ -59,6 +59,11 @@ import { ApiKeys as NativeApiKeys, Lockout as NativeLockout } from '../index';
 export interface ApiKeysConfig extends ApiKeysOptions {
   /** Where the records are kept (default: this process's memory). */
   store?: Store | null;
+  /**
+   * Aborted (its reason the `ETIMEDOUT` error) when a call takes longer than `callTimeout`, as
+   * opossum's option is: the action passes its `signal` on (to `fetch`, `http.get` ...).
+   */
+  abortController?: AbortController | null;
 }
 
 /**
@@ -102,6 +107,11 @@ export interface CircuitBreakerConfig extends BreakerOptions {
    * the same name on that Redis. The store's clock is used (do not give `clock` too).
    */
   store?: Store | null;
+  /**
+   * Aborted (its reason the `ETIMEDOUT` error) when a call takes longer than `callTimeout`, as
+   * opossum's option is: the action passes its `signal` on (to `fetch`, `http.get` ...).
+   */
+  abortController?: AbortController | null;
 }
 
 /** The right to make one call through a breaker; report it once. */

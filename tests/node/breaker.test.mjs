@@ -126,6 +126,23 @@ test('a call past callTimeout rejects with ETIMEDOUT and counts as a failure', a
   assert.equal(slow.state, 'open');
 });
 
+test('a timed-out call aborts the abortController its action listens to', async () => {
+  const abortController = new AbortController();
+  const b = new CircuitBreaker({ failMax: 5, callTimeout: 0.01, abortController });
+  let stopped = null;
+  const action = () =>
+    new Promise((_, reject) => {
+      abortController.signal.addEventListener('abort', () => {
+        stopped = abortController.signal.reason;
+        reject(new Error('aborted'));
+      });
+    });
+  await assert.rejects(b.call(action), (err) => err.code === 'ETIMEDOUT');
+  assert.equal(abortController.signal.aborted, true);
+  assert.equal(stopped?.code, 'ETIMEDOUT');
+  assert.throws(() => new CircuitBreaker({ abortController: {} }), (err) => err.code === 'INVALID_ARGUMENT');
+});
+
 test('two-step permits: one probe at a time, reported once, an ignored one frees its slot', async () => {
   const clock = new ManualClock(NOW);
   const b = reference(clock);
