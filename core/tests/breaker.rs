@@ -456,3 +456,69 @@ fn bad_options_are_refused() {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{options:?}");
     }
 }
+
+/// The breaker and the cache together (reference deployment 1's "identify"
+/// endpoint): the cache's computation goes through the breaker, so while the
+/// breaker is open the upstream is not called and the stale value is served
+/// for `stale_if_error`; past that, callers get `CIRCUIT_OPEN`.
+#[test]
+fn a_cache_serves_stale_while_the_breaker_guarding_its_upstream_is_open() {
+    use bastion_core::singleflight::cache::{Cache, CacheOptions, Source};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let clock = ManualClock::new(NOW);
+    let shared_clock: Arc<dyn bastion_core::Clock> = Arc::new(clock.clone());
+    let breaker = CircuitBreaker::with_clock(reference(), Arc::clone(&shared_clock)).unwrap();
+    let cache: Cache<String> = Cache::with_clock(
+        CacheOptions {
+            ttl: Duration::from_secs(10),
+            stale_if_error: Duration::from_secs(300),
+            ..CacheOptions::default()
+        },
+        shared_clock,
+        Some(7),
+    )
+    .unwrap();
+    let upstream_calls = AtomicU32::new(0);
+    let upstream_up = std::sync::atomic::AtomicBool::new(true);
+    let compute = || {
+        let permit = breaker.acquire()?;
+        upstream_calls.fetch_add(1, Ordering::SeqCst);
+        if upstream_up.load(Ordering::SeqCst) {
+            let _ = permit.success();
+            Ok(Some("profile".to_owned()))
+        } else {
+            let _ = permit.failure();
+            Err(bastion_core::Error::new(
+                ErrorKind::StoreUnavailable,
+                "upstream down",
+            ))
+        }
+    };
+    assert_eq!(
+        cache.get("alice", compute).unwrap().source,
+        Source::Computed
+    );
+    upstream_up.store(false, Ordering::SeqCst);
+    // Expired, the upstream failing: stale served, failures counted.
+    for _ in 0..3 {
+        clock.advance(11.0);
+        let a = cache.get("alice", compute).unwrap();
+        assert_eq!(
+            (a.value.as_deref(), a.source),
+            (Some("profile"), Source::StaleIfError)
+        );
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+    let calls = upstream_calls.load(Ordering::SeqCst);
+    // Open: the upstream is not called at all, and the stale value is served.
+    let a = cache.get("alice", compute).unwrap();
+    assert_eq!(a.source, Source::StaleIfError);
+    assert_eq!(upstream_calls.load(Ordering::SeqCst), calls);
+    // Past stale_if_error, the caller gets the breaker's CIRCUIT_OPEN.
+    clock.advance(290.0);
+    breaker.open();
+    let e = cache.get("alice", compute).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CircuitOpen);
+    assert_eq!(upstream_calls.load(Ordering::SeqCst), calls);
+}
