@@ -411,6 +411,25 @@ export declare class NativeCircuitBreaker {
    * (or an unknown one) does nothing.
    */
   record(id: number, outcome: number): string | null
+  /**
+   * The generation in which the JavaScript side may admit calls and count
+   * successes by itself (a local breaker on failures in a row, no call
+   * timing, closed, no failure in a row yet), or -1 when every call must
+   * come here. It can change only in a call into this object.
+   */
+  get fastGeneration(): number
+  /**
+   * Hands over the calls admitted and the successes counted on the
+   * JavaScript side.
+   */
+  addAdmitted(calls: number, successes: number): void
+  /**
+   * Reports a call the JavaScript side admitted in `generation` (0
+   * success, 1 failure, 2 neither), with the calls and successes counted
+   * there since the last hand-over; returns the state it moved the breaker
+   * to, or null.
+   */
+  recordAdmitted(generation: number, outcome: number, calls: number, successes: number): string | null
   /** `"closed"`, `"open"` or `"half-open"`. */
   get state(): string
   /** The breaker's name. */

@@ -89,6 +89,17 @@ class CircuitBreaker extends EventEmitter {
   #timeoutMs;
   #openMessage;
   #abortController;
+  // The fast path: while the native breaker says a success would change nothing but its counters
+  // (`fastGeneration`: read again after any report, -2 meaning "ask"), `call` admits and counts
+  // here, with no call into the addon; calls and successes counted so far are handed over at the
+  // next one. Only for breakers whose options allow it (`#eligible`): a new breaker is closed with
+  // no failure, so it says so at once if it ever will.
+  #fast = -1;
+  #eligible = false;
+  #admitted = 0;
+  #succeeded = 0;
+  // What BreakerPermit reports through, so that its reports refresh the fast path too.
+  #port;
 
   /**
    * @param {Function|object} [action] the function `fire()` calls; or the options.
@@ -135,6 +146,13 @@ class CircuitBreaker extends EventEmitter {
     this.#resultIsFailure = resultIsFailure;
     this.#timeoutMs = this.#native.callTimeoutMs;
     this.#abortController = abortController;
+    const nat = this.#native;
+    this.#port = {
+      record: (id, outcome) => this.#after(nat.record(id, outcome)),
+      isProbe: (id) => nat.isProbe(id),
+    };
+    this.#fast = nat.fastGeneration;
+    this.#eligible = this.#fast >= 0;
     this.#openMessage = this.#native.openMessage;
   }
 
@@ -169,6 +187,9 @@ class CircuitBreaker extends EventEmitter {
   /** Calls `fn(...args)` through the breaker; resolves to its result. */
   async call(fn, ...args) {
     if (typeof fn !== 'function') throw invalid('fn must be a function');
+    let gen = this.#fast;
+    if (gen === -2) gen = this.#fast = this.#native.fastGeneration;
+    if (gen >= 0) return this.#callFast(gen, fn, args);
     const id = this.#native.tryAcquire();
     if (id < 0) {
       const err = this.#rejection(-1 - id);
@@ -181,7 +202,7 @@ class CircuitBreaker extends EventEmitter {
       result = await (this.#timeoutMs === null ? pending : withTimeout(pending, this.#timeoutMs));
     } catch (err) {
       const failure = this.#counts(err);
-      this.#native.record(id, failure ? FAILURE : SUCCESS);
+      this.#port.record(id, failure ? FAILURE : SUCCESS);
       if (err?.code === 'ETIMEDOUT') {
         // opossum's way: the action reads the controller's signal, which a timeout aborts.
         this.#abortController?.abort(err);
@@ -191,12 +212,60 @@ class CircuitBreaker extends EventEmitter {
       return this.#fail(args, err);
     }
     if (this.#resultIsFailure !== null && this.#resultIsFailure(result)) {
-      this.#native.record(id, FAILURE);
+      this.#port.record(id, FAILURE);
       this.emit('failure', result);
     } else {
-      this.#native.record(id, SUCCESS);
+      this.#port.record(id, SUCCESS);
       this.emit('success', result);
     }
+    return result;
+  }
+
+  // `call` admitted here in generation `gen` (closed, no failure in a row: no call timing either,
+  // so the call is never raced against a timer). A success that still changes nothing is only
+  // counted; any other outcome goes to the native breaker, which counts it as a permit of `gen`.
+  async #callFast(gen, fn, args) {
+    this.#admitted++;
+    let result;
+    try {
+      result = await fn(...args);
+    } catch (err) {
+      const failure = this.#counts(err);
+      this.#reportAdmitted(gen, failure ? FAILURE : SUCCESS);
+      this.emit(failure ? 'failure' : 'success', failure ? err : undefined);
+      return this.#fail(args, err);
+    }
+    if (this.#resultIsFailure !== null && this.#resultIsFailure(result)) {
+      this.#reportAdmitted(gen, FAILURE);
+      this.emit('failure', result);
+    } else {
+      if (this.#fast === gen) this.#succeeded++;
+      else this.#reportAdmitted(gen, SUCCESS);
+      this.emit('success', result);
+    }
+    return result;
+  }
+
+  #reportAdmitted(gen, outcome) {
+    const calls = this.#admitted;
+    const successes = this.#succeeded;
+    this.#admitted = 0;
+    this.#succeeded = 0;
+    return this.#after(this.#native.recordAdmitted(gen, outcome, calls, successes));
+  }
+
+  // Hands over what the fast path counted (before anything reads the native counters).
+  #handOver() {
+    if (this.#admitted !== 0 || this.#succeeded !== 0) {
+      this.#native.addAdmitted(this.#admitted, this.#succeeded);
+      this.#admitted = 0;
+      this.#succeeded = 0;
+    }
+  }
+
+  // After a call into the native breaker that may have changed its state.
+  #after(result) {
+    if (this.#eligible) this.#fast = -2;
     return result;
   }
 
@@ -220,13 +289,13 @@ class CircuitBreaker extends EventEmitter {
 
   /** A permit for one call; throws `CIRCUIT_OPEN` (with `retryAfter`) when rejected. */
   acquire() {
-    return new BreakerPermit(this.#native, this.#native.acquire());
+    return new BreakerPermit(this.#port, this.#native.acquire());
   }
 
   /** A permit for one call, or null when rejected (no error built). */
   tryAcquire() {
     const id = this.#native.tryAcquire();
-    return id < 0 ? null : new BreakerPermit(this.#native, id);
+    return id < 0 ? null : new BreakerPermit(this.#port, id);
   }
 
   /** `'closed'`, `'open'` or `'half-open'`. */
@@ -240,6 +309,7 @@ class CircuitBreaker extends EventEmitter {
 
   /** A snapshot for health checks and metrics. */
   stats() {
+    this.#handOver();
     return this.#native.stats();
   }
 
@@ -254,17 +324,17 @@ class CircuitBreaker extends EventEmitter {
 
   /** Opens the breaker now, for its open time. */
   open() {
-    this.#native.open();
+    this.#after(this.#native.open());
   }
 
   /** Closes the breaker now, clearing its counts. */
   close() {
-    this.#native.close();
+    this.#after(this.#native.close());
   }
 
   /** Moves the breaker to half-open now: the next call is a probe. */
   halfOpen() {
-    this.#native.halfOpen();
+    this.#after(this.#native.halfOpen());
   }
 }
 

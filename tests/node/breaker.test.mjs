@@ -313,3 +313,45 @@ test('a permit garbage-collected unreported frees its probe slot', () => {
   assert.equal(out.status, 0, out.stderr);
   assert.deepEqual(out.stdout.trim().split('\n'), ['before true', 'after true 1']);
 });
+
+test('calls admitted without a call into the addon keep every rule of the core', async () => {
+  const clock = new ManualClock(NOW);
+  const b = reference(clock); // 3 failures, 60 s, 2 probe successes
+  // Counted on the JavaScript side, handed over when stats() reads them.
+  for (let i = 0; i < 5; i++) assert.equal(await b.call(ok, 1), 1);
+  let s = b.stats();
+  assert.equal(s.calls, 5);
+  assert.equal(s.successes, 5);
+  // A success ends a run of failures, whichever API reported the failures.
+  b.tryAcquire().failure();
+  await assert.rejects(b.call(boom), /down/);
+  assert.equal(b.stats().consecutiveFailures, 2);
+  await b.call(ok, 1);
+  assert.equal(b.stats().consecutiveFailures, 0);
+  // A call admitted before another call's failure: its success still ends the run.
+  let release;
+  const slow = b.call(() => new Promise((resolve) => (release = resolve)));
+  await assert.rejects(b.call(boom), /down/);
+  assert.equal(b.stats().consecutiveFailures, 1);
+  release('late');
+  assert.equal(await slow, 'late');
+  assert.equal(b.stats().consecutiveFailures, 0);
+  // A call admitted before the trip: its late outcome is stale, and the breaker stays open.
+  const inFlight = b.call(() => new Promise((resolve) => (release = resolve)));
+  for (let i = 0; i < 3; i++) await assert.rejects(b.call(boom), /down/);
+  assert.equal(b.state, 'open');
+  const staleBefore = b.stats().stale;
+  release('after the trip');
+  assert.equal(await inFlight, 'after the trip');
+  assert.equal(b.stats().stale, staleBefore + 1);
+  assert.equal(b.state, 'open');
+  await assert.rejects(b.call(ok, 1), (err) => err.code === 'CIRCUIT_OPEN');
+  // Probes and the close go through the addon; then the fast path resumes.
+  clock.advance(60);
+  await b.call(ok, 1);
+  await b.call(ok, 1);
+  assert.equal(b.state, 'closed');
+  s = b.stats();
+  for (let i = 0; i < 10; i++) await b.call(ok, 1);
+  assert.equal(b.stats().successes, s.successes + 10);
+});

@@ -359,6 +359,50 @@ impl NativeCircuitBreaker {
         to
     }
 
+    /// The generation in which the JavaScript side may admit calls and count
+    /// successes by itself (a local breaker on failures in a row, no call
+    /// timing, closed, no failure in a row yet), or -1 when every call must
+    /// come here. It can change only in a call into this object.
+    #[napi(getter)]
+    pub fn fast_generation(&self) -> f64 {
+        self.inner.fast_generation().map_or(-1.0, |g| g as f64)
+    }
+
+    /// Hands over the calls admitted and the successes counted on the
+    /// JavaScript side.
+    #[napi]
+    pub fn add_admitted(&self, calls: f64, successes: f64) {
+        self.inner
+            .add_admitted(calls.max(0.0) as u64, successes.max(0.0) as u64);
+    }
+
+    /// Reports a call the JavaScript side admitted in `generation` (0
+    /// success, 1 failure, 2 neither), with the calls and successes counted
+    /// there since the last hand-over; returns the state it moved the breaker
+    /// to, or null.
+    #[napi]
+    pub fn record_admitted(
+        &self,
+        env: &Env,
+        generation: f64,
+        outcome: u32,
+        calls: f64,
+        successes: f64,
+    ) -> Option<&'static str> {
+        self.add_admitted(calls, successes);
+        let outcome = match outcome {
+            0 => Outcome::Success,
+            1 => Outcome::Failure,
+            _ => Outcome::Ignored,
+        };
+        let to = self
+            .inner
+            .record_admitted(generation.max(0.0) as u64, outcome)
+            .map(BreakerState::as_str);
+        self.flush(env);
+        to
+    }
+
     /// `"closed"`, `"open"` or `"half-open"`.
     #[napi(getter)]
     pub fn state(&self) -> &'static str {

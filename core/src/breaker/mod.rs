@@ -1280,6 +1280,65 @@ impl CircuitBreaker {
         }
     }
 
+    /// For a caller that admits calls itself while the breaker is closed
+    /// (the Node wrapper, which saves two calls into the addon per call):
+    /// `Some(generation)` when a success reported now would change nothing
+    /// but the counters (a local breaker, failures in a row as its policy,
+    /// no call timing, closed, no failure in a row yet), else `None`. Such a
+    /// caller counts its calls and successes itself and hands them over with
+    /// [`CircuitBreaker::add_admitted`], and reports any other outcome with
+    /// [`CircuitBreaker::record_admitted`].
+    #[must_use]
+    pub fn fast_generation(&self) -> Option<u64> {
+        let o = &self.inner.options;
+        if self.inner.shared.is_some()
+            || !matches!(o.policy, TripPolicy::Consecutive { .. })
+            || o.call_timeout.is_some()
+            || o.slow_call_duration.is_some()
+        {
+            return None;
+        }
+        let core = self.inner.core.lock();
+        (core.state == BreakerState::Closed && core.consecutive_failures == 0)
+            .then_some(core.generation)
+    }
+
+    /// Adds calls admitted and successes counted by a caller on
+    /// [`CircuitBreaker::fast_generation`] to the cumulative counters.
+    pub fn add_admitted(&self, calls: u64, successes: u64) {
+        if calls == 0 && successes == 0 {
+            return;
+        }
+        let mut core = self.inner.core.lock();
+        core.counters.calls = core.counters.calls.saturating_add(calls);
+        core.counters.successes = core.counters.successes.saturating_add(successes);
+    }
+
+    /// The outcome of a call admitted by a caller on
+    /// [`CircuitBreaker::fast_generation`] in generation `generation` (its
+    /// call already counted by [`CircuitBreaker::add_admitted`]), counted as
+    /// a permit of that generation would be; the state it moved the breaker
+    /// to, if it did.
+    pub fn record_admitted(&self, generation: u64, outcome: Outcome) -> Option<BreakerState> {
+        let now = self.inner.clock.now_micros();
+        let admitted = Permit {
+            breaker: None,
+            id: 0,
+            generation,
+            started: now,
+            probe: false,
+            shared: false,
+        };
+        let mut transition = None;
+        {
+            let mut core = self.inner.core.lock();
+            self.count(&mut core, &admitted, outcome, now, &mut transition);
+        }
+        let to = transition.map(|t| t.1);
+        self.report(transition);
+        to
+    }
+
     /// The state now (an open breaker whose open time is up reads
     /// half-open: the next call is a probe). Shared, this is the mirror's
     /// (no round trip).
