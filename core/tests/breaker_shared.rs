@@ -443,3 +443,40 @@ fn with_redis_down_it_carries_on_alone_and_follows_redis_again_once_back() {
     assert_eq!(fail(&b), None);
     assert_eq!(b.stats().consecutive_failures, 1);
 }
+
+#[test]
+fn the_async_twins_await_their_round_trips_and_keep_the_rules() {
+    on_redis(|case| {
+        let a = case.process(&reference());
+        let b = case.process(&reference());
+        let (a2, b2) = (a.clone(), b.clone());
+        let outcome = bastion_core::runtime::block_on(async move {
+            // Closed: admitted from the mirror; failures are counted by Redis.
+            for _ in 0..2 {
+                let p = a2.acquire_async().await.unwrap();
+                assert_eq!(p.record_async(Outcome::Failure).await, None);
+            }
+            let p = b2.acquire_async().await.unwrap();
+            p.record_async(Outcome::Failure).await
+        })
+        .unwrap();
+        assert_eq!(outcome, Some(BreakerState::Open));
+        eventually("a open", || a.state() == BreakerState::Open);
+        case.clock.advance(60.0);
+        let (a2, b2) = (a.clone(), b.clone());
+        let (probe, refused, closed) = bastion_core::runtime::block_on(async move {
+            let probe = a2.try_acquire_async().await.unwrap();
+            let refused = b2.try_acquire_async().await.is_err();
+            let first = probe.is_probe();
+            assert_eq!(probe.record_async(Outcome::Success).await, None);
+            // b refused from its mirror until it learns a probe slot is free.
+            assert!(b2.try_acquire_async().await.is_err());
+            b2.sync_async().await.unwrap();
+            let second = b2.acquire_async().await.unwrap();
+            (first, refused, second.record_async(Outcome::Success).await)
+        })
+        .unwrap();
+        assert!(probe && refused);
+        assert_eq!(closed, Some(BreakerState::Closed));
+    });
+}

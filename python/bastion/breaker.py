@@ -112,6 +112,7 @@ class CircuitBreaker:
         "_call_timeout",
         "_classify",
         "_core",
+        "_shared",
         "call",
     )
 
@@ -171,6 +172,7 @@ class CircuitBreaker:
         self._call_timeout = self._core.call_timeout
         # The sync call path runs natively: acquire, call, classify, report.
         self.call = self._core.call
+        self._shared = self._core.shared
 
     # ---- the two-step API -------------------------------------------------------------------
 
@@ -190,16 +192,31 @@ class CircuitBreaker:
 
     async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Awaits ``fn(*args, **kwargs)`` through the breaker (cancelled at ``call_timeout``)."""
-        permit = self._core.acquire()
+        core = self._core
+        if not self._shared:
+            permit = core.acquire()
+            try:
+                if self._call_timeout is None:
+                    result = await fn(*args, **kwargs)
+                else:
+                    result = await asyncio.wait_for(fn(*args, **kwargs), self._call_timeout)
+            except BaseException as exc:
+                core.report_error(permit, exc)
+                raise
+            core.report_result(permit, result)
+            return result
+        # Shared through Redis: the round trips (the half-open edge, a failure, a probe's outcome)
+        # are awaited, never made on the event loop's thread.
+        permit = await core.acquire_async()
         try:
             if self._call_timeout is None:
                 result = await fn(*args, **kwargs)
             else:
                 result = await asyncio.wait_for(fn(*args, **kwargs), self._call_timeout)
         except BaseException as exc:
-            self._core.report_error(permit, exc)
+            await core.areport_error(permit, exc)
             raise
-        self._core.report_result(permit, result)
+        await core.areport_result(permit, result)
         return result
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
@@ -291,7 +308,10 @@ class Calling:
             self._breaker._core.report_error(permit, exc)
 
     async def __aenter__(self) -> Calling:
-        return self.__enter__()
+        if not self._breaker._shared:
+            return self.__enter__()
+        self._permit = await self._breaker._core.acquire_async()
+        return self
 
     async def __aexit__(
         self,
@@ -299,4 +319,14 @@ class Calling:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        if not self._breaker._shared:
+            self.__exit__(exc_type, exc, tb)
+            return
+        permit, self._permit = self._permit, None
+        if permit is None:
+            return
+        core = self._breaker._core
+        if exc is None:
+            await permit.asuccess()
+        else:
+            await core.areport_error(permit, exc)

@@ -244,3 +244,56 @@ def test_a_clock_goes_to_the_store_not_the_breaker(redis_server: redis_harness.R
     # On the memory store, a breaker is this process's own.
     local = CircuitBreaker("x", store=Store(clock=ManualClock(T0)))
     assert local.stats()["mode"] == "local"
+
+
+def test_async_calls_await_their_round_trips_without_blocking_the_loop(
+    fresh_redis_server: redis_harness.RedisServer,
+) -> None:
+    """A shared breaker's failure report is a round trip: from ``acall`` it is awaited. With Redis
+    frozen, the report waits for the store's timeout while the event loop keeps turning."""
+    import asyncio
+
+    store = Store(fresh_redis_server.url, timeout=0.6, clock=ManualClock(T0))
+    b = CircuitBreaker("async", fail_max=3, store=store, sync_interval=3600)
+
+    async def failing() -> None:
+        raise ValueError("down")
+
+    async def ok() -> int:
+        return 7
+
+    async def main() -> float:
+        assert await b.acall(ok) == 7
+        with pytest.raises(ValueError):
+            await b.acall(failing)
+        assert b.stats()["consecutive_failures"] == 1
+        fresh_redis_server.pause()
+        gaps: list[float] = []
+        stop = False
+
+        async def ticker() -> None:
+            last = time.monotonic()
+            while not stop:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        started = time.monotonic()
+        with pytest.raises(ValueError):
+            await b.acall(failing)
+        waited = time.monotonic() - started
+        async with b.calling():
+            pass  # carrying on alone: no round trip
+        stop = True
+        await tick
+        assert b.stats()["mode"] == "fallback"
+        assert waited < 2.0
+        return max(gaps)
+
+    try:
+        worst = asyncio.run(main())
+    finally:
+        fresh_redis_server.resume()
+    assert worst < 0.3, f"the event loop stalled for {worst:.3f} s"

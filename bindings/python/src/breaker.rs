@@ -3,6 +3,7 @@
 //! core's; `bastion.breaker` adds the Python-side glue (decorator, `call`,
 //! context managers, which exceptions count).
 
+use crate::aio;
 use crate::clock::{self, ManualClock};
 use crate::errors::{IntoPyResult, InvalidArgumentError};
 use crate::store::Store;
@@ -36,6 +37,21 @@ impl BreakerPermit {
             .unwrap_or_else(|p| p.into_inner())
             .take()?;
         off_gil(py, self.shared, move || permit.record(outcome)).map(BreakerState::as_str)
+    }
+
+    /// Reports from async code: an awaitable of the new state (or None).
+    fn report_async<'py>(&self, py: Python<'py>, outcome: Outcome) -> PyResult<Bound<'py, PyAny>> {
+        let permit = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        aio::into_awaitable(py, async move {
+            Ok(match permit {
+                Some(p) => p.record_async(outcome).await.map(BreakerState::as_str),
+                None => None,
+            })
+        })
     }
 
     fn new(permit: CorePermit, shared: bool) -> Self {
@@ -72,6 +88,17 @@ impl BreakerPermit {
     /// Neither: count nothing, release the permit (a cancelled call).
     fn ignore(&self, py: Python<'_>) -> Option<&'static str> {
         self.report(py, Outcome::Ignored)
+    }
+
+    /// ``success()`` as an awaitable (a shared breaker's report may be a
+    /// round trip, awaited rather than made on the loop's thread).
+    fn asuccess<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.report_async(py, Outcome::Success)
+    }
+
+    /// ``failure()`` as an awaitable.
+    fn afailure<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.report_async(py, Outcome::Failure)
     }
 
     /// Whether the call is a half-open probe.
@@ -317,6 +344,41 @@ impl CircuitBreaker {
         result: &Bound<'_, PyAny>,
     ) -> PyResult<Option<&'static str>> {
         Ok(permit.report(result.py(), self.result_outcome(result)?))
+    }
+
+    /// ``acquire()`` as an awaitable: a breaker shared through Redis awaits
+    /// its round trip (at the half-open edge) instead of blocking the loop.
+    fn acquire_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let b = self.inner.clone();
+        let shared = self.shared;
+        aio::into_awaitable_with(py, async move { b.acquire_async().await }, move |py, p| {
+            Ok(Bound::new(py, BreakerPermit::new(p, shared))?.into_any())
+        })
+    }
+
+    /// ``report_error`` as an awaitable (a failure report of a shared
+    /// breaker is a round trip).
+    fn areport_error<'py>(
+        &self,
+        permit: &BreakerPermit,
+        exc: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        permit.report_async(exc.py(), self.error_outcome(exc))
+    }
+
+    /// ``report_result`` as an awaitable.
+    fn areport_result<'py>(
+        &self,
+        permit: &BreakerPermit,
+        result: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        permit.report_async(result.py(), self.result_outcome(result)?)
+    }
+
+    /// Whether the state is shared through Redis.
+    #[getter]
+    fn shared(&self) -> bool {
+        self.shared
     }
 
     /// A permit for one call; raises ``CircuitOpenError`` (with

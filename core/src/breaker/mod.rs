@@ -652,7 +652,13 @@ impl CircuitBreaker {
     pub fn try_acquire(&self) -> std::result::Result<Permit, Rejection> {
         let now = self.inner.clock.now_micros();
         if let Some(sh) = self.live_shared() {
-            return self.shared_acquire(sh, now);
+            return match self.shared_admit(sh, now) {
+                Ok(answer) => answer,
+                Err(id) => {
+                    let reply = sh.eval_blocking(&shared::ACQUIRE, vec![sh.token(id).into_bytes()]);
+                    self.shared_admitted(sh, id, now, reply)
+                }
+            };
         }
         let mut transition = None;
         let result = {
@@ -661,6 +667,31 @@ impl CircuitBreaker {
         };
         self.report(transition);
         result
+    }
+
+    /// [`CircuitBreaker::acquire`] for async code: the same answer, and
+    /// when the breaker is shared and the call needs Redis (the half-open
+    /// edge), the round trip is awaited instead of blocking the thread.
+    pub async fn acquire_async(&self) -> Result<Permit> {
+        self.try_acquire_async().await.map_err(Rejection::into_error)
+    }
+
+    /// [`CircuitBreaker::try_acquire`] for async code (see
+    /// [`CircuitBreaker::acquire_async`]).
+    pub async fn try_acquire_async(&self) -> std::result::Result<Permit, Rejection> {
+        let now = self.inner.clock.now_micros();
+        if let Some(sh) = self.live_shared() {
+            return match self.shared_admit(sh, now) {
+                Ok(answer) => answer,
+                Err(id) => {
+                    let reply = sh
+                        .eval(&shared::ACQUIRE, vec![sh.token(id).into_bytes()])
+                        .await;
+                    self.shared_admitted(sh, id, now, reply)
+                }
+            };
+        }
+        self.try_acquire()
     }
 
     /// The shared part, when Redis is being followed (not degraded).
@@ -703,7 +734,13 @@ impl CircuitBreaker {
         }
     }
 
-    fn shared_acquire(&self, sh: &Shared, now: i64) -> std::result::Result<Permit, Rejection> {
+    /// A shared breaker's answer from its mirror, or `Err(id)`: ask Redis
+    /// (the open-to-half-open edge, half-open) for permit `id`.
+    fn shared_admit(
+        &self,
+        sh: &Shared,
+        now: i64,
+    ) -> std::result::Result<std::result::Result<Permit, Rejection>, u64> {
         let id = {
             let mut core = self.inner.core.lock();
             let stale = now.saturating_sub(core.synced_at) >= sh.sync_interval;
@@ -727,12 +764,23 @@ impl CircuitBreaker {
                 if stale {
                     self.sync_in_background();
                 }
-                return answer;
+                return Ok(answer);
             }
             core.next_id += 1;
             core.next_id
         };
-        match sh.eval_blocking(&shared::ACQUIRE, vec![sh.token(id).into_bytes()]) {
+        Err(id)
+    }
+
+    /// Finishes [`CircuitBreaker::shared_admit`] with Redis's reply.
+    fn shared_admitted(
+        &self,
+        sh: &Shared,
+        id: u64,
+        now: i64,
+        reply: Result<Snapshot>,
+    ) -> std::result::Result<Permit, Rejection> {
+        match reply {
             Ok(snap) => {
                 let (result, transition) = {
                     let mut core = self.inner.core.lock();
@@ -836,6 +884,10 @@ impl CircuitBreaker {
             };
             core.remote_probes = snap.probes;
             core.synced_at = now;
+            if snap.probes < self.inner.options.half_open_max_calls {
+                // A probe slot is free: stop refusing from the mirror.
+                core.hold_until = 0;
+            }
         } else if moved {
             core.probe_successes = 0;
             core.remote_probes = 0;
@@ -891,7 +943,13 @@ impl CircuitBreaker {
         let now = self.inner.clock.now_micros();
         if let Some(sh) = self.inner.shared.as_ref() {
             if permit.shared {
-                return self.shared_record(sh, permit, outcome, now);
+                return match self.shared_record(sh, permit, outcome, now) {
+                    Ok(done) => done,
+                    Err(remote) => {
+                        let reply = sh.eval_blocking(&shared::REPORT, remote.args.clone());
+                        self.shared_recorded(&remote, now, reply)
+                    }
+                };
             }
             if !sh.is_degraded() {
                 // Taken from this process's own state during an outage that
@@ -908,6 +966,20 @@ impl CircuitBreaker {
         let to = transition.map(|t| t.1);
         self.report(transition);
         to
+    }
+
+    async fn record_async(&self, permit: &Permit, outcome: Outcome) -> Option<BreakerState> {
+        if let (Some(sh), true) = (self.inner.shared.as_ref(), permit.shared) {
+            let now = self.inner.clock.now_micros();
+            return match self.shared_record(sh, permit, outcome, now) {
+                Ok(done) => done,
+                Err(remote) => {
+                    let reply = sh.eval(&shared::REPORT, remote.args.clone()).await;
+                    self.shared_recorded(&remote, now, reply)
+                }
+            };
+        }
+        self.record(permit, outcome)
     }
 
     /// How a reported outcome counts: `None` when it does not (stale or
@@ -1003,14 +1075,15 @@ impl CircuitBreaker {
         }
     }
 
-    /// A shared permit's outcome (the breaker may have degraded since).
+    /// A shared permit's outcome (the breaker may have degraded since):
+    /// decided here, or `Err`: a report Redis must count.
     fn shared_record(
         &self,
         sh: &Shared,
         permit: &Permit,
         outcome: Outcome,
         now: i64,
-    ) -> Option<BreakerState> {
+    ) -> std::result::Result<Option<BreakerState>, RemoteReport> {
         let token = permit.probe.then(|| sh.token(permit.id));
         let mut core = self.inner.core.lock();
         let counted = self.tally(&mut core, permit, outcome, now);
@@ -1023,7 +1096,7 @@ impl CircuitBreaker {
             drop(core);
             let to = transition.map(|t| t.1);
             self.report(transition);
-            return to;
+            return Ok(to);
         }
         let Some((failure, slow)) = counted else {
             drop(core);
@@ -1036,7 +1109,7 @@ impl CircuitBreaker {
                 };
                 self.flush_in_background(Shared::report_args(&batch, Some(token)));
             }
-            return None;
+            return Ok(None);
         };
         if !failure && !permit.probe {
             // A success in the closed state: counted locally, flushed later.
@@ -1068,7 +1141,7 @@ impl CircuitBreaker {
                 drop(core);
                 self.flush_in_background(Shared::report_args(&batch, None));
             }
-            return None;
+            return Ok(None);
         }
         // A failure or a probe's outcome: one round trip, carrying the
         // successes counted before it.
@@ -1088,7 +1161,22 @@ impl CircuitBreaker {
             batch.successes += 1;
             batch.slow_successes += u32::from(slow);
         }
-        match sh.eval_blocking(&shared::REPORT, Shared::report_args(&batch, token)) {
+        Err(RemoteReport {
+            args: Shared::report_args(&batch, token),
+            generation: permit.generation,
+            failure,
+            slow,
+        })
+    }
+
+    /// Finishes a report with Redis's reply (counted here if there was none).
+    fn shared_recorded(
+        &self,
+        remote: &RemoteReport,
+        now: i64,
+        reply: Result<Snapshot>,
+    ) -> Option<BreakerState> {
+        match reply {
             Ok(snap) => {
                 let transition = {
                     let mut core = self.inner.core.lock();
@@ -1102,8 +1190,8 @@ impl CircuitBreaker {
                 let mut transition = None;
                 {
                     let mut core = self.inner.core.lock();
-                    if permit.generation == core.generation {
-                        self.advance(&mut core, failure, slow, now, &mut transition);
+                    if remote.generation == core.generation {
+                        self.advance(&mut core, remote.failure, remote.slow, now, &mut transition);
                     }
                 }
                 let to = transition.map(|t| t.1);
@@ -1445,6 +1533,15 @@ impl CircuitBreaker {
     }
 }
 
+/// A shared outcome Redis must count: the script's arguments, and what to
+/// count here if Redis does not answer.
+struct RemoteReport {
+    args: Vec<Vec<u8>>,
+    generation: u64,
+    failure: bool,
+    slow: bool,
+}
+
 /// Whole seconds (rounded up) of a µs span.
 fn whole_seconds(span: i64) -> u64 {
     u64::try_from(span).unwrap_or(0).div_ceil(1_000_000)
@@ -1526,6 +1623,14 @@ impl Permit {
     pub fn record(mut self, outcome: Outcome) -> Option<BreakerState> {
         let inner = self.breaker.take()?;
         CircuitBreaker { inner }.record(&self, outcome)
+    }
+
+    /// [`Permit::record`] for async code: when the breaker is shared and the
+    /// outcome needs Redis (a failure, a probe's outcome), the round trip is
+    /// awaited instead of blocking the thread.
+    pub async fn record_async(mut self, outcome: Outcome) -> Option<BreakerState> {
+        let inner = self.breaker.take()?;
+        CircuitBreaker { inner }.record_async(&self, outcome).await
     }
 
     /// Reports a success.
