@@ -403,6 +403,27 @@ export declare class NativeCircuitBreaker {
    * built and the answer is `-1 - retryAfter` (seconds), at most -1.
    */
   tryAcquire(): number
+  /**
+   * Shared through Redis: `tryAcquire` when the mirror can answer (a
+   * permit id, or `-1 - retryAfter`), else 0: ask with `tryAcquireAsync`.
+   */
+  tryAcquireNow(): number
+  /**
+   * `tryAcquire` awaiting the round trip a shared breaker needs at its
+   * half-open edge (never blocking the JavaScript thread).
+   */
+  tryAcquireAsync(): Promise<number>
+  /**
+   * Shared through Redis: `record` when it needs no round trip (0 no
+   * change, 1 open, 2 half-open, 3 closed), else 4: the permit is kept;
+   * report it with `recordAsync`.
+   */
+  recordNow(id: number, outcome: number): number
+  /**
+   * `record` awaiting a shared breaker's round trip: resolves to the
+   * state the report moved the breaker to, or null.
+   */
+  recordAsync(id: number, outcome: number): Promise<string | null>
   /** Whether permit `id` is a half-open probe. */
   isProbe(id: number): boolean
   /**
@@ -434,6 +455,8 @@ export declare class NativeCircuitBreaker {
   get state(): string
   /** The breaker's name. */
   get name(): string
+  /** Whether the state is shared through Redis. */
+  get shared(): boolean
   /**
    * The message of this breaker's `CIRCUIT_OPEN` error (the JavaScript
    * side builds rejections itself, with the core's words).

@@ -96,6 +96,7 @@ class CircuitBreaker extends EventEmitter {
   // no failure, so it says so at once if it ever will.
   #fast = -1;
   #eligible = false;
+  #shared = false;
   #admitted = 0;
   #succeeded = 0;
   // What BreakerPermit reports through, so that its reports refresh the fast path too.
@@ -153,6 +154,7 @@ class CircuitBreaker extends EventEmitter {
     };
     this.#fast = nat.fastGeneration;
     this.#eligible = this.#fast >= 0;
+    this.#shared = nat.shared;
     this.#openMessage = this.#native.openMessage;
   }
 
@@ -190,7 +192,15 @@ class CircuitBreaker extends EventEmitter {
     let gen = this.#fast;
     if (gen === -2) gen = this.#fast = this.#native.fastGeneration;
     if (gen >= 0) return this.#callFast(gen, fn, args);
-    const id = this.#native.tryAcquire();
+    let id;
+    if (this.#shared) {
+      // Shared through Redis: the mirror answers at once, except at the half-open edge, where the
+      // round trip is awaited (never made on this thread).
+      id = this.#native.tryAcquireNow();
+      if (id === 0) id = await this.#native.tryAcquireAsync();
+    } else {
+      id = this.#native.tryAcquire();
+    }
     if (id < 0) {
       const err = this.#rejection(-1 - id);
       this.emit('reject', err);
@@ -202,7 +212,8 @@ class CircuitBreaker extends EventEmitter {
       result = await (this.#timeoutMs === null ? pending : withTimeout(pending, this.#timeoutMs));
     } catch (err) {
       const failure = this.#counts(err);
-      this.#port.record(id, failure ? FAILURE : SUCCESS);
+      if (this.#shared) await this.#recordShared(id, failure ? FAILURE : SUCCESS);
+      else this.#port.record(id, failure ? FAILURE : SUCCESS);
       if (err?.code === 'ETIMEDOUT') {
         // opossum's way: the action reads the controller's signal, which a timeout aborts.
         this.#abortController?.abort(err);
@@ -211,14 +222,17 @@ class CircuitBreaker extends EventEmitter {
       this.emit(failure ? 'failure' : 'success', failure ? err : undefined);
       return this.#fail(args, err);
     }
-    if (this.#resultIsFailure !== null && this.#resultIsFailure(result)) {
-      this.#port.record(id, FAILURE);
-      this.emit('failure', result);
-    } else {
-      this.#port.record(id, SUCCESS);
-      this.emit('success', result);
-    }
+    const failed = this.#resultIsFailure !== null && this.#resultIsFailure(result);
+    if (this.#shared) await this.#recordShared(id, failed ? FAILURE : SUCCESS);
+    else this.#port.record(id, failed ? FAILURE : SUCCESS);
+    this.emit(failed ? 'failure' : 'success', result);
     return result;
+  }
+
+  // A shared breaker's report: at once when it needs no round trip (a success in the closed
+  // state), else a Promise of Redis's answer (a failure, a probe's outcome).
+  #recordShared(id, outcome) {
+    return this.#native.recordNow(id, outcome) === 4 ? this.#native.recordAsync(id, outcome) : null;
   }
 
   // `call` admitted here in generation `gen` (closed, no failure in a row: no call timing either,

@@ -64,3 +64,40 @@ test('a breaker takes a store or a clock, not both', async (t) => {
   assert.equal(local.stats().mode, 'local');
   await local.sync();
 });
+
+test('with Redis frozen, a shared call awaits its report without blocking the event loop', async (t) => {
+  const redis = await harness.redisOrSkip(t);
+  if (!redis) return;
+  const clock = new ManualClock(T0);
+  const store = new Store(redis.url, { timeoutMs: 600, prefix: harness.uniquePrefix('brk') }, clock);
+  const b = new CircuitBreaker({ name: 'frozen', failMax: 3, syncInterval: 3600, store });
+  const boom = async () => {
+    throw new Error('down');
+  };
+  assert.equal(await b.call(async () => 7), 7);
+  await assert.rejects(b.call(boom), /down/);
+  assert.equal(b.stats().consecutiveFailures, 1);
+  redis.pause();
+  try {
+    let worst = 0;
+    let last = Date.now();
+    const ticker = setInterval(() => {
+      const now = Date.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 10);
+    const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    await pause(30);
+    const started = Date.now();
+    await assert.rejects(b.call(boom), /down/);
+    const waited = Date.now() - started;
+    // Let the ticker run once more: a blocked thread shows as one long gap.
+    await pause(30);
+    clearInterval(ticker);
+    assert.equal(b.stats().mode, 'fallback');
+    assert.ok(waited < 2000, `waited ${waited} ms`);
+    assert.ok(worst < 300, `the event loop stalled for ${worst} ms`);
+  } finally {
+    redis.resume();
+  }
+});

@@ -215,11 +215,42 @@ impl NativeCircuitBreaker {
     }
 
     fn keep(&self, permit: CorePermit) -> f64 {
-        let mut p = self.permits.lock().unwrap_or_else(|e| e.into_inner());
-        p.next += 1;
-        let id = p.next;
-        p.open.insert(id, permit);
-        id as f64
+        keep(&self.permits, permit)
+    }
+
+    fn take(&self, id: f64) -> Option<CorePermit> {
+        self.permits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .open
+            .remove(&(id as u64))
+    }
+}
+
+/// Keeps a permit under a new id.
+fn keep(permits: &Mutex<Permits>, permit: CorePermit) -> f64 {
+    let mut p = permits.lock().unwrap_or_else(|e| e.into_inner());
+    p.next += 1;
+    let id = p.next;
+    p.open.insert(id, permit);
+    id as f64
+}
+
+fn outcome_of(code: u32) -> Outcome {
+    match code {
+        0 => Outcome::Success,
+        1 => Outcome::Failure,
+        _ => Outcome::Ignored,
+    }
+}
+
+/// 0 no change, 1 open, 2 half-open, 3 closed.
+fn state_code(to: Option<BreakerState>) -> u32 {
+    match to {
+        None => 0,
+        Some(BreakerState::Open) => 1,
+        Some(BreakerState::HalfOpen) => 2,
+        Some(BreakerState::Closed) => 3,
     }
 }
 
@@ -333,6 +364,83 @@ impl NativeCircuitBreaker {
         id
     }
 
+    /// Shared through Redis: `tryAcquire` when the mirror can answer (a
+    /// permit id, or `-1 - retryAfter`), else 0: ask with `tryAcquireAsync`.
+    #[napi]
+    pub fn try_acquire_now(&self, env: &Env) -> f64 {
+        let id = match self.inner.try_acquire_now() {
+            Some(Ok(p)) => self.keep(p),
+            Some(Err(r)) => -1.0 - r.retry_after,
+            None => 0.0,
+        };
+        self.flush(env);
+        id
+    }
+
+    /// `tryAcquire` awaiting the round trip a shared breaker needs at its
+    /// half-open edge (never blocking the JavaScript thread).
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn try_acquire_async<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, f64>> {
+        let b = self.inner.clone();
+        let permits = Arc::clone(&self.permits);
+        errors::promise(
+            env,
+            async move {
+                Ok(match b.try_acquire_async().await {
+                    Ok(p) => keep(&permits, p),
+                    Err(r) => -1.0 - r.retry_after,
+                })
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Shared through Redis: `record` when it needs no round trip (0 no
+    /// change, 1 open, 2 half-open, 3 closed), else 4: the permit is kept;
+    /// report it with `recordAsync`.
+    #[napi]
+    pub fn record_now(&self, env: &Env, id: f64, outcome: u32) -> u32 {
+        let Some(permit) = self.take(id) else {
+            return 0;
+        };
+        let code = match permit.record_now(outcome_of(outcome)) {
+            Ok(to) => state_code(to),
+            Err(permit) => {
+                self.permits
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .open
+                    .insert(id as u64, permit);
+                4
+            }
+        };
+        self.flush(env);
+        code
+    }
+
+    /// `record` awaiting a shared breaker's round trip: resolves to the
+    /// state the report moved the breaker to, or null.
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn record_async<'env>(
+        &self,
+        env: &'env Env,
+        id: f64,
+        outcome: u32,
+    ) -> Result<PromiseRaw<'env, Option<&'static str>>> {
+        let permit = self.take(id);
+        let outcome = outcome_of(outcome);
+        errors::promise(
+            env,
+            async move {
+                Ok(match permit {
+                    Some(p) => p.record_async(outcome).await.map(BreakerState::as_str),
+                    None => None,
+                })
+            },
+            |_, v| Ok(v),
+        )
+    }
+
     /// Whether permit `id` is a half-open probe.
     #[napi]
     pub fn is_probe(&self, id: f64) -> bool {
@@ -345,16 +453,8 @@ impl NativeCircuitBreaker {
     /// (or an unknown one) does nothing.
     #[napi]
     pub fn record(&self, env: &Env, id: f64, outcome: u32) -> Option<&'static str> {
-        let permit = {
-            let mut p = self.permits.lock().unwrap_or_else(|e| e.into_inner());
-            p.open.remove(&(id as u64))?
-        };
-        let outcome = match outcome {
-            0 => Outcome::Success,
-            1 => Outcome::Failure,
-            _ => Outcome::Ignored,
-        };
-        let to = permit.record(outcome).map(BreakerState::as_str);
+        let permit = self.take(id)?;
+        let to = permit.record(outcome_of(outcome)).map(BreakerState::as_str);
         self.flush(env);
         to
     }
@@ -390,11 +490,7 @@ impl NativeCircuitBreaker {
         successes: f64,
     ) -> Option<&'static str> {
         self.add_admitted(calls, successes);
-        let outcome = match outcome {
-            0 => Outcome::Success,
-            1 => Outcome::Failure,
-            _ => Outcome::Ignored,
-        };
+        let outcome = outcome_of(outcome);
         let to = self
             .inner
             .record_admitted(generation.max(0.0) as u64, outcome)
@@ -413,6 +509,12 @@ impl NativeCircuitBreaker {
     #[napi(getter)]
     pub fn name(&self) -> String {
         self.inner.options().name.clone()
+    }
+
+    /// Whether the state is shared through Redis.
+    #[napi(getter)]
+    pub fn shared(&self) -> bool {
+        self.inner.stats().mode != "local"
     }
 
     /// The message of this breaker's `CIRCUIT_OPEN` error (the JavaScript

@@ -41,11 +41,7 @@ impl BreakerPermit {
 
     /// Reports from async code: an awaitable of the new state (or None).
     fn report_async<'py>(&self, py: Python<'py>, outcome: Outcome) -> PyResult<Bound<'py, PyAny>> {
-        let permit = self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let permit = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
         aio::into_awaitable(py, async move {
             Ok(match permit {
                 Some(p) => p.record_async(outcome).await.map(BreakerState::as_str),

@@ -673,7 +673,9 @@ impl CircuitBreaker {
     /// when the breaker is shared and the call needs Redis (the half-open
     /// edge), the round trip is awaited instead of blocking the thread.
     pub async fn acquire_async(&self) -> Result<Permit> {
-        self.try_acquire_async().await.map_err(Rejection::into_error)
+        self.try_acquire_async()
+            .await
+            .map_err(Rejection::into_error)
     }
 
     /// [`CircuitBreaker::try_acquire`] for async code (see
@@ -692,6 +694,37 @@ impl CircuitBreaker {
             };
         }
         self.try_acquire()
+    }
+
+    /// The answer when it needs no I/O (always, unless the breaker is shared
+    /// and at its half-open edge or in half-open), else `None`: ask with
+    /// [`CircuitBreaker::try_acquire_async`]. For a caller on a thread that
+    /// must not block and would rather not await every call.
+    pub fn try_acquire_now(&self) -> Option<std::result::Result<Permit, Rejection>> {
+        let now = self.inner.clock.now_micros();
+        match self.live_shared() {
+            Some(sh) => self.shared_admit(sh, now).ok(),
+            None => Some(self.try_acquire()),
+        }
+    }
+
+    /// Whether reporting `outcome` for `permit` now would be a round trip
+    /// (a shared breaker's failure or probe outcome in the current
+    /// generation).
+    fn needs_redis(&self, permit: &Permit, outcome: Outcome) -> bool {
+        if !permit.shared || self.live_shared().is_none() || outcome == Outcome::Ignored {
+            return false;
+        }
+        if permit.probe || outcome == Outcome::Failure {
+            return permit.generation == self.inner.core.lock().generation;
+        }
+        // A success past call_timeout is a failure.
+        let now = self.inner.clock.now_micros();
+        self.inner
+            .options
+            .call_timeout
+            .is_some_and(|t| now.saturating_sub(permit.started) > micros(t))
+            && permit.generation == self.inner.core.lock().generation
     }
 
     /// The shared part, when Redis is being followed (not degraded).
@@ -1631,6 +1664,24 @@ impl Permit {
     pub async fn record_async(mut self, outcome: Outcome) -> Option<BreakerState> {
         let inner = self.breaker.take()?;
         CircuitBreaker { inner }.record_async(&self, outcome).await
+    }
+
+    /// Reports at once when that needs no round trip (`Ok`: the state the
+    /// report moved the breaker to, if any); `Err(self)` when it would be
+    /// one (a shared breaker's failure or probe outcome): report it with
+    /// [`Permit::record_async`].
+    pub fn record_now(self, outcome: Outcome) -> std::result::Result<Option<BreakerState>, Self> {
+        let remote = self.breaker.as_ref().is_some_and(|inner| {
+            CircuitBreaker {
+                inner: Arc::clone(inner),
+            }
+            .needs_redis(&self, outcome)
+        });
+        if remote {
+            Err(self)
+        } else {
+            Ok(self.record(outcome))
+        }
     }
 
     /// Reports a success.
