@@ -193,30 +193,25 @@ class CircuitBreaker:
     async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Awaits ``fn(*args, **kwargs)`` through the breaker (cancelled at ``call_timeout``)."""
         core = self._core
-        if not self._shared:
-            permit = core.acquire()
-            try:
-                if self._call_timeout is None:
-                    result = await fn(*args, **kwargs)
-                else:
-                    result = await asyncio.wait_for(fn(*args, **kwargs), self._call_timeout)
-            except BaseException as exc:
-                core.report_error(permit, exc)
-                raise
-            core.report_result(permit, result)
-            return result
-        # Shared through Redis: the round trips (the half-open edge, a failure, a probe's outcome)
+        # Shared through Redis, the round trips (the half-open edge, a failure, a probe's outcome)
         # are awaited, never made on the event loop's thread.
-        permit = await core.acquire_async()
+        shared = self._shared
+        permit = await core.acquire_async() if shared else core.acquire()
         try:
             if self._call_timeout is None:
                 result = await fn(*args, **kwargs)
             else:
                 result = await asyncio.wait_for(fn(*args, **kwargs), self._call_timeout)
         except BaseException as exc:
-            await core.areport_error(permit, exc)
+            if shared:
+                await core.areport_error(permit, exc)
+            else:
+                core.report_error(permit, exc)
             raise
-        await core.areport_result(permit, result)
+        if shared:
+            await core.areport_result(permit, result)
+        else:
+            core.report_result(permit, result)
         return result
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:

@@ -253,10 +253,17 @@ impl Shared {
         format!("{}:{id}", self.token_base)
     }
 
-    fn argv(&self, extra: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    /// One script call, ready to run on the engine's runtime.
+    fn request(
+        &self,
+        script: &'static Script,
+        extra: Vec<Vec<u8>>,
+    ) -> impl std::future::Future<Output = Result<Reply>> + Send + 'static {
         let mut args = self.args.clone();
         args.extend(extra);
-        args
+        let store = Arc::clone(&self.store);
+        let keys = self.keys.clone();
+        async move { store.eval(script, &keys, &args).await }
     }
 
     /// One script call, from async code.
@@ -265,12 +272,7 @@ impl Shared {
         script: &'static Script,
         extra: Vec<Vec<u8>>,
     ) -> Result<Snapshot> {
-        let args = self.argv(extra);
-        let store = Arc::clone(&self.store);
-        let keys = self.keys.clone();
-        let reply =
-            crate::runtime::run(async move { store.eval(script, &keys, &args).await }).await??;
-        Snapshot::parse(reply)
+        Snapshot::parse(crate::runtime::run(self.request(script, extra)).await??)
     }
 
     /// One script call, blocking the calling thread (at most the store's
@@ -280,12 +282,7 @@ impl Shared {
         script: &'static Script,
         extra: Vec<Vec<u8>>,
     ) -> Result<Snapshot> {
-        let args = self.argv(extra);
-        let store = Arc::clone(&self.store);
-        let keys = self.keys.clone();
-        let reply =
-            crate::runtime::block_on(async move { store.eval(script, &keys, &args).await })??;
-        Snapshot::parse(reply)
+        Snapshot::parse(crate::runtime::block_on(self.request(script, extra))??)
     }
 
     pub(super) fn report_args(batch: &Batch, token: Option<String>) -> Vec<Vec<u8>> {
