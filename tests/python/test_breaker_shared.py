@@ -297,3 +297,51 @@ def test_async_calls_await_their_round_trips_without_blocking_the_loop(
     finally:
         fresh_redis_server.resume()
     assert worst < 0.3, f"the event loop stalled for {worst:.3f} s"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_worker_listens_for_broadcasts_of_its_own(redis_server: redis_harness.RedisServer) -> None:
+    """gunicorn's pre-fork model: the breaker is made in the parent, used in a forked child. The
+    child starts its own subscriber (its parent's thread did not survive the fork) and hears a trip
+    made elsewhere, with no periodic re-read to help (sync_interval of an hour)."""
+    import warnings
+
+    prefix = f"forked-{time.monotonic_ns()}:"
+    clock = ManualClock(T0)
+    b = CircuitBreaker(
+        "forked",
+        fail_max=1,
+        store=Store(redis_server.url, timeout=2.0, prefix=prefix, clock=clock),
+        sync_interval=3600,
+    )
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the worker
+        code = 1
+        try:
+            clock.advance(3601)  # its periodic work is due: the next call starts it
+            permit = b.try_acquire()
+            assert permit is not None
+            permit.success()
+            time.sleep(0.5)  # subscribed by now
+            os.write(to_parent_w, b"r")
+            os.read(to_child_r, 1)
+            deadline = time.monotonic() + 5
+            while b.state != "open" and time.monotonic() < deadline:
+                time.sleep(0.005)
+            code = 0 if b.state == "open" else 2
+        finally:
+            os._exit(code)
+    os.read(to_parent_r, 1)
+    other = CircuitBreaker(
+        "forked",
+        fail_max=1,
+        store=Store(redis_server.url, timeout=2.0, prefix=prefix, clock=ManualClock(T0 + 3601)),
+    )
+    assert other.acquire().failure() == "open"
+    os.write(to_child_w, b"g")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the forked worker never heard of the trip"

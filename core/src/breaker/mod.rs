@@ -1298,6 +1298,9 @@ impl CircuitBreaker {
         if sh.syncing.swap(true, Ordering::AcqRel) {
             return;
         }
+        if let Some(sub) = sh.subscription.lock().as_ref() {
+            sub.keep_listening();
+        }
         let me = self.clone();
         let started = crate::runtime::detach(async move {
             let outcome = me.sync_async().await;

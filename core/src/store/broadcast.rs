@@ -88,21 +88,7 @@ impl Hub {
         let list = st.channels.entry(channel.clone()).or_default();
         let first = list.is_empty();
         list.push((id, handler));
-        let generation = crate::runtime::generation();
-        let alive = st
-            .task
-            .as_ref()
-            .is_some_and(|(g, tx)| *g == generation && !tx.is_closed());
-        if !alive {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let hub = Arc::clone(self);
-            if crate::runtime::detach(async move { hub.run(rx).await }).is_ok() {
-                st.task = Some((generation, tx));
-            } else {
-                st.task = None;
-            }
-            // The new task subscribes to every registered channel itself.
-        } else if first {
+        if !self.start_if_needed(&mut st) && first {
             if let Some((_, tx)) = &st.task {
                 let _ = tx.send(Cmd::Subscribe(channel.clone()));
             }
@@ -112,6 +98,27 @@ impl Hub {
             channel,
             id,
         }
+    }
+
+    /// Starts the subscriber task unless this process already runs one (a
+    /// forked child runs none: its parent's thread did not survive the
+    /// fork). A new task subscribes to every registered channel itself.
+    /// Whether it started one.
+    fn start_if_needed(self: &Arc<Self>, st: &mut State) -> bool {
+        let generation = crate::runtime::generation();
+        let alive = st
+            .task
+            .as_ref()
+            .is_some_and(|(g, tx)| *g == generation && !tx.is_closed());
+        if alive {
+            return false;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let hub = Arc::clone(self);
+        st.task = crate::runtime::detach(async move { hub.run(rx).await })
+            .is_ok()
+            .then_some((generation, tx));
+        true
     }
 
     fn remove(&self, channel: &str, id: u64) {
@@ -266,6 +273,14 @@ impl Subscription {
         tokio::time::timeout(limit, rx.wait_for(move |set| set.contains(&channel)))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Makes sure this process listens: a forked child whose subscription
+    /// was made by its parent starts its own subscriber here (components
+    /// call this from their periodic work).
+    pub fn keep_listening(&self) {
+        let mut st = self.hub.state.lock();
+        self.hub.start_if_needed(&mut st);
     }
 
     /// The full channel name (prefix included).
