@@ -27,6 +27,8 @@
 //!   still get its outcome, new callers start afresh.
 
 pub mod cache;
+pub mod lease;
+pub mod shared;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
