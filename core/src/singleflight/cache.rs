@@ -245,6 +245,21 @@ pub enum Source {
     StaleIfError,
 }
 
+impl Source {
+    /// The stable name bindings report (`"hit"`, `"computed"`, `"shared"`,
+    /// `"stale_while_revalidate"`, `"stale_if_error"`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Computed => "computed",
+            Self::Shared => "shared",
+            Self::StaleWhileRevalidate => "stale_while_revalidate",
+            Self::StaleIfError => "stale_if_error",
+        }
+    }
+}
+
 /// A cache's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer<V> {

@@ -669,14 +669,24 @@ impl SharedCache {
         })
     }
 
-    /// Removes `key`'s value from the store (the next caller computes it).
-    pub fn invalidate(&self, key: &str) -> Result<()> {
+    fn invalidation(&self, key: &str) -> Result<Invalidate> {
         let name = self.name(key);
         check_name(&name)?;
         self.inner.flights.forget(&name);
-        self.tier().leases.store().run(Invalidate {
+        Ok(Invalidate {
             key: [Self::entry_key(&name)],
         })
+    }
+
+    /// Removes `key`'s value from the store (the next caller computes it).
+    pub fn invalidate(&self, key: &str) -> Result<()> {
+        self.tier().leases.store().run(self.invalidation(key)?)
+    }
+
+    /// Async [`SharedCache::invalidate`].
+    pub async fn invalidate_async(&self, key: &str) -> Result<()> {
+        let d = self.invalidation(key)?;
+        self.tier().leases.store().run_async(d).await
     }
 }
 
@@ -709,6 +719,23 @@ impl Decision for Invalidate {
         txn.remove(&self.key[0]);
         Ok(())
     }
+}
+
+/// The error the callers waiting for a computation get when it failed in
+/// another language's code: it names the failure's type only (`type_name`,
+/// letters, digits and `_ .` kept, at most 64), never its text, which may
+/// hold values.
+#[must_use]
+pub fn computation_failed(type_name: &str) -> Error {
+    let name: String = type_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+        .take(64)
+        .collect();
+    err!(
+        Internal,
+        "the computation of this key failed in another caller ({name})"
+    )
 }
 
 /// A caller's turn to compute a key. [`Fill::finish`] stores the outcome
