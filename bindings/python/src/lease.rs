@@ -20,7 +20,8 @@ pub struct Leases {
 
 /// A held lease: ``fence`` (its fencing token), ``extend``, ``release``,
 /// and optional background renewal at a third of its ttl. Garbage-collected
-/// unreleased, it is released in the background.
+/// unreleased, its renewal stops and the lease is left to expire (so another
+/// object with the same owner id can still release it).
 #[pyclass(frozen, module = "bastion._native")]
 pub struct Lease {
     guard: Mutex<Option<LeaseGuard>>,
@@ -34,6 +35,19 @@ impl Lease {
             .unwrap_or_else(|p| p.into_inner())
             .as_mut()
             .map(f)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let g = self
+            .guard
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(g) = g {
+            g.leave();
+        }
     }
 }
 

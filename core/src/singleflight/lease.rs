@@ -891,6 +891,13 @@ impl LeaseGuard {
         leases.release_async(&name, &owner, self.grant.fence).await
     }
 
+    /// Stops renewal and leaves the lease to expire at its time (a holder
+    /// that lets go without releasing, as python-redis-lock's locks do when
+    /// their object is garbage-collected).
+    pub fn leave(self) {
+        drop(self.disarm());
+    }
+
     /// Stops renewal without releasing (the fenced fill releases in its own
     /// script).
     pub(crate) fn disarm(mut self) -> (String, String, u64) {
