@@ -388,23 +388,58 @@ impl Decision for InspectD {
     }
 }
 
+/// What the waiters of one key in this process share: the notifier, and the
+/// last value a fill published with its wake-up (numbered, so a waiter only
+/// takes one published after it started waiting).
+pub(crate) struct Slot {
+    notify: Notify,
+    inline: Mutex<(u64, Option<Arc<[u8]>>)>,
+}
+
+impl Slot {
+    /// The notifier to wait on (enable a `notified()` before looking).
+    pub(crate) fn notify(&self) -> &Notify {
+        &self.notify
+    }
+
+    fn wake(&self, inline: Option<&[u8]>) {
+        if let Some(v) = inline {
+            let mut i = self.inline.lock();
+            i.0 += 1;
+            i.1 = Some(Arc::from(v));
+        }
+        self.notify.notify_waiters();
+    }
+}
+
 /// The waiters of one process, by lease key: woken by a release broadcast
 /// (Redis) or directly (memory, and this process's own releases).
 #[derive(Default)]
 struct Waiters {
-    by_key: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
+    by_key: Mutex<HashMap<String, (Arc<Slot>, usize)>>,
 }
 
 impl Waiters {
-    fn wake(&self, key: &str) {
-        if let Some((n, _)) = self.by_key.lock().get(key) {
-            n.notify_waiters();
+    fn wake(&self, key: &str, inline: Option<&[u8]>) {
+        if let Some((slot, _)) = self.by_key.lock().get(key) {
+            slot.wake(inline);
         }
     }
 
     fn wake_all(&self) {
-        for (n, _) in self.by_key.lock().values() {
-            n.notify_waiters();
+        for (slot, _) in self.by_key.lock().values() {
+            slot.wake(None);
+        }
+    }
+
+    /// A broadcast: `<lease key>` alone, or `<lease key>\n<value blob>`.
+    fn on_message(&self, m: &[u8]) {
+        let (key, inline) = match m.iter().position(|&b| b == b'\n') {
+            Some(i) => (&m[..i], Some(&m[i + 1..])),
+            None => (m, None),
+        };
+        if let Ok(key) = std::str::from_utf8(key) {
+            self.wake(key, inline);
         }
     }
 }
@@ -413,13 +448,33 @@ impl Waiters {
 pub(crate) struct Watch {
     waiters: Arc<Waiters>,
     key: String,
-    notify: Arc<Notify>,
+    slot: Arc<Slot>,
 }
 
 impl Watch {
     /// The notifier to wait on (enable a `notified()` before looking).
     pub(crate) fn notify(&self) -> &Notify {
-        &self.notify
+        &self.slot.notify
+    }
+
+    /// The shared slot (to wait on while the watch may be replaced).
+    pub(crate) fn slot(&self) -> Arc<Slot> {
+        Arc::clone(&self.slot)
+    }
+
+    /// The number of the last published value, to pass to [`Watch::published_since`].
+    pub(crate) fn mark(&self) -> u64 {
+        self.slot.inline.lock().0
+    }
+
+    /// The value a fill published with its wake-up after `mark`, if any.
+    pub(crate) fn published_since(&self, mark: u64) -> Option<Arc<[u8]>> {
+        let i = self.slot.inline.lock();
+        if i.0 > mark {
+            i.1.clone()
+        } else {
+            None
+        }
     }
 }
 
@@ -496,24 +551,30 @@ impl Leases {
     /// release between the look and the wait is not missed.
     pub(crate) fn watch(&self, key: &str) -> Watch {
         self.subscribe();
-        let notify = {
+        let slot = {
             let mut map = self.inner.waiters.by_key.lock();
-            let e = map
-                .entry(key.to_owned())
-                .or_insert_with(|| (Arc::new(Notify::new()), 0));
+            let e = map.entry(key.to_owned()).or_insert_with(|| {
+                (
+                    Arc::new(Slot {
+                        notify: Notify::new(),
+                        inline: Mutex::new((0, None)),
+                    }),
+                    0,
+                )
+            });
             e.1 += 1;
             Arc::clone(&e.0)
         };
         Watch {
             waiters: Arc::clone(&self.inner.waiters),
             key: key.to_owned(),
-            notify,
+            slot,
         }
     }
 
     /// Wakes this process's waiters of `key` (after a local release).
     pub(crate) fn wake(&self, key: &str) {
-        self.inner.waiters.wake(key);
+        self.inner.waiters.wake(key, None);
     }
 
     fn subscribe(&self) {
@@ -532,11 +593,7 @@ impl Leases {
                     return;
                 };
                 match n {
-                    crate::store::Notice::Message(m) => {
-                        if let Ok(key) = std::str::from_utf8(m) {
-                            w.wake(key);
-                        }
-                    }
+                    crate::store::Notice::Message(m) => w.on_message(m),
                     crate::store::Notice::Resync => w.wake_all(),
                 }
             }),
@@ -599,7 +656,7 @@ impl Leases {
         let watch = self.watch(&key);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let notified = watch.notify.notified();
+            let notified = watch.notify().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let held = match self

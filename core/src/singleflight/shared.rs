@@ -216,6 +216,8 @@ struct FillD {
     delta: i64,
     keep_after: i64,
     channel: String,
+    /// The value's blob for the waiters (empty: none).
+    inline: Vec<u8>,
 }
 
 impl Decision for FillD {
@@ -248,6 +250,7 @@ impl Decision for FillD {
             self.keep_after.to_string().into_bytes(),
             self.channel.as_bytes().to_vec(),
             self.keys[2].as_bytes().to_vec(),
+            self.inline.clone(),
         ]
     }
     fn parse(&self, reply: Reply) -> Result<(bool, bool)> {
@@ -620,12 +623,26 @@ impl SharedCache {
         let lkey = lease_key(&name);
         let deadline = tokio::time::Instant::now() + self.inner.options.wait_timeout;
         let mut first = true;
+        let mut watch = tier.leases.watch(&lkey);
+        let mut mark = watch.mark();
         loop {
-            let watch = tier.leases.watch(&lkey);
-            let notified = watch.notify().notified();
+            let slot = watch.slot();
+            let notified = slot.notify().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if !first {
+                // A fill publishes its value with the wake-up: no read back.
+                if let Some(blob) = watch.published_since(mark) {
+                    if let Some(value) = unblob(&blob) {
+                        let e = Stored {
+                            value,
+                            expires: 0,
+                            delta: 0,
+                        };
+                        leader.complete(Ok(e.clone()));
+                        return Ok(hit(e, Source::Shared));
+                    }
+                }
                 let (now, found) = self.lookup(&mut tier, &name).await?;
                 if let Some(e) = found.filter(|e| e.expires > now) {
                     leader.complete(Ok(e.clone()));
@@ -633,7 +650,17 @@ impl SharedCache {
                 }
             }
             first = false;
-            let held = match self.try_lease(&mut tier, &name, &owner).await? {
+            mark = watch.mark();
+            let was_local = tier.local;
+            let acquired = self.try_lease(&mut tier, &name, &owner).await?;
+            if tier.local != was_local {
+                // Fell back to the in-process tier: watch its wake-ups instead.
+                watch = tier.leases.watch(&lkey);
+                mark = watch.mark();
+                first = true;
+                continue;
+            }
+            let held = match acquired {
                 Acquired::Granted(g) => {
                     let guard = tier.leases.guard(&name, &owner, g, ttl);
                     // The triple check: a fill that landed just before the grant.
@@ -687,6 +714,35 @@ impl SharedCache {
     pub async fn invalidate_async(&self, key: &str) -> Result<()> {
         let d = self.invalidation(key)?;
         self.tier().leases.store().run_async(d).await
+    }
+}
+
+/// The largest value published with a fill's wake-up (larger ones are read
+/// back by the waiters).
+const INLINE_MAX: usize = 64 << 10;
+
+/// A value as published to the waiters: `v` and its bytes, or `n` for a kept
+/// "nothing found".
+fn blob(value: Option<&Vec<u8>>) -> Vec<u8> {
+    match value {
+        Some(v) if v.len() <= INLINE_MAX => {
+            let mut b = Vec::with_capacity(v.len() + 1);
+            b.push(b'v');
+            b.extend_from_slice(v);
+            b
+        }
+        Some(_) => Vec::new(),
+        None => b"n".to_vec(),
+    }
+}
+
+/// The value of a published blob (`None`: not one).
+#[allow(clippy::option_option)]
+fn unblob(b: &[u8]) -> Option<Option<Vec<u8>>> {
+    match b.split_first() {
+        Some((b'v', v)) => Some(Some(v.to_vec())),
+        Some((b'n', [])) => Some(None),
+        _ => None,
     }
 }
 
@@ -820,6 +876,11 @@ impl Fill {
                 delta,
                 keep_after: o.cache.stale_keep(),
                 channel: self.tier.leases.channel().to_owned(),
+                inline: if mode == Mode::Keep {
+                    blob(value.as_ref())
+                } else {
+                    Vec::new()
+                },
             };
             match self.tier.leases.store().run_async(d).await {
                 Ok((written, _)) => {

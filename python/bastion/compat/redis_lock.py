@@ -10,7 +10,8 @@ subclasses, as there; also :class:`bastion.exceptions.BastionError`).
 
 ``redis_client`` may be a redis-py client (its host, port, db and credentials are used to open a
 :class:`bastion.Store`), a ``redis://`` / ``redis+cluster://`` URL, or a :class:`bastion.Store`
-(the memory store works too, for one process).
+(the memory store works too, for one process). A store opened from a client or a URL bounds each
+round trip to 2 s.
 
 What is better, from the core's leases:
 
@@ -65,6 +66,9 @@ __all__ = [
 _UNEXPIRING_TTL = 60.0
 # A wait without a timeout is made of waits this long (the lease wait takes a bound).
 _WAIT_CHUNK = 3600.0
+# The bound on one Redis round trip of a lock opened from a client or a URL (redis-py has none by
+# default; a lock is rarely on a latency budget, but it must never hang).
+_STORE_TIMEOUT = 2.0
 
 _lock = threading.Lock()
 _leases_by_url: dict[str, _native.Leases] = {}
@@ -98,7 +102,7 @@ def _leases(client: Any) -> _native.Leases:
         url = client if isinstance(client, str) else _url_of(client)
         leases = _leases_by_url.get(url)
         if leases is None:
-            leases = _native.Leases(_native.Store(url))
+            leases = _native.Leases(_native.Store(url, timeout=_STORE_TIMEOUT))
             _leases_by_url[url] = leases
         return leases
 

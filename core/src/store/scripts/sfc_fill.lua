@@ -6,7 +6,9 @@
 -- not kept) or 'none' (the computation failed: release only); ARGV[5] value,
 -- ARGV[6] 1 for a kept "nothing found", ARGV[7] how long it is fresh (us),
 -- ARGV[8] delta (us), ARGV[9] how long it is kept after that (us);
--- ARGV[10] channel ('' none), ARGV[11] payload.
+-- ARGV[10] channel ('' none), ARGV[11] payload (the lease key), ARGV[12] the
+-- value's blob for the waiters ('' none), added to the payload only when the
+-- value was written (they then need not read it back).
 -- Returns {written (1/0), released (1/0), now}.
 local now = bastion_now()
 local fence = ARGV[3]
@@ -28,7 +30,9 @@ if lease_owned(KEYS[3], ARGV[2], fence, now) then
   redis.call('DEL', KEYS[3])
   released = 1
 end
-if written == 1 or released == 1 then
+if written == 1 and ARGV[12] ~= '' then
+  lease_publish(ARGV[10], ARGV[11] .. '\n' .. ARGV[12])
+elseif written == 1 or released == 1 then
   lease_publish(ARGV[10], ARGV[11])
 end
 return {written, released, now}
