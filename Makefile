@@ -111,6 +111,7 @@ bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by si
 	node bench/ratelimit_bench.mjs
 	$(PY) bench/breaker_bench.py
 	node bench/breaker_bench.mjs
+	$(PY) bench/lock_bench.py
 	$(PY) bench/report.py
 
 .PHONY: fmt

@@ -482,6 +482,45 @@ export declare class NativeCircuitBreaker {
 }
 
 /**
+ * The cache tier shared through a store (use `SharedCache` from the
+ * package, which adds `get(key, fn)` and serialization).
+ */
+export declare class NativeSharedCache {
+  constructor(store?: Store | null, options?: SharedCacheOptions | null, onEvent?: ((event: Record<string, string>) => void) | null)
+  /**
+   * Resolves to the value of `key` from the store, or to this caller's
+   * turn to compute it (while another caller of any process computes, it
+   * waits).
+   */
+  begin(key: string): Promise<CacheStep>
+  /**
+   * Stores the computed `value` (`null`: nothing found) while the
+   * computation's fence is the key's latest, and hands it to the callers
+   * waiting.
+   */
+  finish(fill: number, value: Buffer | null): Promise<CacheStep>
+  /**
+   * The computation threw (`errorName` is its name): nothing is stored,
+   * the lease is released. Resolves to a stale value when stale-if-error
+   * allows one, else `null`.
+   */
+  fail(fill: number, errorName: string): Promise<CacheStep | null>
+  /** Gives a computation up without an outcome: a waiting caller takes over. */
+  abandon(fill: number): void
+  /** Removes `key`'s value (the next caller computes it). */
+  invalidate(key: string): Promise<void>
+  /**
+   * Resolves to true once this process receives the store's broadcasts
+   * (Redis; at once for memory), false after `timeoutMs`.
+   */
+  ready(timeoutMs: number): Promise<boolean>
+  /** How many callers of this process wait for `key`'s computation now. */
+  waiting(key: string): number
+  /** Counts since the cache was made. */
+  stats(): Record<string, number>
+}
+
+/**
  * The table of flights (use `SingleFlight` from the package, which adds
  * `do(key, fn)`).
  */
@@ -749,6 +788,17 @@ export interface BreakerStats {
    * unreachable: carrying on alone).
    */
   mode: string
+}
+
+/**
+ * A step of `get`: `kind` is `"value"` (with `value` and `source`) or
+ * `"compute"` (with `fill`, the number to finish).
+ */
+export interface CacheStep {
+  kind: string
+  value?: Buffer
+  source?: string
+  fill?: number
 }
 
 /**
@@ -1130,6 +1180,32 @@ export interface RevokeApiKeyOptions {
  * bound and every claim check still run on each call.
  */
 export declare function setVerifiedTokenCacheSize(size: number): number
+
+/** Options of a `SharedCache`: durations in seconds or spans such as `"30m"`. */
+export interface SharedCacheOptions {
+  /** Keys are `namespace:key` (default `"cache"`). */
+  namespace?: string
+  /** How long a value is fresh (default 60 s). */
+  ttl?: number | string
+  /** How long a stale value is served while one caller recomputes it. */
+  staleWhileRevalidate?: number | string
+  /** How long a stale value is served when the recomputation fails. */
+  staleIfError?: number | string
+  /** How long "nothing found" (`null`/`undefined`) is kept (default: not kept). */
+  negativeTtl?: number | string
+  /** XFetch's beta (0: no early refresh; default 1). */
+  xfetchBeta?: number
+  /** Bound of the in-process tier used while Redis is down (default 10000). */
+  maxEntries?: number
+  /** The lease of a computation, renewed at a third of it (default 30 s). */
+  leaseTtl?: number | string
+  /** The longest wait for another process's computation (default 15 s). */
+  waitTimeout?: number | string
+  /** The largest value stored, in bytes (default 1 MiB). */
+  maxValueBytes?: number
+  /** Fixes XFetch's random draws (tests). */
+  seed?: number
+}
 
 /**
  * Signs `payload`, the JSON text of a claims object (kept byte for byte),

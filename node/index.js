@@ -845,6 +845,7 @@ module.exports.KeySet = nativeBinding.KeySet
 module.exports.Lockout = nativeBinding.Lockout
 module.exports.ManualClock = nativeBinding.ManualClock
 module.exports.NativeCircuitBreaker = nativeBinding.NativeCircuitBreaker
+module.exports.NativeSharedCache = nativeBinding.NativeSharedCache
 module.exports.NativeSingleFlight = nativeBinding.NativeSingleFlight
 module.exports.NativeTokenService = nativeBinding.NativeTokenService
 module.exports.Store = nativeBinding.Store

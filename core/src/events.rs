@@ -22,6 +22,8 @@ pub enum Category {
     Lockout,
     /// `[CIRCUIT]`: circuit breaker transitions.
     Circuit,
+    /// `[LOCK]`: leases and single-flight.
+    Lock,
 }
 
 impl Category {
@@ -34,6 +36,7 @@ impl Category {
             Self::Store => "[STORE]",
             Self::Lockout => "[LOCKOUT]",
             Self::Circuit => "[CIRCUIT]",
+            Self::Lock => "[LOCK]",
         }
     }
 }
@@ -102,6 +105,12 @@ pub enum Event {
         /// through.
         retry_after: Option<u64>,
     },
+    /// A lease holder found its lease gone while working (it expired or was
+    /// taken over): its fenced writes are refused from now on.
+    LeaseLost {
+        /// The component holding it (`"lease"`, `"singleflight"`).
+        component: &'static str,
+    },
 }
 
 impl Event {
@@ -119,6 +128,7 @@ impl Event {
                 [b'h', ..] => "circuit_half_open",
                 _ => "circuit_closed",
             },
+            Self::LeaseLost { .. } => "lease_lost",
         }
     }
 
@@ -130,6 +140,7 @@ impl Event {
             Self::StoreUnavailable { .. } => Category::Store,
             Self::LockedOut { .. } | Self::Unlocked { .. } => Category::Lockout,
             Self::CircuitStateChanged { .. } => Category::Circuit,
+            Self::LeaseLost { .. } => Category::Lock,
         }
     }
 
@@ -189,6 +200,7 @@ impl Event {
                 }
                 f
             }
+            Self::LeaseLost { component } => vec![("component", (*component).to_owned())],
         }
     }
 }

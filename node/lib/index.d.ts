@@ -170,6 +170,32 @@ export declare class SingleFlight {
   get inFlight(): number;
 }
 
+/** Turns values into Buffers and back (the default is JSON). */
+export interface CacheSerializer {
+  dumps(value: unknown): Buffer;
+  loads(data: Buffer): unknown;
+}
+
+export interface SharedCacheJsOptions extends import('../index').SharedCacheOptions {
+  serializer?: 'json' | CacheSerializer;
+  onEvent?: (event: Record<string, string>) => void;
+}
+
+/**
+ * A value computed once across the callers of every process sharing a Store:
+ * in-process coalescing, then a fenced lease per key, waiters woken by
+ * broadcast, freshness rules (ttl, stale-while-revalidate, stale-if-error,
+ * XFetch, negative caching), in-process fallback while Redis is down.
+ */
+export declare class SharedCache {
+  constructor(store?: import('../index').Store | null, options?: SharedCacheJsOptions);
+  get<T>(key: string, fn: () => T | Promise<T>): Promise<T | null>;
+  invalidate(key: string): Promise<void>;
+  ready(timeoutMs?: number): Promise<boolean>;
+  waiting(key: string): number;
+  stats(): Record<string, number>;
+}
+
 declare module '../index' {
   interface JwksClient {
     /**

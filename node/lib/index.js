@@ -4,7 +4,8 @@
 // password hashing under `password`, start-up checks of secrets, API keys and
 // the store-backed API key registry (`ApiKeys`), the rate limiter
 // (`RateLimiter`), account lockout (`Lockout`), the circuit breaker
-// (`CircuitBreaker`) and single-flight (`SingleFlight`).
+// (`CircuitBreaker`), single-flight (`SingleFlight`) and the cache shared
+// across processes (`SharedCache`).
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
 
@@ -18,6 +19,7 @@ const ratelimit = require('./ratelimit.js');
 const { Lockout } = require('./lockout.js');
 const { CircuitBreaker, BreakerPermit } = require('./breaker.js');
 const { SingleFlight } = require('./singleflight.js');
+const { SharedCache } = require('./cache.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -56,5 +58,6 @@ module.exports = {
   CircuitBreaker,
   BreakerPermit,
   SingleFlight,
+  SharedCache,
   password,
 };

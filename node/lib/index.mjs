@@ -33,6 +33,7 @@ export const {
   CircuitBreaker,
   BreakerPermit,
   SingleFlight,
+  SharedCache,
   password,
 } = bastion;
 

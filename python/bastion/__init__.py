@@ -29,7 +29,9 @@
   :mod:`bastion.compat.pybreaker` runs pybreaker code unchanged.
 - Single-flight: :class:`SingleFlight` (:mod:`bastion.singleflight`) lets
   concurrent callers of one key (threads or coroutines) share one
-  computation.
+  computation; :class:`Cache` (:mod:`bastion.cache`) computes a value once
+  across the processes sharing a :class:`Store`, under fenced leases
+  (:mod:`bastion.compat.redis_lock` is python-redis-lock on the same leases).
 - Client IP: :func:`client_ip` resolves the client address behind trusted
   proxies (X-Forwarded-For, Forwarded, X-Real-IP walked from the right);
   :func:`client_key` gives the rate-limit key (IPv6 grouped by a prefix).
@@ -70,6 +72,7 @@ from bastion._native import (
     validate_secret,
 )
 from bastion.breaker import BreakerPermit, CircuitBreaker
+from bastion.cache import Cache
 from bastion.exceptions import (
     AccountLockedError,
     ApiKeyError,
@@ -137,6 +140,7 @@ __all__ = [
     "ApiKeys",
     "BastionError",
     "BreakerPermit",
+    "Cache",
     "CircuitBreaker",
     "CircuitOpenError",
     "CreatedApiKey",

@@ -6,13 +6,14 @@ Hand-written and checked against the binary with ``python -m mypy.stubtest basti
 import builtins
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, final
+from typing import Any, Literal, final
 
 __all__ = [
     "ApiKeyHasher",
     "ApiKeyRecord",
     "ApiKeys",
     "BreakerPermit",
+    "CacheFill",
     "CircuitBreaker",
     "CreatedApiKey",
     "Decision",
@@ -21,12 +22,15 @@ __all__ = [
     "JwksClient",
     "Key",
     "KeySet",
+    "Lease",
+    "Leases",
     "LimitStatus",
     "Lockout",
     "LockoutState",
     "ManualClock",
     "PasswordHasher",
     "RateLimiter",
+    "SharedCache",
     "SingleFlight",
     "Store",
     "TokenPair",
@@ -187,6 +191,78 @@ class SingleFlight:
     def waiting(self, key: str) -> int: ...
     @property
     def in_flight(self) -> int: ...
+
+@final
+class Lease:
+    """A held lease (see :class:`Leases`)."""
+
+    @property
+    def fence(self) -> int: ...
+    @property
+    def lost(self) -> bool: ...
+    def start_renewal(self) -> None: ...
+    def extend(self, ttl: float | str | None = None) -> bool: ...
+    def release(self) -> bool: ...
+
+@final
+class Leases:
+    """One holder per name across the processes sharing a store, with fencing tokens; waiters
+    wake by broadcast. :mod:`bastion.compat.redis_lock` wraps it."""
+
+    def __new__(cls, store: Store) -> Leases: ...
+    def acquire(
+        self, name: str, owner: str, ttl: float | str, timeout: float | str | None = None
+    ) -> Lease | None: ...
+    def release(self, name: str, owner: str, fence: int = 0) -> bool: ...
+    def renew(self, name: str, owner: str, ttl: float | str, fence: int = 0) -> bool: ...
+    def reset(self, name: str) -> bool: ...
+    def holder(self, name: str) -> tuple[str, int, float] | None: ...
+
+@final
+class CacheFill:
+    """A caller's turn to compute a key of a :class:`SharedCache`."""
+
+    @property
+    def fence(self) -> int | None: ...
+    def finish(self, value: bytes | None) -> tuple[bytes | None, str]: ...
+    def afinish(self, value: bytes | None) -> Awaitable[tuple[bytes | None, str]]: ...
+    def fail(self, exc: BaseException) -> tuple[bytes | None, str] | None: ...
+    def afail(self, exc: BaseException) -> Awaitable[tuple[bytes | None, str] | None]: ...
+    def abandon(self) -> None: ...
+
+@final
+class SharedCache:
+    """The cache tier shared through a store; :class:`bastion.Cache` wraps it."""
+
+    def __new__(
+        cls,
+        store: Store | None = None,
+        *,
+        namespace: str = "cache",
+        ttl: float | str | None = None,
+        stale_while_revalidate: float | str | None = None,
+        stale_if_error: float | str | None = None,
+        negative_ttl: float | str | None = None,
+        xfetch_beta: float = 1.0,
+        max_entries: int = 10_000,
+        lease_ttl: float | str | None = None,
+        wait_timeout: float | str | None = None,
+        max_value_bytes: int = 1_048_576,
+        seed: int | None = None,
+        on_event: Callable[[dict[str, str]], object] | None = None,
+    ) -> SharedCache: ...
+    def begin(
+        self, key: str
+    ) -> tuple[Literal["value"], tuple[bytes | None, str]] | tuple[Literal["compute"], CacheFill]: ...
+    def abegin(
+        self, key: str
+    ) -> Awaitable[
+        tuple[Literal["value"], tuple[bytes | None, str]] | tuple[Literal["compute"], CacheFill]
+    ]: ...
+    def invalidate(self, key: str) -> None: ...
+    def ready(self, timeout: float = 5.0) -> bool: ...
+    def waiting(self, key: str) -> int: ...
+    def stats(self) -> dict[str, int]: ...
 
 @final
 class Lockout:

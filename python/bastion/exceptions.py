@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __all__ = [
     "AccountLockedError",
+    "AlreadyAcquired",
+    "AlreadyStarted",
     "ApiKeyError",
     "ApiKeyExpiredError",
     "ApiKeyRevokedError",
@@ -31,10 +33,14 @@ __all__ = [
     "InvalidNonceError",
     "InvalidSignatureError",
     "InvalidSubjectError",
+    "InvalidTimeout",
     "InvalidTokenError",
     "InvalidTokenTypeError",
     "KeyNotFoundError",
+    "LockError",
     "MissingRequiredClaimError",
+    "NotAcquired",
+    "NotExpirable",
     "PermissionDeniedError",
     "PyJWKClientConnectionError",
     "PyJWKClientError",
@@ -45,6 +51,8 @@ __all__ = [
     "StoreError",
     "StoreFullError",
     "StoreUnavailableError",
+    "TimeoutNotUsable",
+    "TimeoutTooLarge",
     "TokenAlreadyRotatedError",
     "TokenReusedError",
     "TokenRevokedError",
@@ -351,3 +359,56 @@ class CircuitOpenError(BastionError):
     def __init__(self, message: str = "circuit breaker is open", retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# ---- Locks (python-redis-lock's names, for bastion.compat.redis_lock) --------------
+
+
+class LockError(BastionError, RuntimeError):
+    """Base class of the lock errors of :mod:`bastion.compat.redis_lock` (a ``RuntimeError``, as
+    python-redis-lock's are)."""
+
+    code = "LOCK_ERROR"
+
+
+class NotAcquired(LockError):
+    """Released or extended by an owner that does not hold the lock (never acquired, expired or
+    taken over)."""
+
+    code = "NOT_ACQUIRED"
+
+
+class AlreadyAcquired(LockError):
+    """Acquired again through a lock whose owner id already holds it."""
+
+    code = "ALREADY_ACQUIRED"
+
+
+class AlreadyStarted(LockError):
+    """The lock's renewal is already running."""
+
+    code = "ALREADY_STARTED"
+
+
+class TimeoutNotUsable(LockError):
+    """A timeout was given with ``blocking=False``."""
+
+    code = "TIMEOUT_NOT_USABLE"
+
+
+class InvalidTimeout(LockError):
+    """A negative timeout."""
+
+    code = "INVALID_TIMEOUT"
+
+
+class TimeoutTooLarge(LockError):
+    """A timeout longer than the lock's expiry (without auto-renewal)."""
+
+    code = "TIMEOUT_TOO_LARGE"
+
+
+class NotExpirable(LockError):
+    """Kept for python-redis-lock's name: bastion's locks always expire, so it is never raised."""
+
+    code = "NOT_EXPIRABLE"

@@ -20,6 +20,7 @@ mod password;
 mod ratelimit;
 mod secrets;
 mod settle;
+mod shared_cache;
 mod singleflight;
 mod store;
 mod timespan;

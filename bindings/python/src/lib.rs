@@ -11,12 +11,14 @@ mod errors;
 mod events;
 mod json;
 mod jwks;
+mod lease;
 mod lifecycle;
 mod lockout;
 mod netaddr;
 mod password;
 mod ratelimit;
 mod secrets;
+mod shared_cache;
 mod singleflight;
 mod store;
 mod timespan;
@@ -38,6 +40,8 @@ mod _native {
     #[pymodule_export]
     use super::jwks::{JwksClient, KeySet};
     #[pymodule_export]
+    use super::lease::{Lease, Leases};
+    #[pymodule_export]
     use super::lifecycle::{TokenPair, TokenService};
     #[pymodule_export]
     use super::lockout::{Lockout, LockoutState};
@@ -52,6 +56,8 @@ mod _native {
     use super::ratelimit::{Decision, LimitStatus, RateLimiter};
     #[pymodule_export]
     use super::secrets::{check_signing_key_separate, validate_secret};
+    #[pymodule_export]
+    use super::shared_cache::{CacheFill, SharedCache};
     #[pymodule_export]
     use super::singleflight::{Flight, SingleFlight};
     #[pymodule_export]

@@ -104,6 +104,122 @@ impl CacheOptions {
     }
 }
 
+/// Where a value stands at a given time (the freshness rules, shared by the
+/// in-process [`Cache`] and the store tier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// Fresh: served as is.
+    Fresh,
+    /// Stale: whether it may still be served now (while one caller
+    /// revalidates) and if the recomputation fails.
+    Stale {
+        serve_now: bool,
+        serve_on_error: bool,
+    },
+    /// Past every window: as good as missing.
+    Gone,
+}
+
+impl CacheOptions {
+    /// Where a value expiring at `expires` stands at `now` (µs).
+    pub(crate) fn standing(&self, expires: i64, now: i64) -> Standing {
+        if now < expires {
+            return Standing::Fresh;
+        }
+        let stale_for = now - expires;
+        let serve_now = stale_for < micros(self.stale_while_revalidate);
+        let serve_on_error = stale_for < micros(self.stale_if_error);
+        if serve_now || serve_on_error {
+            Standing::Stale {
+                serve_now,
+                serve_on_error,
+            }
+        } else {
+            Standing::Gone
+        }
+    }
+
+    /// Whether XFetch says to refresh a fresh value early, now: `delta` is how
+    /// long its computation took, `draw` gives a uniform number in (0, 1).
+    pub(crate) fn early(
+        &self,
+        delta: i64,
+        expires: i64,
+        now: i64,
+        draw: impl FnOnce() -> f64,
+    ) -> bool {
+        let beta = self.xfetch_beta;
+        if beta == 0.0 || delta == 0 {
+            return false;
+        }
+        let gap = -(delta as f64) * beta * draw().ln();
+        now as f64 + gap >= expires as f64
+    }
+
+    /// How long a computed value is kept fresh: `found` a value, or nothing
+    /// found (`None`: not kept).
+    pub(crate) fn keep_for(&self, found: bool) -> Option<Duration> {
+        match (found, self.negative_ttl) {
+            (true, _) => Some(self.ttl),
+            (false, Some(n)) => Some(n),
+            (false, None) => None,
+        }
+    }
+
+    /// How long a value is kept after it turns stale (µs).
+    pub(crate) fn stale_keep(&self) -> i64 {
+        micros(self.stale_while_revalidate.max(self.stale_if_error))
+    }
+}
+
+/// The stale-if-error rule: a failed recomputation answers with the stale
+/// value when one may still be served (`served` counts it), else the error.
+pub(crate) fn stale_if_error<V: Clone>(
+    error: Error,
+    stale: Option<&Option<V>>,
+    served: impl FnOnce(),
+) -> Result<Answer<V>> {
+    match stale {
+        Some(value) => {
+            served();
+            Ok(Answer {
+                value: value.clone(),
+                source: Source::StaleIfError,
+            })
+        }
+        None => Err(error),
+    }
+}
+
+/// XFetch's random draws: xorshift64*, seeded from the system generator or
+/// fixed (tests).
+pub(crate) struct Draws(Mutex<u64>);
+
+impl Draws {
+    pub(crate) fn new(seed: Option<u64>) -> Result<Self> {
+        let seed = match seed {
+            Some(s) => s,
+            None => {
+                let mut b = [0u8; 8];
+                aws_lc_rs::rand::fill(&mut b)
+                    .map_err(|_| err!(Internal, "the random generator failed"))?;
+                u64::from_le_bytes(b)
+            }
+        };
+        Ok(Self(Mutex::new(seed | 1)))
+    }
+
+    /// A uniform draw in (0, 1).
+    pub(crate) fn uniform(&self) -> f64 {
+        let mut s = self.0.lock();
+        *s ^= *s >> 12;
+        *s ^= *s << 25;
+        *s ^= *s >> 27;
+        let x = s.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+}
+
 #[derive(Clone)]
 struct Entry<V> {
     /// `None`: a kept "nothing found".
@@ -127,6 +243,21 @@ pub enum Source {
     StaleWhileRevalidate,
     /// A stale value, served because the recomputation failed.
     StaleIfError,
+}
+
+impl Source {
+    /// The stable name bindings report (`"hit"`, `"computed"`, `"shared"`,
+    /// `"stale_while_revalidate"`, `"stale_if_error"`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Computed => "computed",
+            Self::Shared => "shared",
+            Self::StaleWhileRevalidate => "stale_while_revalidate",
+            Self::StaleIfError => "stale_if_error",
+        }
+    }
 }
 
 /// A cache's answer.
@@ -162,7 +293,7 @@ struct Inner<V> {
     clock: Arc<dyn Clock>,
     entries: Mutex<HashMap<String, Entry<V>>>,
     flights: SingleFlight<Entry<V>>,
-    rng: Mutex<u64>,
+    draws: Draws,
     stats: Mutex<CacheStats>,
 }
 
@@ -205,35 +336,16 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
         seed: Option<u64>,
     ) -> Result<Self> {
         options.validate()?;
-        let seed = match seed {
-            Some(s) => s,
-            None => {
-                let mut b = [0u8; 8];
-                aws_lc_rs::rand::fill(&mut b)
-                    .map_err(|_| err!(Internal, "the random generator failed"))?;
-                u64::from_le_bytes(b)
-            }
-        };
         Ok(Self {
             inner: Arc::new(Inner {
                 options,
                 clock,
                 entries: Mutex::new(HashMap::new()),
                 flights: SingleFlight::new(),
-                rng: Mutex::new(seed | 1),
+                draws: Draws::new(seed)?,
                 stats: Mutex::new(CacheStats::default()),
             }),
         })
-    }
-
-    /// A uniform draw in (0, 1) (xorshift64*).
-    fn uniform(&self) -> f64 {
-        let mut s = self.inner.rng.lock();
-        *s ^= *s >> 12;
-        *s ^= *s << 25;
-        *s ^= *s >> 27;
-        let x = s.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
     fn look(&self, key: &str, now: i64) -> Look<V> {
@@ -241,31 +353,25 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
         let Some(e) = entries.get(key) else {
             return Look::Miss;
         };
-        if now < e.expires {
-            return Look::Fresh(e.clone());
-        }
-        let stale_for = now - e.expires;
-        let o = &self.inner.options;
-        let serve_now = stale_for < micros(o.stale_while_revalidate);
-        let serve_on_error = stale_for < micros(o.stale_if_error);
-        if !serve_now && !serve_on_error {
-            return Look::Miss;
-        }
-        Look::Stale {
-            entry: e.clone(),
-            serve_now,
-            serve_on_error,
+        match self.inner.options.standing(e.expires, now) {
+            Standing::Fresh => Look::Fresh(e.clone()),
+            Standing::Stale {
+                serve_now,
+                serve_on_error,
+            } => Look::Stale {
+                entry: e.clone(),
+                serve_now,
+                serve_on_error,
+            },
+            Standing::Gone => Look::Miss,
         }
     }
 
     /// Whether XFetch says to refresh `e` early, now.
     fn early(&self, e: &Entry<V>, now: i64) -> bool {
-        let beta = self.inner.options.xfetch_beta;
-        if beta == 0.0 || e.delta == 0 {
-            return false;
-        }
-        let gap = -(e.delta as f64) * beta * self.uniform().ln();
-        now as f64 + gap >= e.expires as f64
+        self.inner
+            .options
+            .early(e.delta, e.expires, now, || self.inner.draws.uniform())
     }
 
     fn count(&self, f: impl FnOnce(&mut CacheStats)) {
@@ -367,12 +473,7 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
         match compute() {
             Ok(value) => {
                 let now = self.inner.clock.now_micros();
-                let o = &self.inner.options;
-                let keep = match (&value, o.negative_ttl) {
-                    (Some(_), _) => Some(o.ttl),
-                    (None, Some(n)) => Some(n),
-                    (None, None) => None,
-                };
+                let keep = self.inner.options.keep_for(value.is_some());
                 let entry = Entry {
                     value: value.clone(),
                     expires: now.saturating_add(keep.map_or(0, micros)),
@@ -397,21 +498,14 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
     }
 
     fn on_error(&self, error: Error, stale: Option<&Entry<V>>) -> Result<Answer<V>> {
-        match stale {
-            Some(e) => {
-                self.count(|s| s.stale_served += 1);
-                Ok(Answer {
-                    value: e.value.clone(),
-                    source: Source::StaleIfError,
-                })
-            }
-            None => Err(error),
-        }
+        stale_if_error(error, stale.map(|e| &e.value), || {
+            self.count(|s| s.stale_served += 1);
+        })
     }
 
     fn store(&self, key: &str, entry: Entry<V>, now: i64) {
         let o = &self.inner.options;
-        let keep_stale = micros(o.stale_while_revalidate.max(o.stale_if_error));
+        let keep_stale = o.stale_keep();
         let mut entries = self.inner.entries.lock();
         if !entries.contains_key(key) && entries.len() >= o.max_entries {
             // Expired past every stale window first, then the soonest to expire.

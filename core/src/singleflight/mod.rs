@@ -1,5 +1,8 @@
 //! Single-flight: concurrent callers of one key share one computation; and
-//! [`cache::Cache`], a bounded cache filled through it.
+//! [`cache::Cache`], a bounded cache filled through it. Across processes:
+//! [`lease`] (one holder per name in a store, with fencing tokens and
+//! broadcast wake-ups) and [`shared::SharedCache`], the cache tier shared
+//! through a store on top of both.
 //!
 //! [`SingleFlight::begin`] makes the first caller of a key its [`Leader`] and
 //! every later caller, until the leader finishes, a [`Follower`] of the same
@@ -27,6 +30,8 @@
 //!   still get its outcome, new callers start afresh.
 
 pub mod cache;
+pub mod lease;
+pub mod shared;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

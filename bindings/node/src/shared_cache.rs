@@ -1,0 +1,280 @@
+//! `NativeSharedCache` (core: `bastion_core::singleflight::shared`): the
+//! native half of `node/lib/cache.js`. Values cross as Buffers (the
+//! JavaScript side serializes); a caller's turn to compute is held here
+//! under a number. Every rule (coalescing, leases, fencing, freshness,
+//! outage fallback) is the core's.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bastion_core::singleflight::cache::{Answer, CacheOptions};
+use bastion_core::singleflight::shared::{
+    computation_failed, Fill, SharedCache as CoreCache, SharedCacheOptions as CoreOptions, Step,
+};
+use bastion_core::store::Store as CoreStore;
+use napi::bindgen_prelude::{Buffer, ClassInstance, Either, PromiseRaw, Unknown, ValueType};
+use napi::Env;
+use napi_derive::napi;
+
+use crate::errors::{self, arg, invalid_argument, options_arg, promise, Result};
+use crate::store::Store;
+use crate::timespan::setting;
+
+/// Options of a `SharedCache`: durations in seconds or spans such as `"30m"`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct SharedCacheOptions {
+    /// Keys are `namespace:key` (default `"cache"`).
+    pub namespace: Option<String>,
+    /// How long a value is fresh (default 60 s).
+    #[napi(ts_type = "number | string")]
+    pub ttl: Option<Either<f64, String>>,
+    /// How long a stale value is served while one caller recomputes it.
+    #[napi(ts_type = "number | string")]
+    pub stale_while_revalidate: Option<Either<f64, String>>,
+    /// How long a stale value is served when the recomputation fails.
+    #[napi(ts_type = "number | string")]
+    pub stale_if_error: Option<Either<f64, String>>,
+    /// How long "nothing found" (`null`/`undefined`) is kept (default: not kept).
+    #[napi(ts_type = "number | string")]
+    pub negative_ttl: Option<Either<f64, String>>,
+    /// XFetch's beta (0: no early refresh; default 1).
+    pub xfetch_beta: Option<f64>,
+    /// Bound of the in-process tier used while Redis is down (default 10000).
+    pub max_entries: Option<u32>,
+    /// The lease of a computation, renewed at a third of it (default 30 s).
+    #[napi(ts_type = "number | string")]
+    pub lease_ttl: Option<Either<f64, String>>,
+    /// The longest wait for another process's computation (default 15 s).
+    #[napi(ts_type = "number | string")]
+    pub wait_timeout: Option<Either<f64, String>>,
+    /// The largest value stored, in bytes (default 1 MiB).
+    pub max_value_bytes: Option<u32>,
+    /// Fixes XFetch's random draws (tests).
+    pub seed: Option<f64>,
+}
+
+fn core_options(o: SharedCacheOptions) -> bastion_core::Result<CoreOptions> {
+    let d = CoreOptions::default();
+    let span = |v: Option<Either<f64, String>>, name: &str, default| {
+        v.map_or(Ok(default), |v| setting(v, name))
+    };
+    Ok(CoreOptions {
+        cache: CacheOptions {
+            ttl: span(o.ttl, "ttl", d.cache.ttl)?,
+            stale_while_revalidate: span(
+                o.stale_while_revalidate,
+                "staleWhileRevalidate",
+                d.cache.stale_while_revalidate,
+            )?,
+            stale_if_error: span(o.stale_if_error, "staleIfError", d.cache.stale_if_error)?,
+            negative_ttl: o
+                .negative_ttl
+                .map(|v| setting(v, "negativeTtl"))
+                .transpose()?,
+            xfetch_beta: o.xfetch_beta.unwrap_or(d.cache.xfetch_beta),
+            max_entries: o.max_entries.map_or(d.cache.max_entries, |n| n as usize),
+        },
+        namespace: o.namespace.unwrap_or(d.namespace),
+        lease_ttl: span(o.lease_ttl, "leaseTtl", d.lease_ttl)?,
+        wait_timeout: span(o.wait_timeout, "waitTimeout", d.wait_timeout)?,
+        max_value_bytes: o.max_value_bytes.map_or(d.max_value_bytes, |n| n as usize),
+    })
+}
+
+/// A step of `get`: `kind` is `"value"` (with `value` and `source`) or
+/// `"compute"` (with `fill`, the number to finish).
+#[napi(object)]
+pub struct CacheStep {
+    pub kind: String,
+    pub value: Option<Buffer>,
+    pub source: Option<String>,
+    pub fill: Option<f64>,
+}
+
+fn ready(a: Answer<Vec<u8>>) -> CacheStep {
+    CacheStep {
+        kind: "value".to_owned(),
+        value: a.value.map(Buffer::from),
+        source: Some(a.source.name().to_owned()),
+        fill: None,
+    }
+}
+
+type Fills = Arc<Mutex<HashMap<u64, Fill>>>;
+
+/// The cache tier shared through a store (use `SharedCache` from the
+/// package, which adds `get(key, fn)` and serialization).
+#[napi(js_name = "NativeSharedCache")]
+pub struct NativeSharedCache {
+    inner: CoreCache,
+    fills: Fills,
+    next: Arc<AtomicU64>,
+}
+
+impl NativeSharedCache {
+    fn take(&self, id: f64) -> bastion_core::Result<Fill> {
+        self.fills
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(id as u64))
+            .ok_or_else(|| invalid_argument("not a running computation of this cache"))
+    }
+}
+
+#[napi]
+impl NativeSharedCache {
+    #[napi(
+        constructor,
+        ts_args_type = "store?: Store | null, options?: SharedCacheOptions | null, onEvent?: ((event: Record<string, string>) => void) | null"
+    )]
+    pub fn new(env: &Env, store: Unknown, options: Unknown, on_event: Unknown) -> Result<Self> {
+        errors::guard(|| {
+            let o: SharedCacheOptions =
+                options_arg(options, "options", "an object of cache options")?.unwrap_or_default();
+            let seed = o.seed.map(|s| s as u64);
+            let options = core_options(o)?;
+            let store = match store.get_type().map_err(errors::from_napi)? {
+                ValueType::Undefined | ValueType::Null => CoreStore::default(),
+                _ => {
+                    let s: ClassInstance<Store> = arg(store, "store", "a Store")?;
+                    s.inner.clone()
+                }
+            };
+            let inner = CoreCache::new(store, options, seed)?;
+            crate::events::attach(inner.listeners(), on_event)?;
+            Ok(Self {
+                inner,
+                fills: Arc::default(),
+                next: Arc::new(AtomicU64::new(1)),
+            })
+        })
+        .map_err(|e| errors::to_js(env, e))
+    }
+
+    /// Resolves to the value of `key` from the store, or to this caller's
+    /// turn to compute it (while another caller of any process computes, it
+    /// waits).
+    #[napi(ts_return_type = "Promise<CacheStep>")]
+    pub fn begin<'env>(&self, env: &'env Env, key: String) -> Result<PromiseRaw<'env, CacheStep>> {
+        let (c, fills, next) = (
+            self.inner.clone(),
+            Arc::clone(&self.fills),
+            Arc::clone(&self.next),
+        );
+        promise(
+            env,
+            async move { c.begin_async(&key).await },
+            move |_, step| {
+                Ok(match step {
+                    Step::Ready(a) => ready(a),
+                    Step::Compute(f) => {
+                        let id = next.fetch_add(1, Ordering::Relaxed);
+                        fills
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id, *f);
+                        CacheStep {
+                            kind: "compute".to_owned(),
+                            value: None,
+                            source: None,
+                            fill: Some(id as f64),
+                        }
+                    }
+                })
+            },
+        )
+    }
+
+    /// Stores the computed `value` (`null`: nothing found) while the
+    /// computation's fence is the key's latest, and hands it to the callers
+    /// waiting.
+    #[napi(
+        ts_args_type = "fill: number, value: Buffer | null",
+        ts_return_type = "Promise<CacheStep>"
+    )]
+    pub fn finish<'env>(
+        &self,
+        env: &'env Env,
+        fill: f64,
+        value: Option<Buffer>,
+    ) -> Result<PromiseRaw<'env, CacheStep>> {
+        let f = self.take(fill).map_err(|e| errors::to_js(env, e))?;
+        let value = value.map(|b| b.to_vec());
+        promise(
+            env,
+            async move { f.finish_async(Ok(value)).await },
+            |_, a| Ok(ready(a)),
+        )
+    }
+
+    /// The computation threw (`errorName` is its name): nothing is stored,
+    /// the lease is released. Resolves to a stale value when stale-if-error
+    /// allows one, else `null`.
+    #[napi(ts_return_type = "Promise<CacheStep | null>")]
+    pub fn fail<'env>(
+        &self,
+        env: &'env Env,
+        fill: f64,
+        error_name: String,
+    ) -> Result<PromiseRaw<'env, Option<CacheStep>>> {
+        let f = self.take(fill).map_err(|e| errors::to_js(env, e))?;
+        let e = computation_failed(&error_name);
+        promise(
+            env,
+            async move { Ok(f.finish_async(Err(e)).await) },
+            |_, r| Ok(r.ok().map(ready)),
+        )
+    }
+
+    /// Gives a computation up without an outcome: a waiting caller takes over.
+    #[napi]
+    pub fn abandon(&self, fill: f64) {
+        let _ = self.take(fill);
+    }
+
+    /// Removes `key`'s value (the next caller computes it).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn invalidate<'env>(&self, env: &'env Env, key: String) -> Result<PromiseRaw<'env, ()>> {
+        let c = self.inner.clone();
+        promise(
+            env,
+            async move { c.invalidate_async(&key).await },
+            |_, ()| Ok(()),
+        )
+    }
+
+    /// Resolves to true once this process receives the store's broadcasts
+    /// (Redis; at once for memory), false after `timeoutMs`.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn ready<'env>(&self, env: &'env Env, timeout_ms: f64) -> Result<PromiseRaw<'env, bool>> {
+        let c = self.inner.clone();
+        let limit = std::time::Duration::from_millis(timeout_ms.clamp(0.0, 3_600_000.0) as u64);
+        promise(env, async move { Ok(c.ready(limit).await) }, |_, b| Ok(b))
+    }
+
+    /// How many callers of this process wait for `key`'s computation now.
+    #[napi]
+    pub fn waiting(&self, key: String) -> u32 {
+        self.inner.waiting(&key) as u32
+    }
+
+    /// Counts since the cache was made.
+    #[napi(ts_return_type = "Record<string, number>")]
+    pub fn stats(&self) -> HashMap<String, f64> {
+        let s = self.inner.stats();
+        [
+            ("hits", s.hits),
+            ("misses", s.misses),
+            ("computations", s.computations),
+            ("earlyRefreshes", s.early_refreshes),
+            ("staleServed", s.stale_served),
+            ("fillsRefused", s.fills_refused),
+            ("localFallbacks", s.local_fallbacks),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v as f64))
+        .collect()
+    }
+}
