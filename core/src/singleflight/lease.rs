@@ -582,7 +582,9 @@ impl Leases {
             return;
         };
         let mut sub = self.inner.subscription.lock();
-        if sub.is_some() {
+        if let Some(s) = sub.as_ref() {
+            // A forked child listens with a subscriber of its own.
+            s.keep_listening();
             return;
         }
         let waiters = Arc::downgrade(&self.inner.waiters);

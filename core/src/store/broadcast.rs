@@ -113,6 +113,9 @@ impl Hub {
         if alive {
             return false;
         }
+        // Nothing is subscribed on a connection not made yet (a forked
+        // child inherits its parent's view of a connection it does not have).
+        self.set_confirmed(std::collections::HashSet::clear);
         let (tx, rx) = mpsc::unbounded_channel();
         let hub = Arc::clone(self);
         st.task = crate::runtime::detach(async move { hub.run(rx).await })
