@@ -651,6 +651,9 @@ impl CircuitBreaker {
     /// processes.
     pub fn try_acquire(&self) -> std::result::Result<Permit, Rejection> {
         let now = self.inner.clock.now_micros();
+        if let Some(sh) = self.inner.shared.as_ref().filter(|sh| sh.is_degraded()) {
+            self.keep_recovering(sh);
+        }
         if let Some(sh) = self.live_shared() {
             return match self.shared_admit(sh, now) {
                 Ok(answer) => answer,
@@ -1295,24 +1298,25 @@ impl CircuitBreaker {
         let Some(sh) = self.inner.shared.as_ref() else {
             return;
         };
-        if sh.syncing.swap(true, Ordering::AcqRel) {
-            return;
-        }
         if let Some(sub) = sh.subscription.lock().as_ref() {
             sub.keep_listening();
+        }
+        let generation = crate::runtime::generation();
+        if sh.syncing.swap(generation, Ordering::AcqRel) == generation {
+            return;
         }
         let me = self.clone();
         let started = crate::runtime::detach(async move {
             let outcome = me.sync_async().await;
             if let Some(sh) = me.inner.shared.as_ref() {
-                sh.syncing.store(false, Ordering::Release);
+                sh.syncing.store(0, Ordering::Release);
             }
             if outcome.is_err() {
                 me.degrade();
             }
         });
         if started.is_err() {
-            sh.syncing.store(false, Ordering::Release);
+            sh.syncing.store(0, Ordering::Release);
         }
     }
 
@@ -1323,6 +1327,7 @@ impl CircuitBreaker {
             return;
         };
         if sh.degraded.swap(true, Ordering::AcqRel) {
+            self.keep_recovering(sh);
             return;
         }
         {
@@ -1334,9 +1339,20 @@ impl CircuitBreaker {
             component: "circuit_breaker",
             policy: crate::store::OutagePolicy::Local.name(),
         });
+        self.keep_recovering(sh);
+    }
+
+    /// Runs the background retries of Redis unless this process already
+    /// does (a forked child of a parent that was carrying on alone starts
+    /// its own).
+    fn keep_recovering(&self, sh: &Shared) {
+        let generation = crate::runtime::generation();
+        if sh.recovering.swap(generation, Ordering::AcqRel) == generation {
+            return;
+        }
         let weak = Arc::downgrade(&self.inner);
         let every = Duration::from_micros(u64::try_from(sh.sync_interval).unwrap_or(1_000_000));
-        let _ = crate::runtime::detach(async move {
+        let started = crate::runtime::detach(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else {
@@ -1346,14 +1362,15 @@ impl CircuitBreaker {
                 let Some(sh) = me.inner.shared.as_ref() else {
                     return;
                 };
-                if !sh.is_degraded() {
-                    return;
-                }
-                if me.sync_async().await.is_ok() {
+                if !sh.is_degraded() || me.sync_async().await.is_ok() {
+                    sh.recovering.store(0, Ordering::Release);
                     return;
                 }
             }
         });
+        if started.is_err() {
+            sh.recovering.store(0, Ordering::Release);
+        }
     }
 
     /// Subscribes the mirror to the breaker's broadcasts.

@@ -22,7 +22,7 @@
 //! with policy `local`) and a background task re-reads the shared state
 //! every `sync_interval` until Redis answers, then follows it again.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{err, Result};
@@ -160,7 +160,12 @@ pub(super) struct Shared {
     pub sync_interval: i64,
     pub flush_interval: i64,
     pub degraded: AtomicBool,
-    pub syncing: AtomicBool,
+    /// The runtime generation of the background re-read in flight (0:
+    /// none); a forked child's copy names its parent's runtime, so it does
+    /// not stop the child from starting its own.
+    pub syncing: AtomicU64,
+    /// The same for the background retries while Redis is unreachable.
+    pub recovering: AtomicU64,
     pub subscription: parking_lot::Mutex<Option<Subscription>>,
 }
 
@@ -230,7 +235,8 @@ impl Shared {
             sync_interval: micros(options.sync_interval),
             flush_interval: micros(options.flush_interval),
             degraded: AtomicBool::new(false),
-            syncing: AtomicBool::new(false),
+            syncing: AtomicU64::new(0),
+            recovering: AtomicU64::new(0),
             subscription: parking_lot::Mutex::new(None),
         })
     }
