@@ -490,3 +490,48 @@ fn the_async_twins_await_their_round_trips_and_keep_the_rules() {
         assert_eq!(second.unwrap(), Some(BreakerState::Closed));
     });
 }
+
+#[test]
+fn a_refusal_with_every_probe_taken_is_held_in_the_mirror_without_round_trips() {
+    let Some(mut server) = server_or_skip() else {
+        return;
+    };
+    let clock = ManualClock::new(NOW);
+    let prefix = unique_prefix("brk");
+    let open = |timeout_ms: u64| {
+        let store = Store::redis(
+            &server.url(),
+            RedisOptions {
+                timeout: Duration::from_millis(timeout_ms),
+                clock: Some(Arc::new(clock.clone())),
+                prefix: prefix.clone(),
+                ..RedisOptions::default()
+            },
+        )
+        .unwrap();
+        CircuitBreaker::with_store(reference(), &store).unwrap()
+    };
+    let a = open(2000);
+    let b = open(100);
+    for _ in 0..3 {
+        fail(&a);
+    }
+    clock.advance(60.0);
+    let probe = a.acquire().unwrap();
+    // b asks Redis once: every probe slot is taken.
+    let refused = b.try_acquire().unwrap_err();
+    assert_eq!(refused.retry_after, 60.0, "until a's probe times out");
+    // Frozen, Redis would make any round trip fail (and b fall back); the
+    // next refusals come from b's mirror, for up to the sync interval.
+    server.pause();
+    for _ in 0..3 {
+        let held = b.try_acquire().unwrap_err();
+        assert!(
+            held.retry_after <= 1.0,
+            "held for at most the sync interval"
+        );
+    }
+    assert_eq!(b.stats().mode, "shared");
+    server.resume();
+    drop(probe);
+}
