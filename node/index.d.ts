@@ -488,11 +488,11 @@ export declare class NativeCircuitBreaker {
 export declare class NativeSharedCache {
   constructor(store?: Store | null, options?: SharedCacheOptions | null, onEvent?: ((event: Record<string, string>) => void) | null)
   /**
-   * Resolves to the value of `key` from the store, or to this caller's
-   * turn to compute it (while another caller of any process computes, it
-   * waits).
+   * The value of `key` from the local tier at once, or a promise of the
+   * value from the store or of this caller's turn to compute it (while
+   * another caller of any process computes, it waits).
    */
-  begin(key: string): Promise<CacheStep>
+  begin(key: string): CacheStep | Promise<CacheStep>
   /**
    * Stores the computed `value` (`null`: nothing found) while the
    * computation's fence is the key's latest, and hands it to the callers
@@ -516,6 +516,8 @@ export declare class NativeSharedCache {
   ready(timeoutMs: number): Promise<boolean>
   /** How many callers of this process wait for `key`'s computation now. */
   waiting(key: string): number
+  /** How many values the local tier holds now. */
+  localEntries(): number
   /** Counts since the cache was made. */
   stats(): Record<string, number>
 }
@@ -1203,6 +1205,11 @@ export interface SharedCacheOptions {
   waitTimeout?: number | string
   /** The largest value stored, in bytes (default 1 MiB). */
   maxValueBytes?: number
+  /**
+   * How long a value read from Redis is answered from this process
+   * without a round trip (default 1 s; 0: off; never past its freshness).
+   */
+  localTtl?: number | string
   /** Fixes XFetch's random draws (tests). */
   seed?: number
 }

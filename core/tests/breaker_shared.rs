@@ -499,16 +499,7 @@ fn a_refusal_with_every_probe_taken_is_held_in_the_mirror_without_round_trips() 
     let clock = ManualClock::new(NOW);
     let prefix = unique_prefix("brk");
     let open = || {
-        let store = Store::redis(
-            &server.url(),
-            RedisOptions {
-                timeout: Duration::from_secs(2),
-                clock: Some(Arc::new(clock.clone())),
-                prefix: prefix.clone(),
-                ..RedisOptions::default()
-            },
-        )
-        .unwrap();
+        let store = Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap();
         CircuitBreaker::with_store(reference(), &store).unwrap()
     };
     // A generous timeout: under load a background re-read (the one after

@@ -15,7 +15,7 @@ use bastion_core::{ErrorKind, ManualClock};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
-use support::backends::{store, Backend, ALL};
+use support::backends::{redis_options, store, Backend, ALL};
 use support::redis::{server_or_skip, unique_prefix};
 
 const NOW: f64 = 1_700_000_000.0;
@@ -445,4 +445,188 @@ fn with_redis_stopped_the_cache_falls_back_to_in_process_single_flight() {
         .unwrap()
         .iter()
         .any(|e| e == "[STORE] store_unavailable component=\"singleflight\" policy=\"local\""));
+}
+
+fn ready(c: &SharedCache) {
+    let c = c.clone();
+    assert!(
+        bastion_core::runtime::block_on(async move { c.ready(Duration::from_secs(10)).await })
+            .unwrap()
+    );
+}
+
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn fill(c: &SharedCache, key: &str, value: &[u8]) {
+    let Step::Compute(f) = c.begin(key).unwrap() else {
+        panic!("expected to compute {key}");
+    };
+    f.finish(Ok(Some(value.to_vec()))).unwrap();
+}
+
+fn local_options(local_ttl: Duration) -> SharedCacheOptions {
+    SharedCacheOptions {
+        cache: CacheOptions {
+            ttl: Duration::from_secs(10),
+            xfetch_beta: 0.0,
+            ..CacheOptions::default()
+        },
+        local_ttl,
+        ..options()
+    }
+}
+
+#[test]
+fn the_local_tier_answers_for_local_ttl_and_never_past_the_value_freshness() {
+    each(|backend, clock, make| {
+        let opts = local_options(Duration::from_secs(2));
+        let a = SharedCache::new(make(), opts.clone(), Some(1)).unwrap();
+        let b = SharedCache::new(make(), opts, Some(2)).unwrap();
+        ready(&b);
+        let redis = backend != Backend::Memory;
+        fill(&a, "k", b"v1");
+        // b reads the value from the store once, then from its local tier.
+        assert_eq!(
+            value_of(b.begin("k").unwrap()),
+            (Some(b"v1".to_vec()), Source::Hit)
+        );
+        assert_eq!(b.stats().local_hits, 0, "{backend:?}");
+        for _ in 0..5 {
+            assert_eq!(
+                value_of(b.begin("k").unwrap()),
+                (Some(b"v1".to_vec()), Source::Hit)
+            );
+        }
+        let local = |n: u64| if redis { n } else { 0 };
+        assert_eq!(b.stats().local_hits, local(5), "{backend:?}");
+        assert_eq!(b.stats().hits, 6, "{backend:?}");
+        assert_eq!(b.local_entries(), usize::from(redis), "{backend:?}");
+        // local_ttl over: b asks the store again, and keeps the new read.
+        clock.advance(2.0);
+        value_of(b.begin("k").unwrap());
+        assert_eq!(b.stats().local_hits, local(5), "{backend:?}");
+        value_of(b.begin("k").unwrap());
+        assert_eq!(b.stats().local_hits, local(6), "{backend:?}");
+        // Read 0.5 s before the value turns stale: kept for 0.5 s, not 2.
+        clock.advance(7.5);
+        value_of(b.begin("k").unwrap());
+        value_of(b.begin("k").unwrap());
+        assert_eq!(b.stats().local_hits, local(7), "{backend:?}");
+        clock.advance(0.5);
+        let Step::Compute(f) = b.begin("k").unwrap() else {
+            panic!("{backend:?}: a stale value was served from the local tier");
+        };
+        f.finish(Ok(Some(b"v2".to_vec()))).unwrap();
+        assert_eq!(b.stats().local_hits, local(7), "{backend:?}");
+    });
+}
+
+#[test]
+fn an_invalidation_or_a_new_value_anywhere_drops_the_local_copies() {
+    each(|backend, clock, make| {
+        if backend == Backend::Memory {
+            return;
+        }
+        let opts = local_options(Duration::from_secs(5));
+        let a = SharedCache::new(make(), opts.clone(), Some(1)).unwrap();
+        let b = SharedCache::new(make(), opts.clone(), Some(2)).unwrap();
+        ready(&a);
+        ready(&b);
+        fill(&a, "k", b"v1");
+        value_of(b.begin("k").unwrap());
+        value_of(b.begin("k").unwrap());
+        assert_eq!(b.stats().local_hits, 1, "{backend:?}");
+        // a invalidates: b's copy goes with the broadcast, not after 5 s.
+        a.invalidate("k").unwrap();
+        eventually("b drops its copy", || b.local_entries() == 0);
+        // A computation of 50 ms (XFetch weighs it).
+        let Step::Compute(f) = b.begin("k").unwrap() else {
+            panic!("{backend:?}: b computes after the invalidation");
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        f.finish(Ok(Some(b"v2".to_vec()))).unwrap();
+        // 0.1 s before it turns stale, a keeps a copy for those 0.1 s ...
+        clock.advance(9.9);
+        assert_eq!(
+            value_of(a.begin("k").unwrap()),
+            (Some(b"v2".to_vec()), Source::Hit)
+        );
+        assert_eq!(a.local_entries(), 1, "{backend:?}");
+        // ... and c refreshes it early (XFetch): a's copy of v2 goes with the
+        // new value's broadcast.
+        let c = SharedCache::new(
+            make(),
+            SharedCacheOptions {
+                cache: CacheOptions {
+                    xfetch_beta: 100.0,
+                    ..opts.cache.clone()
+                },
+                ..opts
+            },
+            Some(3),
+        )
+        .unwrap();
+        let Step::Compute(f) = c.begin("k").unwrap() else {
+            panic!("{backend:?}: no early refresh");
+        };
+        f.finish(Ok(Some(b"v3".to_vec()))).unwrap();
+        eventually("a drops its copy", || a.local_entries() == 0);
+        assert_eq!(
+            value_of(a.begin("k").unwrap()),
+            (Some(b"v3".to_vec()), Source::Hit)
+        );
+        // A release alone is no news about the value: the copy stays.
+        let other = Leases::new(make());
+        let fence = granted(other.try_acquire("cache:k", "x", TTL).unwrap());
+        assert!(other.release("cache:k", "x", fence).unwrap());
+        let hits = a.stats().local_hits;
+        value_of(a.begin("k").unwrap());
+        assert_eq!(a.stats().local_hits, hits + 1, "{backend:?}");
+    });
+}
+
+#[test]
+fn the_local_tier_answers_without_a_round_trip_and_can_be_turned_off() {
+    let Some(mut server) = server_or_skip() else {
+        return;
+    };
+    let clock = ManualClock::new(NOW);
+    let prefix = unique_prefix("near");
+    let open = |local_ttl: Duration| {
+        let store = Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap();
+        let c = SharedCache::new(store, local_options(local_ttl), Some(1)).unwrap();
+        ready(&c);
+        c
+    };
+    let on = open(Duration::from_secs(1));
+    let off = open(Duration::ZERO);
+    fill(&on, "k", b"v1");
+    value_of(on.begin("k").unwrap());
+    value_of(off.begin("k").unwrap());
+    // Frozen, Redis would make any round trip wait for the 2 s timeout and
+    // then fall back to the outage tier (a computation).
+    server.pause();
+    let started = Instant::now();
+    for _ in 0..100 {
+        assert_eq!(
+            value_of(on.begin("k").unwrap()),
+            (Some(b"v1".to_vec()), Source::Hit)
+        );
+    }
+    let took = started.elapsed();
+    server.resume();
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert_eq!(on.stats().local_hits, 100);
+    assert_eq!(on.stats().local_fallbacks, 0);
+    // Turned off: every answer is a round trip.
+    value_of(off.begin("k").unwrap());
+    assert_eq!(off.stats().local_hits, 0);
+    assert_eq!(off.local_entries(), 0);
+    assert_eq!(off.stats().hits, 2);
 }

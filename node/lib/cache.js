@@ -3,8 +3,11 @@
 // (Python or Node) sharing a Store. The native core coalesces the callers of
 // this process, takes the key's lease (with a fencing token), looks up again,
 // lets one caller compute, writes the value only while its fence is current,
-// and wakes the waiters of every process by broadcast. This file only
-// serializes values (JSON by default) and runs the computation.
+// and wakes the waiters of every process by broadcast. On Redis, a value read
+// from the store is answered from this process for `localTtl` (1 s by
+// default, never past its freshness) without a round trip; a new value or an
+// invalidation anywhere drops those copies as its broadcast arrives. This
+// file only serializes values (JSON by default) and runs the computation.
 
 const native = require('../index.js');
 
@@ -32,7 +35,8 @@ class SharedCache {
   /**
    * `store`: a `Store` (default: this process's memory); `options`: ttl,
    * staleWhileRevalidate, staleIfError, negativeTtl, xfetchBeta, maxEntries,
-   * leaseTtl, waitTimeout, maxValueBytes, namespace, serializer, onEvent.
+   * leaseTtl, waitTimeout, maxValueBytes, localTtl, namespace, serializer,
+   * onEvent.
    */
   constructor(store = null, options = {}) {
     const { serializer, onEvent, ...rest } = options ?? {};
@@ -83,7 +87,12 @@ class SharedCache {
     return this.#native.waiting(key);
   }
 
-  /** Counts since the cache was made. */
+  /** How many values the local tier holds now (Redis stores only). */
+  localEntries() {
+    return this.#native.localEntries();
+  }
+
+  /** Counts since the cache was made (`localHits`: answers of the local tier). */
   stats() {
     return this.#native.stats();
   }

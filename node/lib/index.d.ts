@@ -185,7 +185,9 @@ export interface SharedCacheJsOptions extends import('../index').SharedCacheOpti
  * A value computed once across the callers of every process sharing a Store:
  * in-process coalescing, then a fenced lease per key, waiters woken by
  * broadcast, freshness rules (ttl, stale-while-revalidate, stale-if-error,
- * XFetch, negative caching), in-process fallback while Redis is down.
+ * XFetch, negative caching), in-process fallback while Redis is down, and on
+ * Redis a local tier answering values read lately for `localTtl` (1 s by
+ * default) without a round trip, dropped everywhere on news by broadcast.
  */
 export declare class SharedCache {
   constructor(store?: import('../index').Store | null, options?: SharedCacheJsOptions);
@@ -193,6 +195,7 @@ export declare class SharedCache {
   invalidate(key: string): Promise<void>;
   ready(timeoutMs?: number): Promise<boolean>;
   waiting(key: string): number;
+  localEntries(): number;
   stats(): Record<string, number>;
 }
 

@@ -14,6 +14,10 @@ a killed one's lease expires; the freshness options (``ttl``, ``stale_while_reva
 ``stale_if_error``, ``negative_ttl``, ``xfetch_beta``) apply to the stored value; with Redis down
 the cache carries on in-process and emits ``store_unavailable``.
 
+On Redis, a value read from the store is kept in this process for ``local_ttl`` (1 second by
+default, never past its own freshness; ``0`` turns it off) and answered without a round trip. A new
+value or an invalidation in any process drops those copies everywhere as its broadcast arrives.
+
 ``fn()`` returning ``None`` means "nothing found": kept for ``negative_ttl`` when set, else not
 kept.
 """
@@ -93,6 +97,7 @@ class Cache:
         lease_ttl: float | str = 30,
         wait_timeout: float | str = 15,
         max_value_bytes: int = 1 << 20,
+        local_ttl: float | str = 1,
         serializer: str | Serializer = "json",
         seed: int | None = None,
         on_event: Callable[[dict[str, str]], object] | None = None,
@@ -111,6 +116,7 @@ class Cache:
             lease_ttl=lease_ttl,
             wait_timeout=wait_timeout,
             max_value_bytes=max_value_bytes,
+            local_ttl=local_ttl,
             seed=seed,
             on_event=on_event,
         )
@@ -144,7 +150,8 @@ class Cache:
     async def aget(self, key: str, fn: Callable[[], Awaitable[Any] | Any]) -> Any:
         """Awaitable :meth:`get`: ``fn`` is a coroutine function (or a callable whose result is
         awaited when awaitable). The event loop never blocks on the store."""
-        kind, payload = await self._native.abegin(key)
+        step = self._native.abegin(key)
+        kind, payload = step if isinstance(step, tuple) else await step
         if kind == "value":
             return self._load(payload)
         fill = payload
@@ -177,9 +184,14 @@ class Cache:
         return self._native.waiting(key)
 
     def stats(self) -> dict[str, int]:
-        """Counts since the cache was made: hits, misses, computations, early_refreshes,
-        stale_served, fills_refused, local_fallbacks."""
+        """Counts since the cache was made: hits (local_hits of them answered by the local
+        tier), misses, computations, early_refreshes, stale_served, fills_refused,
+        local_fallbacks."""
         return self._native.stats()
+
+    def local_entries(self) -> int:
+        """How many values the local tier holds now (Redis stores only)."""
+        return self._native.local_entries()
 
     def __repr__(self) -> str:
         return f"Cache({self._native!r})"

@@ -122,3 +122,34 @@ test('arguments and options are checked', async () => {
   const small = new SharedCache(null, { maxValueBytes: 4 });
   await assert.rejects(small.get('k', async () => 'much too long'), (e) => e.code === 'INVALID_ARGUMENT');
 });
+
+onAll('the local tier answers values read from Redis and drops them on news from any cache', async (make, clock) => {
+  const redis = make() !== make();
+  const a = new SharedCache(make(), { ttl: 60, xfetchBeta: 0, localTtl: 30 });
+  const b = new SharedCache(make(), { ttl: 60, xfetchBeta: 0, localTtl: 30 });
+  assert.equal(await a.ready(10000), true);
+  assert.equal(await b.ready(10000), true);
+  assert.deepEqual(await a.get('k', () => ({ v: 1 })), { v: 1 });
+  // b reads it from the store once, then from its local tier (no round trip).
+  for (let i = 0; i < 4; i++) assert.deepEqual(await b.get('k', () => 'never'), { v: 1 });
+  assert.equal(b.stats().localHits, redis ? 3 : 0);
+  assert.equal(b.localEntries(), redis ? 1 : 0);
+  // a invalidates: b's copy goes with the broadcast (it would otherwise live 30 s).
+  await a.invalidate('k');
+  const deadline = Date.now() + 10000;
+  while (b.localEntries() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(b.localEntries(), 0);
+  assert.equal(await b.get('k', () => 'v2'), 'v2');
+  // Never past the value's own freshness, whatever localTtl says.
+  assert.equal(await a.get('k', () => 'never'), 'v2');
+  clock.advance(59.5);
+  assert.equal(await a.get('k', () => 'never'), 'v2');
+  assert.equal(await a.get('k', () => 'never'), 'v2');
+  clock.advance(0.5);
+  assert.equal(await a.get('k', () => 'v3'), 'v3');
+});
+
+test('localTtl is checked', () => {
+  assert.throws(() => new SharedCache(null, { localTtl: 86_401 }), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => new SharedCache(null, { localTtl: 'soon' }), { code: 'INVALID_ARGUMENT' });
+});

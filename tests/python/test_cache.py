@@ -317,12 +317,18 @@ def _need_node() -> None:
         pytest.skip("the Node addon is not built (make build-node)")
 
 
+def _node_and_url(request: pytest.FixtureRequest, backend: str) -> str:
+    """The URL of the shared server or cluster, once the Node addon is known to be built."""
+    url: str = request.getfixturevalue("redis_server" if backend == "redis" else "redis_cluster").url
+    _need_node()
+    return url
+
+
 @pytest.mark.parametrize("backend", ["redis", "cluster"])
 def test_eight_processes_python_and_node_times_100_callers_compute_once(
     request: pytest.FixtureRequest, redis_prefix: str, backend: str
 ) -> None:
-    url = request.getfixturevalue("redis_server" if backend == "redis" else "redis_cluster").url
-    _need_node()
+    url = _node_and_url(request, backend)
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     start = time.time() + 6.0
@@ -425,3 +431,148 @@ def test_a_killed_leader_is_taken_over_when_its_lease_expires(
     # One survivor took over after the lease expired; every caller got its value.
     assert sum(r["computed"] for r in reports) == 1, reports
     assert [v for r in reports for v in r["values"]] == ["survivor"] * 30
+
+
+# ---- the local tier -----------------------------------------------------------------------------
+
+
+def test_the_local_tier_answers_without_a_round_trip_while_redis_is_frozen(
+    fresh_redis_server: redis_harness.RedisServer,
+) -> None:
+    clock = ManualClock(NOW)
+    url = fresh_redis_server.url
+    cache = Cache(Store(url, timeout=2.0, prefix="near:", clock=clock), ttl=60, local_ttl=5)
+    off = Cache(Store(url, timeout=2.0, prefix="near:", clock=clock), ttl=60, local_ttl=0)
+    assert cache.ready(10) and off.ready(10)
+    assert cache.get("k", lambda: {"v": 1}) == {"v": 1}
+    assert cache.get("k", lambda: "never") == {"v": 1}  # a read from Redis, kept locally
+    assert cache.stats()["local_hits"] == 0
+    fresh_redis_server.pause()
+    try:
+        started = time.monotonic()
+        # Any round trip would wait for the 2 s timeout, then fall back and compute.
+        assert [cache.get("k", lambda: "fallback") for _ in range(50)] == [{"v": 1}] * 50
+        assert asyncio.run(cache.aget("k", lambda: "fallback")) == {"v": 1}
+        assert time.monotonic() - started < 1.5
+    finally:
+        fresh_redis_server.resume()
+    assert cache.stats()["local_hits"] == 51
+    assert cache.stats()["local_fallbacks"] == 0
+    assert cache.local_entries() == 1
+    # Past local_ttl, the store is asked again; with local_ttl=0, always.
+    clock.advance(5)
+    assert cache.get("k", lambda: "never") == {"v": 1}
+    assert cache.stats()["local_hits"] == 51
+    assert off.get("k", lambda: "never") == off.get("k", lambda: "never") == {"v": 1}
+    assert off.stats()["local_hits"] == 0 and off.local_entries() == 0
+
+
+def test_a_memory_store_has_no_local_tier() -> None:
+    cache = Cache(local_ttl=5)
+    cache.get("k", lambda: 1)
+    cache.get("k", lambda: 2)
+    assert cache.local_entries() == 0 and cache.stats()["local_hits"] == 0
+    with pytest.raises(InvalidArgumentError):
+        Cache(local_ttl=86_401)
+
+
+NODE_HOLDER = r"""
+const { SharedCache, Store } = require(process.env.BASTION_NODE);
+const readline = require('node:readline');
+const [url, prefix] = process.argv.slice(1);
+(async () => {
+  const cache = new SharedCache(new Store(url, { prefix, timeoutMs: 5000 }), { ttl: 600, localTtl: 600 });
+  if (!(await cache.ready(10000))) throw new Error('not subscribed');
+  const first = await cache.get('k', () => 'from-node');
+  const second = await cache.get('k', () => 'from-node');
+  const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+  say({ first, second, localHits: cache.stats().localHits, entries: cache.localEntries() });
+  for await (const line of readline.createInterface({ input: process.stdin })) {
+    // Python invalidated and refilled 'k': only the broadcast can have dropped the copy
+    // (it would live 600 s otherwise).
+    const deadline = Date.now() + 10000;
+    let value = await cache.get('k', () => 'from-node');
+    while (value !== line && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      value = await cache.get('k', () => 'from-node');
+    }
+    say({ value });
+  }
+})().catch((e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1); });
+"""
+
+
+@pytest.mark.parametrize("backend", ["redis", "cluster"])
+def test_an_invalidation_in_python_drops_the_local_copy_of_a_node_process(
+    request: pytest.FixtureRequest, redis_prefix: str, backend: str
+) -> None:
+    url = _node_and_url(request, backend)
+    cache = Cache(Store(url, timeout=5.0, prefix=redis_prefix), ttl=600, local_ttl=600)
+    assert cache.ready(10)
+    assert cache.get("k", lambda: "v1") == "v1"
+    env = {**os.environ, "BASTION_NODE": str(ROOT / "node")}
+    node = subprocess.Popen(
+        ["node", "-e", NODE_HOLDER, url, redis_prefix],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert node.stdout is not None and node.stdin is not None
+        first = json.loads(node.stdout.readline() or "null")
+        assert first == {"first": "v1", "second": "v1", "localHits": 1, "entries": 1}, node.stderr
+        # Python's own copy goes at once; Node's with the broadcast.
+        assert cache.get("k", lambda: "never") == "v1"
+        cache.invalidate("k")
+        assert cache.local_entries() == 0
+        assert cache.get("k", lambda: "v2") == "v2"
+        node.stdin.write("v2\n")
+        node.stdin.flush()
+        assert json.loads(node.stdout.readline() or "null") == {"value": "v2"}
+    finally:
+        node.kill()
+        node.wait(timeout=10)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_worker_starts_with_an_empty_local_tier_and_hears_invalidations(
+    redis_server: redis_harness.RedisServer, redis_prefix: str
+) -> None:
+    """gunicorn's pre-fork model: the parent's copies may predate broadcasts the child never heard,
+    so the child starts without them; then it keeps copies of its own, dropped by broadcast."""
+    import warnings
+
+    cache = Cache(Store(redis_server.url, timeout=2.0, prefix=redis_prefix), ttl=600, local_ttl=600)
+    assert cache.get("k", lambda: "v1") == "v1"
+    assert cache.get("k", lambda: "never") == "v1"
+    assert cache.local_entries() == 1
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the worker
+        code = 1
+        try:
+            assert cache.local_entries() == 0
+            assert cache.ready(10)
+            assert cache.get("k", lambda: "never") == "v1"  # from Redis, kept
+            assert cache.get("k", lambda: "never") == "v1"
+            assert cache.stats()["local_hits"] >= 1 and cache.local_entries() == 1
+            os.write(to_parent_w, b"r")
+            os.read(to_child_r, 1)
+            deadline = time.monotonic() + 5
+            while cache.local_entries() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            code = 0 if cache.get("k", lambda: "never") == "v2" else 2
+        finally:
+            os._exit(code)
+    os.read(to_parent_r, 1)
+    other = Cache(Store(redis_server.url, timeout=2.0, prefix=redis_prefix), ttl=600)
+    other.invalidate("k")
+    assert other.get("k", lambda: "v2") == "v2"
+    os.write(to_child_w, b"g")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the forked worker kept a stale copy"

@@ -51,6 +51,10 @@ pub struct SharedCacheOptions {
     pub wait_timeout: Option<Either<f64, String>>,
     /// The largest value stored, in bytes (default 1 MiB).
     pub max_value_bytes: Option<u32>,
+    /// How long a value read from Redis is answered from this process
+    /// without a round trip (default 1 s; 0: off; never past its freshness).
+    #[napi(ts_type = "number | string")]
+    pub local_ttl: Option<Either<f64, String>>,
     /// Fixes XFetch's random draws (tests).
     pub seed: Option<f64>,
 }
@@ -80,6 +84,7 @@ fn core_options(o: SharedCacheOptions) -> bastion_core::Result<CoreOptions> {
         lease_ttl: span(o.lease_ttl, "leaseTtl", d.lease_ttl)?,
         wait_timeout: span(o.wait_timeout, "waitTimeout", d.wait_timeout)?,
         max_value_bytes: o.max_value_bytes.map_or(d.max_value_bytes, |n| n as usize),
+        local_ttl: span(o.local_ttl, "localTtl", d.local_ttl)?,
     })
 }
 
@@ -102,20 +107,45 @@ fn ready(a: Answer<Vec<u8>>) -> CacheStep {
     }
 }
 
-type Fills = Arc<Mutex<HashMap<u64, Fill>>>;
-
 /// The cache tier shared through a store (use `SharedCache` from the
 /// package, which adds `get(key, fn)` and serialization).
 #[napi(js_name = "NativeSharedCache")]
 pub struct NativeSharedCache {
     inner: CoreCache,
-    fills: Fills,
-    next: Arc<AtomicU64>,
+    steps: Arc<Steps>,
+}
+
+/// Where a caller's turn to compute is held, under a number.
+struct Steps {
+    fills: Mutex<HashMap<u64, Fill>>,
+    next: AtomicU64,
+}
+
+impl Steps {
+    fn step(&self, step: Step) -> CacheStep {
+        match step {
+            Step::Ready(a) => ready(a),
+            Step::Compute(f) => {
+                let id = self.next.fetch_add(1, Ordering::Relaxed);
+                self.fills
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id, *f);
+                CacheStep {
+                    kind: "compute".to_owned(),
+                    value: None,
+                    source: None,
+                    fill: Some(id as f64),
+                }
+            }
+        }
+    }
 }
 
 impl NativeSharedCache {
     fn take(&self, id: f64) -> bastion_core::Result<Fill> {
-        self.fills
+        self.steps
+            .fills
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&(id as u64))
@@ -146,45 +176,31 @@ impl NativeSharedCache {
             crate::events::attach(inner.listeners(), on_event)?;
             Ok(Self {
                 inner,
-                fills: Arc::default(),
-                next: Arc::new(AtomicU64::new(1)),
+                steps: Arc::new(Steps {
+                    fills: Mutex::default(),
+                    next: AtomicU64::new(1),
+                }),
             })
         })
         .map_err(|e| errors::to_js(env, e))
     }
 
-    /// Resolves to the value of `key` from the store, or to this caller's
-    /// turn to compute it (while another caller of any process computes, it
-    /// waits).
-    #[napi(ts_return_type = "Promise<CacheStep>")]
-    pub fn begin<'env>(&self, env: &'env Env, key: String) -> Result<PromiseRaw<'env, CacheStep>> {
-        let (c, fills, next) = (
-            self.inner.clone(),
-            Arc::clone(&self.fills),
-            Arc::clone(&self.next),
-        );
-        promise(
-            env,
-            async move { c.begin_async(&key).await },
-            move |_, step| {
-                Ok(match step {
-                    Step::Ready(a) => ready(a),
-                    Step::Compute(f) => {
-                        let id = next.fetch_add(1, Ordering::Relaxed);
-                        fills
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(id, *f);
-                        CacheStep {
-                            kind: "compute".to_owned(),
-                            value: None,
-                            source: None,
-                            fill: Some(id as f64),
-                        }
-                    }
-                })
-            },
-        )
+    /// The value of `key` from the local tier at once, or a promise of the
+    /// value from the store or of this caller's turn to compute it (while
+    /// another caller of any process computes, it waits).
+    #[napi(ts_return_type = "CacheStep | Promise<CacheStep>")]
+    pub fn begin<'env>(
+        &self,
+        env: &'env Env,
+        key: String,
+    ) -> Result<Either<CacheStep, PromiseRaw<'env, CacheStep>>> {
+        let pending = match self.inner.begin_now(&key) {
+            Ok(Ok(step)) => return Ok(Either::A(self.steps.step(step))),
+            Ok(Err(pending)) => pending,
+            Err(e) => return Err(errors::to_js(env, e)),
+        };
+        let me = Arc::clone(&self.steps);
+        promise(env, pending.run(), move |_, step| Ok(me.step(step))).map(Either::B)
     }
 
     /// Stores the computed `value` (`null`: nothing found) while the
@@ -260,12 +276,19 @@ impl NativeSharedCache {
         self.inner.waiting(&key) as u32
     }
 
+    /// How many values the local tier holds now.
+    #[napi]
+    pub fn local_entries(&self) -> u32 {
+        u32::try_from(self.inner.local_entries()).unwrap_or(u32::MAX)
+    }
+
     /// Counts since the cache was made.
     #[napi(ts_return_type = "Record<string, number>")]
     pub fn stats(&self) -> HashMap<String, f64> {
         let s = self.inner.stats();
         [
             ("hits", s.hits),
+            ("localHits", s.local_hits),
             ("misses", s.misses),
             ("computations", s.computations),
             ("earlyRefreshes", s.early_refreshes),

@@ -147,7 +147,7 @@ pub struct SharedCache {
 #[pymethods]
 impl SharedCache {
     #[new]
-    #[pyo3(signature = (store = None, *, namespace = "cache", ttl = None, stale_while_revalidate = None, stale_if_error = None, negative_ttl = None, xfetch_beta = 1.0, max_entries = 10_000, lease_ttl = None, wait_timeout = None, max_value_bytes = 1_048_576, seed = None, on_event = None))]
+    #[pyo3(signature = (store = None, *, namespace = "cache", ttl = None, stale_while_revalidate = None, stale_if_error = None, negative_ttl = None, xfetch_beta = 1.0, max_entries = 10_000, lease_ttl = None, wait_timeout = None, max_value_bytes = 1_048_576, local_ttl = None, seed = None, on_event = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         store: Option<&Store>,
@@ -161,6 +161,7 @@ impl SharedCache {
         lease_ttl: Option<&Bound<'_, PyAny>>,
         wait_timeout: Option<&Bound<'_, PyAny>>,
         max_value_bytes: usize,
+        local_ttl: Option<&Bound<'_, PyAny>>,
         seed: Option<u64>,
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
@@ -184,6 +185,7 @@ impl SharedCache {
             lease_ttl: or(lease_ttl, "lease_ttl", d.lease_ttl)?,
             wait_timeout: or(wait_timeout, "wait_timeout", d.wait_timeout)?,
             max_value_bytes,
+            local_ttl: or(local_ttl, "local_ttl", d.local_ttl)?,
         };
         let store = store.map_or_else(Default::default, |s| s.inner.clone());
         let inner = CoreCache::new(store, options, seed).py_err()?;
@@ -199,10 +201,13 @@ impl SharedCache {
         step(py, s)
     }
 
-    /// Awaitable :meth:`begin`.
-    fn abegin<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
-        let c = self.inner.clone();
-        aio::into_awaitable_with(py, async move { c.begin_async(&key).await }, step)
+    /// :meth:`begin` without blocking: the step itself when the local tier
+    /// answers, else an awaitable of it.
+    fn abegin<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        match self.inner.begin_now(key).py_err()? {
+            Ok(s) => step(py, s),
+            Err(pending) => aio::into_awaitable_with(py, pending.run(), step),
+        }
     }
 
     /// Removes ``key``'s value (the next caller computes it).
@@ -225,12 +230,18 @@ impl SharedCache {
         self.inner.waiting(key)
     }
 
+    /// How many values the local tier holds now.
+    fn local_entries(&self) -> usize {
+        self.inner.local_entries()
+    }
+
     /// Counts since the cache was made.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.stats();
         let d = PyDict::new(py);
         for (k, v) in [
             ("hits", s.hits),
+            ("local_hits", s.local_hits),
             ("misses", s.misses),
             ("computations", s.computations),
             ("early_refreshes", s.early_refreshes),

@@ -417,7 +417,14 @@ impl Slot {
 #[derive(Default)]
 struct Waiters {
     by_key: Mutex<HashMap<String, (Arc<Slot>, usize)>>,
+    /// Told of each value news, and of reconnections (see [`Leases::observe`]).
+    observer: std::sync::OnceLock<Observer>,
 }
+
+/// What an observer is told: a key's value changed (`(lease key, fence of
+/// the new value, 0 when it was removed)`), or, `None`, that news may have
+/// been missed (the subscriber reconnected).
+pub(crate) type Observer = Arc<dyn Fn(Option<(&str, u64)>) + Send + Sync>;
 
 impl Waiters {
     fn wake(&self, key: &str, inline: Option<&[u8]>) {
@@ -432,16 +439,36 @@ impl Waiters {
         }
     }
 
-    /// A broadcast: `<lease key>` alone, or `<lease key>\n<value blob>`.
+    /// A broadcast: `<lease key>` alone (a release), or value news:
+    /// `<lease key>\n<fence>:<value blob>` (a fill with the fence it was
+    /// written under, or `0:x` for a removal).
     fn on_message(&self, m: &[u8]) {
-        let (key, inline) = match m.iter().position(|&b| b == b'\n') {
-            Some(i) => (&m[..i], Some(&m[i + 1..])),
+        let (key, news) = match m.iter().position(|&b| b == b'\n') {
+            Some(i) => (&m[..i], value_news(&m[i + 1..])),
             None => (m, None),
         };
-        if let Ok(key) = std::str::from_utf8(key) {
-            self.wake(key, inline);
+        let Ok(key) = std::str::from_utf8(key) else {
+            return;
+        };
+        if let (Some(o), Some((fence, _))) = (self.observer.get(), news) {
+            o(Some((key, fence)));
         }
+        self.wake(key, news.map(|n| n.1));
     }
+
+    fn on_resync(&self) {
+        if let Some(o) = self.observer.get() {
+            o(None);
+        }
+        self.wake_all();
+    }
+}
+
+/// The fence and the value blob of value news (`<fence>:<blob>`).
+fn value_news(m: &[u8]) -> Option<(u64, &[u8])> {
+    let colon = m.iter().position(|&b| b == b':')?;
+    let fence = std::str::from_utf8(&m[..colon]).ok()?.parse().ok()?;
+    Some((fence, &m[colon + 1..]))
 }
 
 /// A registration in [`Waiters`]; dropping it unregisters.
@@ -596,10 +623,30 @@ impl Leases {
                 };
                 match n {
                     crate::store::Notice::Message(m) => w.on_message(m),
-                    crate::store::Notice::Resync => w.wake_all(),
+                    crate::store::Notice::Resync => w.on_resync(),
                 }
             }),
         )));
+    }
+
+    /// Has `observer` told of every value news this process receives, and
+    /// when news may have been missed (after a reconnection); subscribes
+    /// now. One observer per `Leases`: false when one is set already.
+    pub(crate) fn observe(&self, observer: Observer) -> bool {
+        let set = self.inner.waiters.observer.set(observer).is_ok();
+        self.subscribe();
+        set
+    }
+
+    /// Whether broadcasts reach this process now (Redis: the release channel
+    /// is subscribed on a live connection; memory: always).
+    pub(crate) fn listening(&self) -> bool {
+        self.subscribe();
+        self.inner
+            .subscription
+            .lock()
+            .as_ref()
+            .is_none_or(|s| s.is_ready())
     }
 
     /// Waits (at most `limit`) until the release channel is subscribed, so a

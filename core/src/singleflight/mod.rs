@@ -31,6 +31,7 @@
 
 pub mod cache;
 pub mod lease;
+mod near;
 pub mod shared;
 
 use std::collections::HashMap;

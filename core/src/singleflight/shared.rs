@@ -35,7 +35,14 @@
 //!    is tried again a second later. A wait for another process's lease is
 //!    bounded by `wait_timeout`; past it the caller computes without the
 //!    lease (and does not write).
-//! 8. **Bounded.** Keys up to [`MAX_KEY`] bytes, values up to
+//! 8. **Local tier.** On Redis, a fresh value read from the store is kept
+//!    in this process for `local_ttl` (1 s by default; never past its own
+//!    freshness) and answered from there without a round trip. A fill of a
+//!    new value or an invalidation in any process is broadcast with the
+//!    value's fence, and drops the other processes' copies as it arrives; a
+//!    reconnection of the subscriber drops them all. Bounded by
+//!    `max_entries` (see `near.rs`).
+//! 9. **Bounded.** Keys up to [`MAX_KEY`] bytes, values up to
 //!    `max_value_bytes`; the in-process tables hold only running flights.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +53,7 @@ use parking_lot::Mutex;
 
 use super::cache::{stale_if_error, Answer, CacheOptions, Draws, Source, Standing};
 use super::lease::{self, check_name, lease_key, mem_owned, Acquired, LeaseGuard, Leases};
+use super::near::Near;
 use super::{Joined, Leader, Role, SingleFlight};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::events::{Event, Listeners};
@@ -54,7 +62,7 @@ use crate::timespan::micros;
 
 static LOOKUP: Script = script!("sfc_lookup");
 static FILL: Script = script!("sfc_fill", with "lease_lib");
-static INVALIDATE: Script = script!("sfc_invalidate");
+static INVALIDATE: Script = script!("sfc_invalidate", with "lease_lib");
 
 /// The longest cache key (bytes), namespace included.
 pub const MAX_KEY: usize = lease::MAX_NAME;
@@ -74,6 +82,11 @@ pub struct SharedCacheOptions {
     pub wait_timeout: Duration,
     /// The largest value stored (bytes).
     pub max_value_bytes: usize,
+    /// How long this process answers a value it read from Redis without
+    /// asking again (the local tier; zero: off). Never past the value's own
+    /// freshness; a fill or an invalidation anywhere drops the copies at
+    /// once (broadcast). At most `cache.max_entries` copies.
+    pub local_ttl: Duration,
 }
 
 impl Default for SharedCacheOptions {
@@ -84,6 +97,7 @@ impl Default for SharedCacheOptions {
             lease_ttl: Duration::from_secs(30),
             wait_timeout: Duration::from_secs(15),
             max_value_bytes: 1 << 20,
+            local_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -111,6 +125,9 @@ impl SharedCacheOptions {
                 "wait_timeout must be at most an hour"
             ));
         }
+        if self.local_ttl > Duration::from_secs(86_400) {
+            return Err(err!(InvalidArgument, "local_ttl must be at most a day"));
+        }
         if self.max_value_bytes == 0 || self.max_value_bytes > 512 << 20 {
             return Err(err!(
                 InvalidArgument,
@@ -130,6 +147,8 @@ struct Stored {
     expires: i64,
     /// How long its computation took (µs).
     delta: i64,
+    /// The fence it was written under (0: not known).
+    fence: u64,
 }
 
 struct LookupD {
@@ -153,7 +172,7 @@ impl Decision for LookupD {
             return Err(err!(Internal, "the cache script gave a short reply"));
         }
         let now = a[0].int()?;
-        if a[1].int()? != 1 || a.len() < 6 {
+        if a[1].int()? != 1 || a.len() < 7 {
             return Ok((now, None));
         }
         let negative = a[5].int()? == 1;
@@ -168,6 +187,7 @@ impl Decision for LookupD {
                 },
                 expires: a[3].int()?,
                 delta: a[4].int()?,
+                fence: u64::try_from(a[6].int()?).unwrap_or(0),
             }),
         ))
     }
@@ -189,6 +209,7 @@ impl Decision for LookupD {
                 value: (int("n") != 1).then(|| field("v").unwrap_or_default().to_vec()),
                 expires: int("e"),
                 delta: int("d"),
+                fence: u64::try_from(int("f")).unwrap_or(0),
             }),
         ))
     }
@@ -304,8 +325,10 @@ impl Decision for FillD {
 /// Counts since the cache was made.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SharedCacheStats {
-    /// Fresh answers from the store.
+    /// Fresh answers (from the store or the local tier).
     pub hits: u64,
+    /// Fresh answers from the local tier, without a round trip.
+    pub local_hits: u64,
     /// Answers that needed a computation (this caller's or another's).
     pub misses: u64,
     /// Computations handed to callers ([`Step::Compute`]).
@@ -331,6 +354,8 @@ struct Inner {
     primary: Arc<Tier>,
     /// The outage tier (none when the primary is a memory store).
     local: Option<Arc<Tier>>,
+    /// Copies of values read from Redis (none for memory, or `local_ttl` 0).
+    near: Option<Arc<Near<Stored>>>,
     /// When Redis may be tried again after an outage.
     down_until: Mutex<Option<Instant>>,
     flights: SingleFlight<Stored>,
@@ -359,6 +384,34 @@ impl std::fmt::Debug for SharedCache {
     }
 }
 
+/// The rest of [`SharedCache::begin_now`]: the store is asked.
+pub struct Pending {
+    cache: SharedCache,
+    name: String,
+    found: Option<(i64, Stored)>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").finish_non_exhaustive()
+    }
+}
+
+impl Pending {
+    /// The value from the store, or this caller's turn to compute it.
+    pub async fn run(self) -> Result<Step> {
+        self.cache.begin_from(self.name, self.found).await
+    }
+}
+
+/// The local tier's answer.
+enum Probe {
+    Hit(Step),
+    /// Fresh, and due for an early refresh: (the store's time, the value).
+    Early((i64, Stored)),
+    Miss,
+}
+
 /// What [`SharedCache::begin`] hands a caller.
 #[derive(Debug)]
 pub enum Step {
@@ -382,13 +435,33 @@ impl SharedCache {
                 local: true,
             })
         });
+        let primary = Arc::new(Tier {
+            leases: Leases::new(store),
+            local: false,
+        });
+        let near = (local.is_some() && !options.local_ttl.is_zero()).then(|| {
+            let near = Arc::new(Near::new(
+                micros(options.local_ttl),
+                options.cache.max_entries,
+            ));
+            let weak = Arc::downgrade(&near);
+            primary
+                .leases
+                .observe(Arc::new(move |news: Option<(&str, u64)>| {
+                    if let Some(near) = weak.upgrade() {
+                        match news {
+                            Some((key, fence)) => near.news(key, fence),
+                            None => near.clear(),
+                        }
+                    }
+                }));
+            near
+        });
         Ok(Self {
             inner: Arc::new(Inner {
-                primary: Arc::new(Tier {
-                    leases: Leases::new(store),
-                    local: false,
-                }),
+                primary,
                 local,
+                near,
                 down_until: Mutex::new(None),
                 flights: SingleFlight::new(),
                 draws: Draws::new(seed)?,
@@ -531,25 +604,101 @@ impl SharedCache {
         })))
     }
 
-    /// Blocking [`SharedCache::begin_async`] (never from an async task).
+    /// Blocking [`SharedCache::begin_async`] (never from an async task). A
+    /// value in the local tier is answered on the calling thread.
     pub fn begin(&self, key: &str) -> Result<Step> {
-        let this = self.clone();
-        let key = key.to_owned();
-        crate::runtime::block_on(async move { this.begin_async(&key).await })?
+        match self.begin_now(key)? {
+            Ok(step) => Ok(step),
+            Err(pending) => crate::runtime::block_on(pending.run())?,
+        }
     }
 
-    /// The value of `key` from the store, or this caller's turn to compute it.
+    /// The value of `key` from the local tier or the store, or this caller's
+    /// turn to compute it.
     pub async fn begin_async(&self, key: &str) -> Result<Step> {
+        match self.begin_now(key)? {
+            Ok(step) => Ok(step),
+            Err(pending) => pending.run().await,
+        }
+    }
+
+    /// [`SharedCache::begin_async`]'s first part, on the calling thread: the
+    /// answer of the local tier, or what is left to do ([`Pending::run`]),
+    /// so that bindings answer local hits without an async hop.
+    pub fn begin_now(&self, key: &str) -> Result<std::result::Result<Step, Pending>> {
         let name = self.name(key);
         check_name(&name)?;
+        let found = match self.near_probe(&name) {
+            Probe::Hit(step) => return Ok(Ok(step)),
+            Probe::Early(found) => Some(found),
+            Probe::Miss => None,
+        };
+        Ok(Err(Pending {
+            cache: self.clone(),
+            name,
+            found,
+        }))
+    }
+
+    /// The local tier's answer for `name`: a fresh copy (counted), a copy
+    /// due for an early refresh, or nothing.
+    fn near_probe(&self, name: &str) -> Probe {
+        let Some(near) = &self.inner.near else {
+            return Probe::Miss;
+        };
+        let now = self.inner.primary.leases.store().clock().now_micros();
+        let Some(found) = near.get(&lease_key(name), now) else {
+            return Probe::Miss;
+        };
+        let e = found.value;
+        let o = &self.inner.options.cache;
+        if o.early(e.delta, e.expires, found.store_now, || {
+            self.inner.draws.uniform()
+        }) {
+            return Probe::Early((found.store_now, e));
+        }
+        self.count(|s| {
+            s.hits += 1;
+            s.local_hits += 1;
+        });
+        Probe::Hit(hit(e, Source::Hit))
+    }
+
+    /// Looks `name` up in `tier` and keeps a fresh value in the local tier.
+    async fn lookup_near(&self, tier: &mut Arc<Tier>, name: &str) -> Result<(i64, Option<Stored>)> {
+        let Some(near) = self.inner.near.as_ref().filter(|_| !tier.local) else {
+            return self.lookup(tier, name).await;
+        };
+        let lkey = lease_key(name);
+        let epoch = near.epoch(&lkey);
+        let (now, found) = self.lookup(tier, name).await?;
+        if let Some(e) = &found {
+            if !tier.local && self.inner.primary.leases.listening() {
+                let local_now = tier.leases.store().clock().now_micros();
+                near.keep(&lkey, e.clone(), e.fence, epoch, local_now, now, e.expires);
+            }
+        }
+        Ok((now, found))
+    }
+
+    /// [`SharedCache::begin_async`] after the local tier: `found` is a copy
+    /// from it (due for an early refresh) with the store's time.
+    async fn begin_from(&self, name: String, found: Option<(i64, Stored)>) -> Result<Step> {
         let mut tier = self.tier();
-        let (now, found) = self.lookup(&mut tier, &name).await?;
+        // A copy from the local tier is here because its early refresh is due.
+        let (now, found, due) = match found {
+            Some((now, e)) => (now, Some(e), true),
+            None => {
+                let (now, found) = self.lookup_near(&mut tier, &name).await?;
+                (now, found, false)
+            }
+        };
         let o = &self.inner.options.cache;
         let mut stale = None;
         if let Some(e) = found {
             match o.standing(e.expires, now) {
                 Standing::Fresh => {
-                    if !o.early(e.delta, e.expires, now, || self.inner.draws.uniform()) {
+                    if !due && !o.early(e.delta, e.expires, now, || self.inner.draws.uniform()) {
                         self.count(|s| s.hits += 1);
                         return Ok(hit(e, Source::Hit));
                     }
@@ -638,6 +787,7 @@ impl SharedCache {
                             value,
                             expires: 0,
                             delta: 0,
+                            fence: 0,
                         };
                         leader.complete(Ok(e.clone()));
                         return Ok(hit(e, Source::Shared));
@@ -696,24 +846,39 @@ impl SharedCache {
         })
     }
 
-    fn invalidation(&self, key: &str) -> Result<Invalidate> {
+    fn invalidation(&self, key: &str, tier: &Tier) -> Result<Invalidate> {
         let name = self.name(key);
         check_name(&name)?;
         self.inner.flights.forget(&name);
+        let lkey = lease_key(&name);
+        if let Some(near) = &self.inner.near {
+            near.news(&lkey, 0);
+        }
         Ok(Invalidate {
             key: [Self::entry_key(&name)],
+            channel: tier.leases.channel().to_owned(),
+            payload: format!("{lkey}\n0:x"),
         })
     }
 
-    /// Removes `key`'s value from the store (the next caller computes it).
+    /// Removes `key`'s value from the store (the next caller computes it),
+    /// and from the local tier of every process sharing it (broadcast).
     pub fn invalidate(&self, key: &str) -> Result<()> {
-        self.tier().leases.store().run(self.invalidation(key)?)
+        let tier = self.tier();
+        tier.leases.store().run(self.invalidation(key, &tier)?)
     }
 
     /// Async [`SharedCache::invalidate`].
     pub async fn invalidate_async(&self, key: &str) -> Result<()> {
-        let d = self.invalidation(key)?;
-        self.tier().leases.store().run_async(d).await
+        let tier = self.tier();
+        let d = self.invalidation(key, &tier)?;
+        tier.leases.store().run_async(d).await
+    }
+
+    /// How many values the local tier holds now.
+    #[must_use]
+    pub fn local_entries(&self) -> usize {
+        self.inner.near.as_ref().map_or(0, |n| n.len())
     }
 }
 
@@ -721,8 +886,8 @@ impl SharedCache {
 /// back by the waiters).
 const INLINE_MAX: usize = 64 << 10;
 
-/// A value as published to the waiters: `v` and its bytes, or `n` for a kept
-/// "nothing found".
+/// A value as published to the waiters: `v` and its bytes, `n` for a kept
+/// "nothing found", or `x`: not published (too large; or removed), read it.
 fn blob(value: Option<&Vec<u8>>) -> Vec<u8> {
     match value {
         Some(v) if v.len() <= INLINE_MAX => {
@@ -731,7 +896,7 @@ fn blob(value: Option<&Vec<u8>>) -> Vec<u8> {
             b.extend_from_slice(v);
             b
         }
-        Some(_) => Vec::new(),
+        Some(_) => b"x".to_vec(),
         None => b"n".to_vec(),
     }
 }
@@ -755,6 +920,10 @@ fn hit(e: Stored, source: Source) -> Step {
 
 struct Invalidate {
     key: [String; 1],
+    /// Where to tell the other processes ('' none), and what (value news:
+    /// the lease key, and the fence 0 of a removal).
+    channel: String,
+    payload: String,
 }
 
 impl Decision for Invalidate {
@@ -766,7 +935,10 @@ impl Decision for Invalidate {
         self.key.to_vec()
     }
     fn args(&self) -> Vec<Vec<u8>> {
-        Vec::new()
+        vec![
+            self.channel.as_bytes().to_vec(),
+            self.payload.as_bytes().to_vec(),
+        ]
     }
     fn parse(&self, _: Reply) -> Result<()> {
         Ok(())
@@ -876,10 +1048,10 @@ impl Fill {
                 delta,
                 keep_after: o.cache.stale_keep(),
                 channel: self.tier.leases.channel().to_owned(),
-                inline: if mode == Mode::Keep {
-                    blob(value.as_ref())
-                } else {
-                    Vec::new()
+                inline: match mode {
+                    Mode::Keep => blob(value.as_ref()),
+                    Mode::Drop => b"x".to_vec(),
+                    Mode::None => Vec::new(),
                 },
             };
             match self.tier.leases.store().run_async(d).await {
@@ -907,6 +1079,7 @@ impl Fill {
                         value: v.clone(),
                         expires: now.saturating_add(micros(keep)),
                         delta,
+                        fence: 0,
                     }));
                 }
                 Ok(Answer {

@@ -7,8 +7,10 @@
 -- ARGV[6] 1 for a kept "nothing found", ARGV[7] how long it is fresh (us),
 -- ARGV[8] delta (us), ARGV[9] how long it is kept after that (us);
 -- ARGV[10] channel ('' none), ARGV[11] payload (the lease key), ARGV[12] the
--- value's blob for the waiters ('' none), added to the payload only when the
--- value was written (they then need not read it back).
+-- value's blob for the waiters ('x': read it back). A written value is
+-- published as news, `<lease key>\n<fence>:<blob>` (the waiters need not
+-- read it back, and the other processes' local tiers drop older copies); a
+-- release alone as the lease key.
 -- Returns {written (1/0), released (1/0), now}.
 local now = bastion_now()
 local fence = ARGV[3]
@@ -30,9 +32,9 @@ if lease_owned(KEYS[3], ARGV[2], fence, now) then
   redis.call('DEL', KEYS[3])
   released = 1
 end
-if written == 1 and ARGV[12] ~= '' then
-  lease_publish(ARGV[10], ARGV[11] .. '\n' .. ARGV[12])
-elseif written == 1 or released == 1 then
+if written == 1 then
+  lease_publish(ARGV[10], ARGV[11] .. '\n' .. fence .. ':' .. ARGV[12])
+elseif released == 1 then
   lease_publish(ARGV[10], ARGV[11])
 end
 return {written, released, now}
