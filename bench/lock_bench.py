@@ -14,6 +14,10 @@ Contenders, the same N processes and upstream each time:
   SET, release), whose release wakes one waiter at a time (BLPOP on a signal list);
 - bastion.compat.redis_lock running that same triple-check code unchanged (the drop-in).
 
+Then the hit path of a warm key, one process: bastion `Cache.get` answered by its local tier (the
+default `local_ttl` of 1 s), `Cache.get` with `local_ttl=0` (one Redis round trip per call), and
+the peer's hit path in the triple check (redis-py `GET` and `json.loads`).
+
 Writes bench/results/lock.json and prints a table.
 """
 
@@ -139,6 +143,38 @@ def summary(lat: list[float], upstream_s: float) -> dict[str, float]:
     }
 
 
+def per_call_us(fn: Any, n: int) -> float:
+    """Median over 5 runs of the time per call of ``fn()``, in microseconds."""
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter() - started) / n * 1e6)
+    return statistics.median(runs)
+
+
+def hits(url: str) -> dict[str, float]:
+    """Microseconds per hit of a warm key: bastion with and without its local tier, redis-py GET."""
+    import redis
+    from bastion import Cache, Store
+
+    near = Cache(Store(url, timeout=2.0, prefix="hitbench:"), ttl=600)
+    far = Cache(Store(url, timeout=2.0, prefix="hitbench:"), ttl=600, local_ttl=0)
+    assert near.ready(10) and far.ready(10)
+    value = {"user": 1, "name": "Ada", "roles": ["admin", "ops"]}
+    near.get("hot", lambda: value)
+    client = redis.Redis.from_url(url)
+    client.set("hitbench:peer:hot", json.dumps(value))
+    for c in (near, far):
+        assert c.get("hot", lambda: None) == value
+    return {
+        "bastion local tier": per_call_us(lambda: near.get("hot", lambda: None), 20_000),
+        "bastion local_ttl=0": per_call_us(lambda: far.get("hot", lambda: None), 2_000),
+        "redis-py GET": per_call_us(lambda: json.loads(client.get("hitbench:peer:hot")), 2_000),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--processes", type=int, default=50)
@@ -173,6 +209,9 @@ def main() -> None:
                     f"{s['p50_ms']:7.1f} ms  p90 {s['p90_ms']:7.1f} ms  max {s['max_ms']:7.1f} ms",
                     flush=True,
                 )
+        hit_us = hits(server.url)
+        for name, us in hit_us.items():
+            print(f"  hit of a warm key, {name:22s} {us:8.2f} us/call", flush=True)
     best = {k: min(v, key=lambda s: s["max_ms"]) for k, v in results.items()}
     med = {k: {m: statistics.median(s[m] for s in v) for m in v[0]} for k, v in results.items()}
     peer = med["python-redis-lock"]
@@ -191,6 +230,7 @@ def main() -> None:
         "ratio_max": peer["max_ms"] / ours["max_ms"],
         "ratio_p50": peer["p50_ms"] / ours["p50_ms"],
         "ratio_over_upstream": peer["max_over_upstream_ms"] / max(ours["max_over_upstream_ms"], 0.001),
+        "hit_us": hit_us,
     }
     (RESULTS / "lock.json").write_text(json.dumps(info, indent=2))
     print(

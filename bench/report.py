@@ -660,6 +660,25 @@ def lock_section(d: dict) -> list[str]:
         "bastion's waiters wake on one broadcast that carries the value; python-redis-lock's release",
         "wakes one waiter, which takes the lock, reads, releases and wakes the next. The drop-in lock",
         "wakes every waiter at once, but the triple-check code still takes the lock once per waiter.",
+        *hit_rows(d.get("hit_us")),
+    ]
+
+
+def hit_rows(hit: dict | None) -> list[str]:
+    """The hit path of a warm key, from the "hit_us" part of bench/results/lock.json."""
+    if not hit:
+        return []
+    peer = hit["redis-py GET"]
+    rows = ["| contender | µs per hit | redis-py GET / it |", "|---|---:|---:|"]
+    rows += [f"| {name} | {us:.2f} | {peer / us:.2f}x |" for name, us in hit.items()]
+    return [
+        "",
+        "The hit path of a warm key, one process, same run: `Cache.get` answered by the local tier",
+        "(the default `local_ttl` of 1 s: one Redis read per process per second for a hot key), with",
+        "`local_ttl=0` (one round trip per call, the value's freshness checked in Redis), and the",
+        "peer's hit path in the triple check (redis-py `GET` and `json.loads`):",
+        "",
+        *rows,
     ]
 
 
