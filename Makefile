@@ -94,9 +94,10 @@ test-node: check-generated redis ## node --test
 test: lint test-rust test-python test-node ## Everything CI runs
 
 .PHONY: demo
-demo: build ## Build everything and run the demo (embedded memory store)
+demo: build ## Build everything and run the demo (embedded memory store; BASTION_REDIS_URL: on Redis)
 	$(PY) examples/demo.py
 	node examples/demo.mjs
+	$(PY) examples/demo_services.py
 
 .PHONY: bench
 bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by side with the peers

@@ -1,0 +1,267 @@
+"""The services demo: starts the example backends secured by bastion, drives them over HTTP and
+prints what each capability did.
+
+Run by ``make demo`` after the library demos. Each service runs as its own process on a free
+loopback port, on the embedded memory store; a small upstream (slow, and failing on demand) stands
+in for the external API the ``/identify`` endpoints call. With ``BASTION_REDIS_URL`` set, the
+services share that Redis, and the demo also shows a Python and a Node service sharing one rate
+limit and one lockout.
+
+Every service follows one contract: ``POST /auth/register``, ``/auth/login``, ``/auth/refresh``,
+``/auth/logout-everywhere``; ``GET /api/me``, ``/api/items`` (reads: 100/min per client);
+``GET /identify/{n}`` (breaker and single-flight cache); ``GET /health``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+class Upstream:
+    """The external API stand-in: ``GET /identify/{n}`` answers after ``delay`` seconds, or 500
+    while ``failing``; counts its calls."""
+
+    def __init__(self, delay: float = 0.3) -> None:
+        self.delay = delay
+        self.failing = False
+        self.calls = 0
+        self.lock = threading.Lock()
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with upstream.lock:
+                    upstream.calls += 1
+                time.sleep(upstream.delay)
+                if upstream.failing:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                body = json.dumps({"species": "Quercus robur", "ref": self.path.rsplit("/", 1)[-1]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Service:
+    name: str
+    where: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, upstream: Upstream, redis_url: str | None) -> None:
+        self.port = free_port()
+        env = {**os.environ, **self.env, "PORT": str(self.port), "UPSTREAM_URL": upstream.url}
+        env.pop("BASTION_REDIS_URL", None)
+        if redis_url:
+            env["BASTION_REDIS_URL"] = redis_url
+        command = [c.replace("{port}", str(self.port)) for c in self.command]
+        # The commands are this file's own (SERVICES), not input.
+        self.proc = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise SystemExit(f"{self.name} did not start:\n{err}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"{self.name} did not answer /health within 60 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+UVICORN = [sys.executable, "-m", "uvicorn"]
+SERVICES = [
+    Service(
+        "FastAPI",
+        "examples/fastapi_app",
+        [
+            *UVICORN,
+            "app:app",
+            "--app-dir",
+            "examples/fastapi_app",
+            "--port",
+            "{port}",
+            "--log-level",
+            "warning",
+        ],
+    ),
+]
+
+
+def line(label: str, text: str) -> None:
+    print(f"  {label:24s} {text}", flush=True)
+
+
+# Clients and names of this run: on Redis, state outlives a run (a lock lasts 15 minutes).
+RUN = secrets.randbelow(1 << 16)
+
+
+def client_ip(n: int) -> dict[str, str]:
+    """Each step is another client behind the trusted proxy (the services trust loopback)."""
+    return {"X-Forwarded-For": f"10.{RUN >> 8}.{RUN & 255}.{n}"}
+
+
+def problem_code(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("code", ""))
+    except ValueError:
+        return ""
+
+
+async def post(c: httpx.AsyncClient, path: str, body: dict[str, str], client: int) -> httpx.Response:
+    return await c.post(path, json=body, headers=client_ip(client))
+
+
+async def scenario(s: Service, upstream: Upstream, user: str) -> None:
+    async with httpx.AsyncClient(base_url=s.url, timeout=30) as c:
+        # Login returning tokens.
+        r = await c.post("/auth/login", json={"username": "ada", "password": PASSWORD}, headers=client_ip(1))
+        pair = r.json()
+        line(
+            "login",
+            f"{r.status_code}  access {pair['access'][:16]}… ({len(pair['access'])} chars), "
+            f"refresh {pair['refresh'][:16]}…",
+        )
+        me = await c.get("/api/me", headers={"Authorization": f"Bearer {pair['access']}", **client_ip(1)})
+        line("GET /api/me", f"{me.status_code}  {me.text}")
+        no_token = await c.get("/api/me", headers=client_ip(1))
+        line("GET /api/me, no token", f"{no_token.status_code}  {problem_code(no_token)}")
+
+        # A burst answered with 429 and Retry-After.
+        answers = await asyncio.gather(*(c.get("/api/items", headers=client_ip(2)) for _ in range(110)))
+        counts = Counter(a.status_code for a in answers)
+        denied = next(a for a in answers if a.status_code == 429)
+        line(
+            "burst of 110 reads",
+            f"{counts[200]} × 200, {counts[429]} × 429 (Retry-After: {denied.headers['retry-after']}, "
+            f"X-RateLimit-Remaining: {denied.headers['x-ratelimit-remaining']}, "
+            f"{denied.headers['content-type']})",
+        )
+
+        # Wrong passwords leading to a lockout.
+        await c.post("/auth/register", json={"username": user, "password": PASSWORD}, headers=client_ip(3))
+        seen = []
+        for _ in range(5):
+            r = await post(c, "/auth/login", {"username": user, "password": "wrong"}, 3)
+            seen.append(str(r.status_code))
+        locked = await post(c, "/auth/login", {"username": user, "password": PASSWORD}, 4)
+        line(
+            "5 wrong passwords", f"{' '.join(seen)}  (the 5th locks: Retry-After {r.headers['retry-after']})"
+        )
+        line("then the right one", f"{locked.status_code}  {problem_code(locked)}, from another address too")
+
+        # Rotation and refresh-token reuse detection.
+        first = await post(c, "/auth/refresh", {"refresh": pair["refresh"]}, 5)
+        reuse = await post(c, "/auth/refresh", {"refresh": pair["refresh"]}, 5)
+        newest = await post(c, "/auth/refresh", {"refresh": first.json()["refresh"]}, 5)
+        line(
+            "rotation",
+            f"refresh {first.status_code}; the old refresh again {reuse.status_code} {problem_code(reuse)}; "
+            f"the newest {newest.status_code} {problem_code(newest)} (family revoked)",
+        )
+
+        # 50 concurrent identical requests, 1 upstream call.
+        before = upstream.calls
+        key = f"oak-{s.name.lower()}-{RUN}"
+        answers = await asyncio.gather(*(c.get(f"/identify/{key}") for _ in range(50)))
+        line(
+            "50 identical requests",
+            f"{sum(a.status_code == 200 for a in answers)} × 200, {upstream.calls - before} upstream call",
+        )
+
+        # A failing upstream tripping the breaker, then fast failure.
+        upstream.failing = True
+        codes = []
+        for i in range(3):
+            r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-{i}")
+            codes.append(str(r.status_code))
+        before = upstream.calls
+        started = time.perf_counter()
+        r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-9")
+        took = (time.perf_counter() - started) * 1000
+        upstream.failing = False
+        line("failing upstream", f"{' '.join(codes)}  (each waited {upstream.delay * 1000:.0f} ms for it)")
+        line(
+            "breaker open",
+            f"{r.status_code} {problem_code(r)} in {took:.1f} ms "
+            f"(Retry-After: {r.headers.get('retry-after')}), {upstream.calls - before} upstream calls",
+        )
+
+
+def main() -> None:
+    redis_url = os.environ.get("BASTION_REDIS_URL") or None
+    upstream = Upstream()
+    started: list[Service] = []
+    try:
+        for s in SERVICES:
+            s.start(upstream, redis_url)
+            started.append(s)
+        store = f"Redis at {redis_url}" if redis_url else "the embedded memory store"
+        for s in started:
+            print(f"\n== {s.name} ({s.where}, {store}) on {s.url}", flush=True)
+            asyncio.run(scenario(s, upstream, f"grace-{s.name.lower()}-{RUN}"))
+    finally:
+        for s in started:
+            s.stop()
+        upstream.close()
+
+
+if __name__ == "__main__":
+    main()
