@@ -353,6 +353,18 @@ def _parts(key: Any) -> tuple[Any, ...]:
     return parts
 
 
+# Longer key parts (a user id, a path, a key function's result) are counted under their digest, so
+# keys stay bounded whatever the request holds. The same composition as the Node integration's, so
+# a Python and a Node service sharing a store share the limits of one client.
+MAX_KEY_PART = 256
+
+
+def _bounded(part: str) -> str:
+    if len(part) <= MAX_KEY_PART:
+        return part
+    return "sha256:" + hashlib.sha256(part.encode()).hexdigest()
+
+
 async def _key(guard: Guard, conn: HTTPConnection, parts: tuple[Any, ...]) -> str:
     out = []
     for p in parts:
@@ -361,20 +373,20 @@ async def _key(guard: Guard, conn: HTTPConnection, parts: tuple[Any, ...]) -> st
         elif p == "user":
             # DRF's rule: the user's id when authenticated, else the client address.
             user = guard.user_id(await guard.claims(conn))
-            out.append("user:" + user if user is not None else "anon:" + guard.client(conn))
+            out.append("user:" + _bounded(user) if user is not None else "anon:" + guard.client(conn))
         elif p == "route":
             route = conn.scope.get("route")
             path = getattr(route, "path", None) or conn.url.path
-            out.append(f"route:{conn.scope.get('method', 'WS')} {path}")
+            out.append(f"route:{conn.scope.get('method', 'WS')} {_bounded(path)}")
         elif p == "global":
             out.append("global")
         else:
             v = p(conn)
             if inspect.isawaitable(v):
                 v = await v
-            if not isinstance(v, str):
-                raise TypeError("a key function must return a string")
-            out.append(v)
+            if not isinstance(v, str) or not v:
+                raise exc.InvalidArgumentError("a key function must return a non-empty string")
+            out.append(_bounded(v))
     return "|".join(out)
 
 

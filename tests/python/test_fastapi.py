@@ -403,3 +403,24 @@ def test_event_loop_stays_responsive_with_redis_frozen(fresh_redis_server: redis
     # A blocking call would have stalled the loop for a whole timeout (20 of them in a row).
     assert lag < timeout, f"event-loop lag {lag * 1000:.0f} ms"
     assert took < 20 * timeout, f"{took:.2f} s: the calls waited one after another"
+
+
+def test_key_functions_long_parts_are_hashed_and_empty_keys_refused(make_store: StoreFactory) -> None:
+    clock = ManualClock(NOW)
+    store = make_store(clock)
+    app = FastAPI()
+    Guard(store=store).install(app)
+
+    def from_header(r: Request) -> str:
+        return r.headers.get("x-tenant", "")
+
+    @app.get("/t", dependencies=[Depends(RateLimit("2/minute", key=from_header))])
+    async def t() -> dict[str, bool]:
+        return {"ok": True}
+
+    c = client(app)
+    long_a, long_b = "a" * 5000 + "1", "a" * 5000 + "2"
+    assert [c.get("/t", headers={"x-tenant": long_a}).status_code for _ in range(3)] == [200, 200, 429]
+    # Digests keep long keys apart (and bounded in the store).
+    assert c.get("/t", headers={"x-tenant": long_b}).status_code == 200
+    assert_problem(c.get("/t"), 500, "INTERNAL")  # an empty key is a programming error, not a shared bucket
