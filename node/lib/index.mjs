@@ -35,6 +35,14 @@ export const {
   SingleFlight,
   SharedCache,
   password,
+  rateLimit,
+  authenticate,
+  requireRole,
+  lockout,
+  upstream,
+  problemHandler,
+  HttpProblem,
+  web,
 } = bastion;
 
 export default bastion;
