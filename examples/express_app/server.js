@@ -37,6 +37,7 @@ const {
   problemHandler,
   rateLimit,
   requireRole,
+  requireUser,
   upstream,
   validateSecret,
   web,
@@ -149,19 +150,16 @@ app.post(
   }),
 );
 
-const requireUser = (req, res, next) =>
-  req.claims ? next() : web.sendAnswer(res, web.unauthorized('authentication required', 'NOT_AUTHENTICATED', null));
-
 app.post(
   '/auth/logout-everywhere',
-  requireUser,
+  requireUser(),
   route(async (req, res) => {
     await tokens.revokeAll(req.user.id);
     res.json({ ok: true });
   }),
 );
 
-app.get('/api/me', requireUser, (req, res) => {
+app.get('/api/me', requireUser(), (req, res) => {
   res.json({ id: req.user.id, username: req.claims.username ?? null });
 });
 

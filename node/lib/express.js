@@ -1,6 +1,6 @@
 'use strict';
 // Express middleware over the framework-neutral HTTP layer (http.js):
-// `rateLimit`, `authenticate`, `requireRole`, `lockout`, `upstream` and the
+// `rateLimit`, `authenticate`, `requireUser`, `requireRole`, `lockout`, `upstream` and the
 // error handler `problemHandler`. Express is not loaded: every middleware is a
 // plain `(req, res, next)` function, so the same functions serve Express 4 and
 // 5, Connect, and node:http with a hand-written `next`. Answers are RFC 9457
@@ -71,6 +71,17 @@ function authenticate(options) {
   });
   mw.authenticator = auth;
   return mw;
+}
+
+/** Admits requests with verified claims (`req.claims`, set by `authenticate`); 401 `NOT_AUTHENTICATED` otherwise. */
+function requireUser() {
+  return function bastionRequireUser(req, res, next) {
+    if (req.claims && typeof req.claims === 'object') {
+      next();
+      return;
+    }
+    http.sendAnswer(res, http.unauthorized('authentication required', 'NOT_AUTHENTICATED', null));
+  };
 }
 
 /**
@@ -149,6 +160,7 @@ function problemHandler({ lockoutStatus = 429 } = {}) {
 module.exports = {
   rateLimit,
   authenticate,
+  requireUser,
   requireRole,
   lockout,
   upstream: http.upstream,

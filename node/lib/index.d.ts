@@ -888,6 +888,8 @@ export type ErrorMiddleware = (err: unknown, req: any, res: ServerResponse, next
 export function rateLimit(options: RateLimitOptions): Middleware & { gate: web.RateLimitGate; limiter: RateLimiter };
 /** Express middleware: sets `req.claims` and `req.user` (`{ id, claims }`); 401 problem+json for a missing or bad token. */
 export function authenticate(options: AuthenticateOptions): Middleware & { authenticator: web.Authenticator };
+/** Express middleware: 401 `NOT_AUTHENTICATED` without `req.claims` (use after `authenticate({ optional: true })`). */
+export function requireUser(): Middleware;
 /** Express middleware: 401 without `req.claims`, 403 `PERMISSION_DENIED` without one of the roles. */
 export function requireRole(...roles: Array<string | string[] | { claim?: string }>): Middleware;
 /** The login lockout's helpers for Express. */

@@ -6,7 +6,7 @@
 // (`RateLimiter`), account lockout (`Lockout`), the circuit breaker
 // (`CircuitBreaker`), single-flight (`SingleFlight`) and the cache shared
 // across processes (`SharedCache`), and the HTTP integration: Express
-// middleware (`rateLimit`, `authenticate`, `requireRole`, `lockout`,
+// middleware (`rateLimit`, `authenticate`, `requireUser`, `requireRole`, `lockout`,
 // `upstream`, `problemHandler`) over a framework-neutral layer (`web`).
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
@@ -66,6 +66,7 @@ module.exports = {
   password,
   rateLimit: express.rateLimit,
   authenticate: express.authenticate,
+  requireUser: express.requireUser,
   requireRole: express.requireRole,
   lockout: express.lockout,
   upstream: express.upstream,

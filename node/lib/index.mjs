@@ -37,6 +37,7 @@ export const {
   password,
   rateLimit,
   authenticate,
+  requireUser,
   requireRole,
   lockout,
   upstream,

@@ -507,3 +507,59 @@ onBoth('the framework-neutral gate serves a plain node:http server', async (t, {
   assertProblem(denied, 429, 'RATE_LIMITED');
   assert.equal(denied.headers.get('retry-after'), '60');
 });
+
+onBoth('a stale value is served while the circuit is open', async (t, { store, clock, backend }) => {
+  const breaker = new CircuitBreaker({
+    name: `express-stale-${backend}-${Math.random()}`,
+    failMax: 1,
+    resetTimeout: 600,
+    ...(backend === 'memory' ? { clock } : { store }),
+  });
+  const cache = new SharedCache(store, { ttl: 10, staleIfError: 300, localTtl: 0, namespace: `stale-${backend}` });
+  const call = upstream({ breaker, cache });
+  let calls = 0;
+  const app = express();
+  app.get('/v/:k', async (req, res, next) => {
+    try {
+      res.json(await call(async () => ({ v: ++calls }), { key: req.params.k }));
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use(problemHandler());
+  const base = await serve(t, app);
+
+  assert.deepEqual((await get(`${base}/v/a`)).json, { v: 1 });
+  breaker.open();
+  clock.advance(20);
+  assert.deepEqual((await get(`${base}/v/a`)).json, { v: 1 });
+  assert.equal(calls, 1);
+  // Nothing cached for another key: the open circuit answers.
+  assertProblem(await get(`${base}/v/b`), 503, 'CIRCUIT_OPEN');
+  // Past stale-if-error, the open circuit answers too.
+  clock.advance(300);
+  assertProblem(await get(`${base}/v/a`), 503, 'CIRCUIT_OPEN');
+  assert.equal(calls, 1);
+});
+
+test('requireUser admits verified claims only; the ESM entry exports the same middleware', async (t) => {
+  const esm = await import('../../node/lib/index.mjs');
+  for (const name of ['rateLimit', 'authenticate', 'requireUser', 'requireRole', 'lockout', 'upstream', 'problemHandler', 'HttpProblem', 'web']) {
+    assert.equal(esm[name], bastion[name], name);
+  }
+  const clock = new ManualClock(NOW);
+  const app = express();
+  app.use(esm.authenticate({ key: SECRET, algorithms: ['HS256'], clock, optional: true }));
+  app.get('/public', (req, res) => res.json({ claims: req.claims }));
+  app.get('/private', esm.requireUser(), ok);
+  const base = await serve(t, app);
+
+  assert.deepEqual((await get(`${base}/public`)).json, { claims: null });
+  const anon = await get(`${base}/private`);
+  assertProblem(anon, 401, 'NOT_AUTHENTICATED');
+  assert.equal(anon.headers.get('www-authenticate'), 'Bearer');
+  // optional admits anonymous callers, never bad tokens.
+  assertProblem(await get(`${base}/public`, { headers: { authorization: 'Bearer x.y.z' } }), 401, 'MALFORMED_TOKEN');
+  const r = await get(`${base}/private`, { headers: { authorization: `Bearer ${hs256({ sub: 'u7' })}` } });
+  assert.equal(r.json.user, 'u7');
+});
