@@ -563,3 +563,68 @@ test('requireUser admits verified claims only; the ESM entry exports the same mi
   const r = await get(`${base}/private`, { headers: { authorization: `Bearer ${hs256({ sub: 'u7' })}` } });
   assert.equal(r.json.user, 'u7');
 });
+
+test('with Redis frozen, requests are answered by the outage policies and the event loop keeps turning', async (t) => {
+  const harness = await import('./redis-harness.mjs');
+  const redis = await harness.redisOrSkip(t);
+  if (!redis) return;
+  const clock = new ManualClock(NOW);
+  const store = new bastion.Store(redis.url, { timeoutMs: 300, prefix: harness.uniquePrefix('express-frozen') }, clock);
+  const tokens = new TokenService(Key.hmac(SECRET), { store, clock });
+  const guard = lockout({ lockout: new Lockout({ store, failureLimit: 3, name: 'frozen' }) });
+  const app = express();
+  app.get('/api', rateLimit({ rate: '100/minute', store, name: 'frozen-local' }), ok);
+  app.get('/strict', rateLimit({ rate: '100/minute', store, name: 'frozen-closed', outagePolicy: 'fail_closed' }), ok);
+  app.get('/me', authenticate({ tokens }), ok);
+  app.post('/login', express.json(), guard.check, async (req, res, next) => {
+    try {
+      if (!(await guard.login(req, req.body.password, null))) return guard.invalidCredentials(res);
+      res.json({ ok: true });
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use(problemHandler());
+  const base = await serve(t, app);
+  const pair = await tokens.issuePair('u1');
+  assert.equal((await get(`${base}/api`)).status, 200);
+
+  redis.pause();
+  try {
+    let worst = 0;
+    let last = Date.now();
+    const ticker = setInterval(() => {
+      const now = Date.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 10);
+    const started = Date.now();
+    const [local, strict, me, login] = await Promise.all([
+      burst(20, `${base}/api`),
+      get(`${base}/strict`),
+      get(`${base}/me`, { headers: { authorization: `Bearer ${pair.access}` } }),
+      get(`${base}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'u1', password: 'wrong' }),
+      }),
+    ]);
+    const waited = Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    clearInterval(ticker);
+
+    // 'local': this process's own count decides.
+    assert.deepEqual(statuses(local), { 200: 20 });
+    // 'fail_closed': refused, retry in a second.
+    assert.equal(assertProblem(strict, 429, 'RATE_LIMITED').retry_after, 1);
+    // Revocation cannot be checked: the token service fails closed.
+    assert.equal(assertProblem(me, 503, 'STORE_UNAVAILABLE').retry_after, 1);
+    assert.equal(me.headers.get('retry-after'), '1');
+    // The lockout counts in this process meanwhile.
+    assertProblem(login, 401, 'INVALID_CREDENTIALS');
+    assert.ok(waited < 3000, `answered after ${waited} ms`);
+    assert.ok(worst < 300, `the event loop stalled for ${worst} ms`);
+  } finally {
+    redis.resume();
+  }
+});
