@@ -467,7 +467,7 @@ class Authenticator {
 
   /**
    * @param {object} options one of `verifier` (a `Verifier`), `tokens` (a `TokenService`:
-   *   signature, claims, type and revocation), `jwks` (a `JwksClient`, with `algorithms`) or
+   *   signature, claims, type and revocation), `jwks` (a `JwksClient` or a `KeySet`, with `algorithms`) or
    *   `key` (a `Key`, a secret or PEM, with `algorithms` and the `Verifier` options `audience`,
    *   `issuer`, `leeway`, ... and `clock`); `cookie` (a cookie name read when there is no
    *   `Authorization` header), `headerTypes` (default `['Bearer']`), `optional`, `userClaim`.
@@ -496,7 +496,7 @@ class Authenticator {
       if (typeof o.tokens.verify !== 'function') throw invalidArgument('tokens must be a TokenService');
       this.#verify = (token) => o.tokens.verify(token, 'access');
     } else if (o.jwks) {
-      if (typeof o.jwks.verify !== 'function') throw invalidArgument('jwks must be a JwksClient');
+      if (typeof o.jwks.verify !== 'function') throw invalidArgument('jwks must be a JwksClient or a KeySet');
       const verifyOptions = pick(o, VERIFIER_OPTIONS);
       verifyOptions.algorithms = algorithmsOf(o.algorithms);
       this.#verify = (token) => o.jwks.verify(token, verifyOptions);

@@ -724,7 +724,7 @@ export declare class RateLimiter {
 // ---- HTTP: Express middleware over a framework-neutral layer ----------------------------------
 
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { HashOptions, JwksClient, LockoutAttempt, LockoutState, SharedCacheOptions, VerifierOptions } from '../index';
+import type { HashOptions, JwksClient, KeySet, LockoutAttempt, LockoutState, SharedCacheOptions, VerifierOptions } from '../index';
 
 type HttpProblemClass = typeof HttpProblem;
 
@@ -840,8 +840,8 @@ export interface AuthenticateOptions
   verifier?: Verifier | null;
   /** A `TokenService`: signature, claims, token type (access) and revocation. */
   tokens?: TokenService | null;
-  /** A `JwksClient` (with `algorithms`): keys from an identity provider. */
-  jwks?: JwksClient | null;
+  /** A `JwksClient` or a `KeySet` (with `algorithms`): keys from an identity provider, by `kid`. */
+  jwks?: JwksClient | KeySet | null;
   /** A key (a `Key`, a secret, PEM) with `algorithms`. */
   key?: Key | string | Buffer | null;
   /** The accepted algorithms, always explicit (with `key` or `jwks`); never read from the token. */

@@ -628,3 +628,22 @@ test('with Redis frozen, requests are answered by the outage policies and the ev
     redis.resume();
   }
 });
+
+test('authenticate with a key set: the key by kid, the algorithms explicit', async (t) => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' };
+  const keys = new bastion.KeySet({ keys: [jwk] });
+  const now = Math.floor(Date.now() / 1000);
+  const sign = (claims, kid = 'k1') =>
+    jsonwebtoken.sign({ iat: now, exp: now + 60, ...claims }, privateKey, { algorithm: 'ES256', keyid: kid, noTimestamp: true });
+  const app = express();
+  app.get('/p', authenticate({ jwks: keys, algorithms: ['ES256'], audience: 'api' }), ok);
+  const base = await serve(t, app);
+  const bearer = (tok) => ({ headers: { authorization: `Bearer ${tok}` } });
+
+  assert.equal((await get(`${base}/p`, bearer(sign({ sub: 'j1', aud: 'api' })))).json.user, 'j1');
+  assertProblem(await get(`${base}/p`, bearer(sign({ sub: 'j1', aud: 'other' }))), 401, 'INVALID_AUDIENCE');
+  assertProblem(await get(`${base}/p`, bearer(sign({ sub: 'j1', aud: 'api' }, 'k2'))), 401, 'KEY_NOT_FOUND');
+  assert.throws(() => authenticate({ jwks: keys }), (err) => err.code === 'INVALID_ARGUMENT');
+});
