@@ -116,7 +116,11 @@ function answerFor(err, { lockoutStatus = 429 } = {}) {
   }
 }
 
-/** An Error carrying a ready answer (`err.answer`); `err.status` and `err.code` are the answer's. */
+/**
+ * An Error carrying a ready answer (`err.answer`); `err.status` and `err.code` are the answer's,
+ * and `err.headers` its headers but `Content-Type`, so that Express's own final handler, when
+ * `problemHandler` is not installed, still answers with the status and `Retry-After`.
+ */
 class HttpProblem extends Error {
   constructor(answer) {
     super(answer.detail);
@@ -125,6 +129,8 @@ class HttpProblem extends Error {
     this.status = answer.status;
     this.statusCode = answer.status;
     this.code = answer.code;
+    this.headers = { ...answer.headers };
+    delete this.headers['Content-Type'];
   }
 }
 

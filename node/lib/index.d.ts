@@ -790,6 +790,8 @@ export declare class HttpProblem extends Error {
   readonly status: number;
   readonly statusCode: number;
   readonly code: string;
+  /** The answer's headers but `Content-Type` (Express's final handler sets them). */
+  readonly headers: Record<string, string>;
 }
 
 /** How the client is found (see `clientKey`): nothing is trusted by default. */

@@ -647,3 +647,16 @@ test('authenticate with a key set: the key by kid, the algorithms explicit', asy
   assertProblem(await get(`${base}/p`, bearer(sign({ sub: 'j1', aud: 'api' }, 'k2'))), 401, 'KEY_NOT_FOUND');
   assert.throws(() => authenticate({ jwks: keys }), (err) => err.code === 'INVALID_ARGUMENT');
 });
+
+test("without problemHandler, Express's own handler still answers a lockout with its status and Retry-After", async (t) => {
+  const guard = lockout({ lockout: new Lockout({ failureLimit: 1, cooloff: 120, name: 'bare' }), username: () => 'zed' });
+  const app = express();
+  app.set('env', 'test'); // Express's final handler does not print the error then
+  app.post('/login', async (req, res) => {
+    if (!(await guard.login(req, 'wrong', null))) guard.invalidCredentials(res);
+  });
+  const base = await serve(t, app);
+  const r = await get(`${base}/login`, { method: 'POST' });
+  assert.equal(r.status, 429);
+  assert.equal(r.headers.get('retry-after'), '120');
+});
