@@ -660,3 +660,19 @@ test("without problemHandler, Express's own handler still answers a lockout with
   assert.equal(r.status, 429);
   assert.equal(r.headers.get('retry-after'), '120');
 });
+
+test('rate-limit keys: users from claims or req.user, IPv6 grouped, long parts hashed', async () => {
+  const { web } = bastion;
+  const gate = new web.RateLimitGate({ rate: '1/minute', key: ['user', 'ip'], ipv6Prefix: 64 });
+  const req = (extra) => ({ method: 'GET', url: '/x', headers: {}, socket: { remoteAddress: '2001:db8:1:2::5' }, ...extra });
+  assert.equal(await gate.keyOf(req({ claims: { sub: 'alice' } })), 'user:alice|ip:2001:db8:1:2::/64');
+  assert.equal(await gate.keyOf(req({ user: { id: 5 } })), 'user:5|ip:2001:db8:1:2::/64');
+  assert.equal(await gate.keyOf(req({ user: 'bob' })), 'user:bob|ip:2001:db8:1:2::/64');
+  assert.equal(await gate.keyOf(req({})), 'anon:2001:db8:1:2::/64|ip:2001:db8:1:2::/64');
+  assert.equal(await gate.keyOf(req({ socket: {} })), 'anon:unknown|ip:unknown');
+  const long = 'x'.repeat(300);
+  assert.match(await gate.keyOf(req({ claims: { sub: long } })), /^user:sha256:[0-9a-f]{64}\|ip:/);
+  const fn = new web.RateLimitGate({ rate: '1/minute', key: async (r) => r.headers['x-tenant'] });
+  assert.equal(await fn.keyOf(req({ headers: { 'x-tenant': 'acme' } })), 'acme');
+  await assert.rejects(fn.keyOf(req({})), (err) => err.code === 'INVALID_ARGUMENT');
+});
