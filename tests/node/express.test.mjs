@@ -4,6 +4,9 @@
 // the memory store and on Redis. Time moves with a ManualClock, never by sleeping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { bastion, makeStore, NOW, SECRET, jsonwebtoken, watchEventLoop } from './helpers.mjs';
 import { assertProblem, burst, express, get, serve, statuses } from './express-helpers.mjs';
 
@@ -668,4 +671,62 @@ test('rate-limit keys: users from claims or req.user, IPv6 grouped, long parts h
   const fn = new web.RateLimitGate({ rate: '1/minute', key: async (r) => r.headers['x-tenant'] });
   assert.equal(await fn.keyOf(req({ headers: { 'x-tenant': 'acme' } })), 'acme');
   await assert.rejects(fn.keyOf(req({})), (err) => err.code === 'INVALID_ARGUMENT');
+});
+
+// One limit and one lockout across languages: a Python service (bastion.fastapi's key layout:
+// "ip:<client>") and this Express app, against one Redis.
+const PYTHON = fileURLToPath(new URL('../../.venv/bin/python', import.meta.url));
+
+test('a Python service and an Express app share one rate limit and one lockout through Redis', async (t) => {
+  const harness = await import('./redis-harness.mjs');
+  if (!fs.existsSync(PYTHON)) {
+    if (harness.inCi()) assert.fail(`${PYTHON} is missing: make test builds the Python package first`);
+    t.skip(`no Python environment at ${PYTHON} (make venv build-python)`);
+    return;
+  }
+  const server = await harness.sharedRedisOrSkip(t);
+  if (!server) return;
+  const prefix = harness.uniquePrefix('express-xlang');
+  const python = (body) => {
+    const script =
+      'import os, bastion\n' +
+      'store = bastion.Store(os.environ["BASTION_URL"], prefix=os.environ["BASTION_PREFIX"], timeout=2.0)\n' +
+      'limit = bastion.RateLimiter("5/minute", store=store, name="auth")\n' +
+      'lockout = bastion.Lockout(store, failure_limit=3, cooloff="30m", parameters=[["username"]], name="login")\n' +
+      body;
+    const out = spawnSync(PYTHON, ['-c', script], {
+      env: { ...process.env, BASTION_URL: server.url, BASTION_PREFIX: prefix },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(out.status, 0, out.stderr);
+    return out.stdout.trim();
+  };
+  assert.equal(
+    python(
+      'for _ in range(3): d = limit.check("ip:127.0.0.1")\n' +
+        'for _ in range(3): s = lockout.record_failure("Xavier", "10.1.2.3")\n' +
+        'print(d.remaining, s.locked)',
+    ),
+    '2 True',
+  );
+
+  const store = new bastion.Store(server.url, { prefix, timeoutMs: 2000 });
+  const guard = lockout({ lockout: new Lockout({ store, failureLimit: 3, cooloff: '30m', parameters: [['username']], name: 'login' }) });
+  const app = express();
+  app.post('/auth/login', express.json(), rateLimit({ rate: '5/minute', store, name: 'auth' }), guard.check, (req, res) =>
+    guard.invalidCredentials(res),
+  );
+  const base = await serve(t, app);
+  const login = (username) =>
+    get(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }) });
+
+  // Python's lock holds here; Python's three requests count here.
+  const locked = await login('xavier');
+  assertProblem(locked, 429, 'ACCOUNT_LOCKED');
+  assert.equal(locked.headers.get('ratelimit-remaining'), '1');
+  assertProblem(await login('yvonne'), 401, 'INVALID_CREDENTIALS');
+  assertProblem(await login('yvonne'), 429, 'RATE_LIMITED');
+  // And the other way round.
+  assert.equal(python('print(limit.check("ip:127.0.0.1").allowed, lockout.check("xavier").locked)'), 'False True');
 });
