@@ -296,7 +296,7 @@ function routeOf(req) {
   return pathOf(req);
 }
 
-/** The headers of the tightest limit already applied to a request (least remaining). */
+/** The least `remaining` among the limits already applied to a request (whose headers were set). */
 const tightest = new WeakMap();
 
 /**
