@@ -176,7 +176,7 @@ export interface CacheSerializer {
   loads(data: Buffer): unknown;
 }
 
-export interface SharedCacheJsOptions extends import('../index').SharedCacheOptions {
+export interface SharedCacheJsOptions extends SharedCacheOptions {
   serializer?: 'json' | CacheSerializer;
   onEvent?: (event: Record<string, string>) => void;
 }
@@ -719,4 +719,261 @@ export declare class RateLimiter {
   reset(key: string): Promise<void>;
   /** `reset` on the calling thread (memory store only). */
   resetSync(key: string): void;
+}
+
+// ---- HTTP: Express middleware over a framework-neutral layer ----------------------------------
+
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { HashOptions, JwksClient, KeySet, LockoutAttempt, LockoutState, SharedCacheOptions, VerifierOptions } from '../index';
+
+type HttpProblemClass = typeof HttpProblem;
+
+/**
+ * What the HTTP layer reads of a request: node:http's `IncomingMessage` (Express's `req`,
+ * Fastify's `request.raw`) has all of it.
+ */
+export interface RequestLike {
+  method?: string;
+  url?: string;
+  /** Express: the URL before mounting. */
+  originalUrl?: string;
+  /** Express: the mount path. */
+  baseUrl?: string;
+  /** Express: the matched route (its `path` is the template, `/users/:id`). */
+  route?: { path?: unknown };
+  headers: IncomingHttpHeaders;
+  socket?: { remoteAddress?: string };
+  /** The verified claims (`authenticate` sets them). */
+  claims?: Record<string, unknown> | null;
+  /** The user: `{ id }`, a string or a number (`authenticate` sets `{ id, claims }`). */
+  user?: unknown;
+  body?: unknown;
+}
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The verified claims, set by bastion's `authenticate` (null when optional and anonymous). */
+      claims?: Record<string, unknown> | null;
+    }
+  }
+}
+
+/** A ready HTTP answer: an RFC 9457 problem. */
+export interface HttpAnswer {
+  status: number;
+  /** `Content-Type: application/problem+json`, `Retry-After` when it applies, and the rest. */
+  headers: Record<string, string>;
+  /** The JSON body: `{"type":"about:blank","title","status","detail","code"[,"retry_after"]}`. */
+  body: string;
+  /** The body's `code` (`RATE_LIMITED`, `TOKEN_EXPIRED`, ...). */
+  code: string;
+  /** The body's `detail` (the kind of failure; never a token or a claim). */
+  detail: string;
+}
+
+/** The parsed body of an `HttpAnswer`. */
+export interface ProblemBody {
+  type: 'about:blank';
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  /** Seconds to wait (the `Retry-After` value) for 423 / 429 / 503 answers. */
+  retry_after?: number;
+}
+
+/** An Error carrying a ready answer; `problemHandler` sends it. */
+export declare class HttpProblem extends Error {
+  constructor(answer: HttpAnswer);
+  readonly answer: HttpAnswer;
+  readonly status: number;
+  readonly statusCode: number;
+  readonly code: string;
+  /** The answer's headers but `Content-Type` (Express's final handler sets them). */
+  readonly headers: Record<string, string>;
+}
+
+/** How the client is found (see `clientKey`): nothing is trusted by default. */
+export interface ClientOptions {
+  /** Trusted proxies: a hop count, addresses, CIDR ranges, `"loopback"`, `"private"`, `"linklocal"`. */
+  trustedProxies?: number | string | string[] | null;
+  /** `"X-Forwarded-For"` (default), `"Forwarded"` or `"X-Real-IP"`. */
+  proxyHeader?: string;
+  /** Group IPv6 clients in rate-limit keys by this prefix length. */
+  ipv6Prefix?: number | null;
+}
+
+/** A rate: `"10/minute"`, `"5/15m"`, `"10 per 2 hours"`, or `{ limit, window }` (seconds or `"15m"`). */
+export type RateSpec = string | { limit: number; window: number | string };
+
+/**
+ * A part of a rate-limit key: `'ip'` (the client behind the trusted proxies), `'user'` (the
+ * verified user, else the client address), `'route'` (method and route template), `'global'`,
+ * or a function of the request.
+ */
+export type KeyPart = 'ip' | 'user' | 'route' | 'global' | ((req: any) => string | Promise<string>);
+
+export interface RateLimitOptions extends ClientOptions {
+  /** One limit or several, decided all or nothing in one store round trip. */
+  rate: RateSpec | RateSpec[];
+  /** Default `'ip'`; a list combines parts. */
+  key?: KeyPart | KeyPart[];
+  /** The limiter's name (keys and the `RateLimit-Policy` name); derived from the rate and key by default. */
+  name?: string | null;
+  /** Units per request (default 1). */
+  cost?: number;
+  /** `'read'` (GET/HEAD/OPTIONS), `'write'` (POST/PUT/PATCH/DELETE), `'any'` (default) or a list. */
+  methods?: 'read' | 'write' | 'any' | string[];
+  /** True skips the limit for this request (staff); no headers are set then. */
+  skip?: ((req: any) => boolean | Promise<boolean>) | null;
+  store?: Store | null;
+  algorithm?: RateLimitAlgorithm;
+  outagePolicy?: RateLimitOutagePolicy;
+  localRates?: string;
+  onEvent?: ((event: SecurityEvent) => void) | null;
+  /** The claim holding the user id for `'user'` keys (default `'sub'`). */
+  userClaim?: string;
+}
+
+export interface AuthenticateOptions
+  extends Omit<VerifierOptions, 'algorithms' | 'audience' | 'issuer'> {
+  /** A `Verifier` built once (signature and claims). */
+  verifier?: Verifier | null;
+  /** A `TokenService`: signature, claims, token type (access) and revocation. */
+  tokens?: TokenService | null;
+  /** A `JwksClient` or a `KeySet` (with `algorithms`): keys from an identity provider, by `kid`. */
+  jwks?: JwksClient | KeySet | null;
+  /** A key (a `Key`, a secret, PEM) with `algorithms`. */
+  key?: Key | string | Buffer | null;
+  /** The accepted algorithms, always explicit (with `key` or `jwks`); never read from the token. */
+  algorithms?: string[];
+  audience?: string | string[];
+  issuer?: string | string[];
+  /** With `key`: the clock of the time claims (a `ManualClock` in tests). */
+  clock?: ManualClock | null;
+  /** A cookie read when there is no `Authorization` header. */
+  cookie?: string | null;
+  /** Accepted `Authorization` schemes (default `['Bearer']`). */
+  headerTypes?: string[];
+  /** Admit requests without a token (`req.claims` null); a bad token is still a 401. */
+  optional?: boolean;
+  /** The claim holding the user id (default `'sub'`). */
+  userClaim?: string;
+}
+
+export interface LockoutGuardOptions extends ClientOptions {
+  lockout: Lockout;
+  /** The status of a lockout answer: 429 (default) or 423. */
+  status?: 429 | 423;
+  /** The submitted username (default `req.body?.username`). */
+  username?: (req: any) => unknown;
+  /** The scheme of the dummy hash verified for unknown users. */
+  hashOptions?: HashOptions | null;
+}
+
+export interface UpstreamOptions {
+  breaker?: CircuitBreaker<any, any> | null;
+  cache?: SharedCache | null;
+}
+
+/**
+ * Calls `fn` through the breaker and/or the cache (with `key`); rejects with an `HttpProblem`
+ * 503 (`CIRCUIT_OPEN`, `STORE_UNAVAILABLE`) with `Retry-After`; `fn`'s own errors pass through.
+ */
+export type UpstreamCall = <T>(fn: () => T | Promise<T>, options?: { key?: string }) => Promise<T>;
+
+export type Middleware = (req: any, res: ServerResponse, next: (err?: unknown) => void) => void;
+export type ErrorMiddleware = (err: unknown, req: any, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** Express middleware: the rate-limit headers on every answer; 429 problem+json with `Retry-After` when refused. */
+export function rateLimit(options: RateLimitOptions): Middleware & { gate: web.RateLimitGate; limiter: RateLimiter };
+/** Express middleware: sets `req.claims` and `req.user` (`{ id, claims }`); 401 problem+json for a missing or bad token. */
+export function authenticate(options: AuthenticateOptions): Middleware & { authenticator: web.Authenticator };
+/** Express middleware: 401 `NOT_AUTHENTICATED` without `req.claims` (use after `authenticate({ optional: true })`). */
+export function requireUser(): Middleware;
+/** Express middleware: 401 without `req.claims`, 403 `PERMISSION_DENIED` without one of the roles. */
+export function requireRole(...roles: Array<string | string[] | { claim?: string }>): Middleware;
+/** The login lockout's helpers for Express. */
+export function lockout(options: LockoutGuardOptions): {
+  guard: web.LoginGuard;
+  lockout: Lockout;
+  attempt(req: any): LockoutAttempt;
+  /** Middleware before the password check: a locked attempt is answered 429 (or 423) with `Retry-After`. */
+  check: Middleware;
+  /** The password check under the lockout; rejects with an `HttpProblem` when locked. */
+  login(req: any, password: string | Buffer, storedHash: string | null): Promise<boolean>;
+  /** Counts a failure; rejects with an `HttpProblem` when this locked the attempt. */
+  recordFailure(req: any): Promise<LockoutState>;
+  recordSuccess(req: any): Promise<void>;
+  /** Sends the uniform 401 `INVALID_CREDENTIALS`. */
+  invalidCredentials(res: ServerResponse): void;
+};
+export function upstream(options: UpstreamOptions): UpstreamCall;
+/** Express error middleware: `HttpProblem`s and bastion's coded errors as problem+json; anything else passed on. */
+export function problemHandler(options?: { lockoutStatus?: 429 | 423 }): ErrorMiddleware;
+
+/** The framework-neutral layer the Express middleware is built on (node:http, Fastify, ...). */
+export declare namespace web {
+  const PROBLEM_JSON: 'application/problem+json';
+  function problem(
+    status: number,
+    detail: string,
+    options: { code: string; retryAfter?: number | null; headers?: Record<string, string> | null; extra?: Record<string, unknown> | null },
+  ): HttpAnswer;
+  function unauthorized(detail: string, code: string, error?: string | null): HttpAnswer;
+  /** The answer for a bastion error (by `err.code`), or null for any other error. */
+  function answerFor(err: unknown, options?: { lockoutStatus?: 429 | 423 }): HttpAnswer | null;
+  function retryAfterSeconds(retryAfter: number | null | undefined): number | null;
+  function sendAnswer(res: ServerResponse, answer: HttpAnswer): void;
+  function setHeaders(res: ServerResponse, headers: Record<string, string>): void;
+  /** The rate-limit headers of a decision (the core's plus `RateLimit-Limit` / `-Remaining` / `-Reset`). */
+  function rateLimitHeaders(decision: Decision): Record<string, string>;
+  function upstream(options: UpstreamOptions): UpstreamCall;
+  function roleCheck(roles: string[], options?: { claim?: string }): (claims: Record<string, unknown> | null | undefined) => HttpAnswer | null;
+  const HttpProblem: HttpProblemClass;
+
+  class ClientResolver {
+    constructor(options?: ClientOptions);
+    /** The client's address behind the trusted proxies, or null. */
+    ip(req: RequestLike): string | null;
+    /** The client's rate-limit key, `"unknown"` without a peer address. */
+    key(req: RequestLike): string;
+  }
+
+  interface GateResult {
+    allowed: boolean;
+    /** The headers to set on the eventual answer (empty when skipped or an earlier limit has less left). */
+    headers: Record<string, string>;
+    /** The 429 answer when refused, else null. */
+    answer: HttpAnswer | null;
+    decision: Decision | null;
+  }
+
+  class RateLimitGate {
+    constructor(options: RateLimitOptions);
+    readonly limiter: RateLimiter;
+    keyOf(req: RequestLike): Promise<string>;
+    applies(req: RequestLike): Promise<boolean>;
+    check(req: RequestLike): Promise<GateResult>;
+  }
+
+  class Authenticator {
+    constructor(options: AuthenticateOptions);
+    readonly userClaim: string;
+    /** The token (header, else cookie), or null; throws an `HttpProblem` 401 for a malformed header. */
+    tokenOf(req: RequestLike): string | null;
+    check(req: RequestLike): Promise<{ claims: Record<string, unknown> | null; answer: HttpAnswer | null }>;
+  }
+
+  class LoginGuard {
+    constructor(options: LockoutGuardOptions);
+    readonly lockout: Lockout;
+    attempt(req: RequestLike): LockoutAttempt;
+    check(req: RequestLike): Promise<{ state: LockoutState; answer: HttpAnswer | null }>;
+    login(req: RequestLike, password: string | Buffer, storedHash: string | null): Promise<boolean>;
+    recordFailure(req: RequestLike): Promise<{ state: LockoutState; answer: HttpAnswer | null }>;
+    recordSuccess(req: RequestLike): Promise<void>;
+    invalidCredentials(): HttpAnswer;
+  }
 }

@@ -5,7 +5,9 @@
 // the store-backed API key registry (`ApiKeys`), the rate limiter
 // (`RateLimiter`), account lockout (`Lockout`), the circuit breaker
 // (`CircuitBreaker`), single-flight (`SingleFlight`) and the cache shared
-// across processes (`SharedCache`).
+// across processes (`SharedCache`), and the HTTP integration: Express
+// middleware (`rateLimit`, `authenticate`, `requireUser`, `requireRole`, `lockout`,
+// `upstream`, `problemHandler`) over a framework-neutral layer (`web`).
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
 
@@ -20,6 +22,8 @@ const { Lockout } = require('./lockout.js');
 const { CircuitBreaker, BreakerPermit } = require('./breaker.js');
 const { SingleFlight } = require('./singleflight.js');
 const { SharedCache } = require('./cache.js');
+const web = require('./http.js');
+const express = require('./express.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -60,4 +64,13 @@ module.exports = {
   SingleFlight,
   SharedCache,
   password,
+  rateLimit: express.rateLimit,
+  authenticate: express.authenticate,
+  requireUser: express.requireUser,
+  requireRole: express.requireRole,
+  lockout: express.lockout,
+  upstream: express.upstream,
+  problemHandler: express.problemHandler,
+  HttpProblem: web.HttpProblem,
+  web,
 };

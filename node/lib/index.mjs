@@ -35,6 +35,15 @@ export const {
   SingleFlight,
   SharedCache,
   password,
+  rateLimit,
+  authenticate,
+  requireUser,
+  requireRole,
+  lockout,
+  upstream,
+  problemHandler,
+  HttpProblem,
+  web,
 } = bastion;
 
 export default bastion;

@@ -2,7 +2,7 @@
 // separate stores (as separate processes have), driven by one ManualClock.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { bastion, eventually } from './helpers.mjs';
+import { bastion, eventually, watchEventLoop } from './helpers.mjs';
 import * as harness from './redis-harness.mjs';
 
 const { CircuitBreaker, ManualClock, Store } = bastion;
@@ -79,21 +79,12 @@ test('with Redis frozen, a shared call awaits its report without blocking the ev
   assert.equal(b.stats().consecutiveFailures, 1);
   redis.pause();
   try {
-    let worst = 0;
-    let last = Date.now();
-    const ticker = setInterval(() => {
-      const now = Date.now();
-      worst = Math.max(worst, now - last);
-      last = now;
-    }, 10);
-    const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-    await pause(30);
+    const loop = watchEventLoop();
+    await new Promise((resolve) => setTimeout(resolve, 30));
     const started = Date.now();
     await assert.rejects(b.call(boom), /down/);
     const waited = Date.now() - started;
-    // Let the ticker run once more: a blocked thread shows as one long gap.
-    await pause(30);
-    clearInterval(ticker);
+    const worst = await loop.stop();
     assert.equal(b.stats().mode, 'fallback');
     assert.ok(waited < 2000, `waited ${waited} ms`);
     assert.ok(worst < 300, `the event loop stalled for ${worst} ms`);

@@ -79,3 +79,25 @@ export async function eventually(condition, ms = 5000) {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
+
+/**
+ * Watches the event loop: a 10 ms interval records the longest gap between its ticks. `stop()`
+ * lets it tick once more (a blocked thread shows as one long gap), clears it and resolves to the
+ * longest gap in milliseconds.
+ */
+export function watchEventLoop() {
+  let worst = 0;
+  let last = Date.now();
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 10);
+  return {
+    async stop() {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      clearInterval(ticker);
+      return worst;
+    },
+  };
+}
