@@ -300,17 +300,12 @@ function routeOf(req) {
 const tightest = new WeakMap();
 
 /**
- * The rate-limit headers of `decision`: the core's (`X-RateLimit-Limit`, `X-RateLimit-Remaining`,
- * `X-RateLimit-Reset` in epoch seconds, `RateLimit-Policy`, `RateLimit`), plus the IETF draft's
- * separate fields `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds,
- * rounded up) and, when denied, `Retry-After`.
+ * The rate-limit headers of `decision`, the core's (the same in every language): `X-RateLimit-Limit`,
+ * `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds), `RateLimit-Policy`, `RateLimit`
+ * (draft-ietf-httpapi-ratelimit-headers) and, when denied, `Retry-After`.
  */
 function rateLimitHeaders(decision) {
-  const headers = decision.headers();
-  headers['RateLimit-Limit'] = String(decision.limit);
-  headers['RateLimit-Remaining'] = String(decision.remaining);
-  headers['RateLimit-Reset'] = String(Math.max(0, Math.ceil(decision.resetAfter)));
-  return headers;
+  return decision.headers();
 }
 
 /**

@@ -94,7 +94,7 @@ def unauthorized(detail: str, code: str, *, error: str | None = "invalid_token")
 def answer_for(error: BaseException, *, lockout_status: int = 429) -> Answer | None:
     """The HTTP answer for a bastion error (None for others): 401 for token and API-key failures,
     403 for a refused permission, 429 (or ``lockout_status``) for a lockout, 429 for a rate limit,
-    503 for an open circuit or an unreachable store. Details name the kind of failure only."""
+    503 for an open circuit, an unreachable store or identity provider's key set. Details name the kind of failure only."""
     if isinstance(error, exc.RateLimitExceeded):
         return problem(429, "too many requests", code="RATE_LIMITED", retry_after=error.retry_after)
     if isinstance(error, exc.AccountLockedError):
@@ -108,6 +108,9 @@ def answer_for(error: BaseException, *, lockout_status: int = 429) -> Answer | N
         return problem(
             503, "the upstream service is unavailable", code="CIRCUIT_OPEN", retry_after=error.retry_after
         )
+    if isinstance(error, exc.PyJWKClientConnectionError):
+        # The identity provider's key set could not be fetched: not the caller's fault.
+        return problem(503, "the identity provider's keys are unavailable", code=error.code, retry_after=1)
     if isinstance(error, exc.StoreUnavailableError):
         return problem(503, "the state store is unavailable", code="STORE_UNAVAILABLE", retry_after=1)
     if isinstance(error, exc.PermissionDeniedError):

@@ -58,7 +58,7 @@ onBoth('a burst of 50 concurrent requests admits exactly the limit', async (t, {
   assert.deepEqual(statuses(responses), { 200: 10, 429: 40 });
   const remaining = responses
     .filter((r) => r.status === 200)
-    .map((r) => Number(r.headers.get('ratelimit-remaining')))
+    .map((r) => Number(r.headers.get('x-ratelimit-remaining')))
     .sort((a, b) => a - b);
   assert.deepEqual(remaining, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   for (const r of responses.filter((x) => x.status === 429)) {
@@ -66,8 +66,8 @@ onBoth('a burst of 50 concurrent requests admits exactly the limit', async (t, {
     assert.equal(body.detail, 'too many requests');
     assert.equal(body.retry_after, 60);
     assert.equal(r.headers.get('retry-after'), '60');
-    assert.equal(r.headers.get('ratelimit-limit'), '10');
-    assert.equal(r.headers.get('ratelimit-remaining'), '0');
+    assert.equal(r.headers.get('x-ratelimit-limit'), '10');
+    assert.equal(r.headers.get('x-ratelimit-remaining'), '0');
   }
 
   clock.advance(59);
@@ -86,9 +86,8 @@ onBoth('every answer carries the rate-limit headers', async (t, { store }) => {
   const first = await get(`${base}/api`);
   assert.equal(first.status, 200);
   const h = first.headers;
-  assert.equal(h.get('ratelimit-limit'), '3');
-  assert.equal(h.get('ratelimit-remaining'), '2');
-  assert.equal(h.get('ratelimit-reset'), '60');
+  assert.equal(h.get('x-ratelimit-limit'), '3');
+  assert.equal(h.get('x-ratelimit-remaining'), '2');
   assert.equal(h.get('ratelimit-policy'), '"hdr";q=3;w=60');
   assert.equal(h.get('ratelimit'), '"hdr";r=2;t=60');
   assert.equal(h.get('x-ratelimit-limit'), '3');
@@ -112,11 +111,11 @@ onBoth('two limits on one request: all or nothing, the tightest one in the heade
   const base = await serve(t, app);
 
   const a = await get(`${base}/narrow`);
-  assert.equal(a.headers.get('ratelimit-limit'), '2');
+  assert.equal(a.headers.get('x-ratelimit-limit'), '2');
   assert.equal(a.headers.get('ratelimit-policy'), '"narrow";q=2;w=60, "narrow.2";q=50;w=86400');
   const w = await get(`${base}/wide`);
-  assert.equal(w.headers.get('ratelimit-limit'), '100');
-  assert.equal(w.headers.get('ratelimit-remaining'), '98');
+  assert.equal(w.headers.get('x-ratelimit-limit'), '100');
+  assert.equal(w.headers.get('x-ratelimit-remaining'), '98');
   await get(`${base}/narrow`);
   assertProblem(await get(`${base}/narrow`), 429, 'RATE_LIMITED');
 });
@@ -145,7 +144,7 @@ onBoth('keys: per user, per route, global, methods and a staff exemption', async
   for (let i = 0; i < 5; i++) {
     const r = await get(`${base}/me`, as({ sub: 'carol', staff: true }));
     assert.equal(r.status, 200);
-    assert.equal(r.headers.get('ratelimit-limit'), null);
+    assert.equal(r.headers.get('x-ratelimit-limit'), null);
   }
 
   // One budget per route template: /a/1 and /a/2 share one; /b has its own.
@@ -158,7 +157,7 @@ onBoth('keys: per user, per route, global, methods and a staff exemption', async
   assertProblem(await get(`${base}/g`, { method: 'POST' }), 429, 'RATE_LIMITED');
   const read = await get(`${base}/g`);
   assert.equal(read.status, 200);
-  assert.equal(read.headers.get('ratelimit-limit'), null);
+  assert.equal(read.headers.get('x-ratelimit-limit'), null);
   clock.advance(60);
   assert.equal((await get(`${base}/g`, { method: 'POST' })).status, 200);
 });
@@ -504,7 +503,7 @@ onBoth('the framework-neutral gate serves a plain node:http server', async (t, {
   assertProblem(await get(`${base}/`), 401, 'NOT_AUTHENTICATED');
   const first = await get(`${base}/`, init);
   assert.deepEqual(first.json, { sub: 'n1' });
-  assert.equal(first.headers.get('ratelimit-remaining'), '1');
+  assert.equal(first.headers.get('x-ratelimit-remaining'), '1');
   await get(`${base}/`, init);
   const denied = await get(`${base}/`, init);
   assertProblem(denied, 429, 'RATE_LIMITED');
@@ -724,7 +723,7 @@ test('a Python service and an Express app share one rate limit and one lockout t
   // Python's lock holds here; Python's three requests count here.
   const locked = await login('xavier');
   assertProblem(locked, 429, 'ACCOUNT_LOCKED');
-  assert.equal(locked.headers.get('ratelimit-remaining'), '1');
+  assert.equal(locked.headers.get('x-ratelimit-remaining'), '1');
   assertProblem(await login('yvonne'), 401, 'INVALID_CREDENTIALS');
   assertProblem(await login('yvonne'), 429, 'RATE_LIMITED');
   // And the other way round.
