@@ -142,6 +142,7 @@ SERVICES = [
             "warning",
         ],
     ),
+    Service("Express", "examples/express_app", ["node", "examples/express_app/server.js"]),
 ]
 
 
@@ -158,6 +159,11 @@ def client_ip(n: int) -> dict[str, str]:
     return {"X-Forwarded-For": f"10.{RUN >> 8}.{RUN & 255}.{n}"}
 
 
+def clients_of(index: int) -> int:
+    """The first client number of the ``index``-th service (on Redis, the services share counts)."""
+    return 32 * (index + 1)
+
+
 def problem_code(r: httpx.Response) -> str:
     try:
         return str(r.json().get("code", ""))
@@ -169,23 +175,26 @@ async def post(c: httpx.AsyncClient, path: str, body: dict[str, str], client: in
     return await c.post(path, json=body, headers=client_ip(client))
 
 
-async def scenario(s: Service, upstream: Upstream, user: str) -> None:
+async def scenario(s: Service, upstream: Upstream, user: str, base: int) -> None:
+    def ip(n: int) -> dict[str, str]:
+        return client_ip(base + n)
+
     async with httpx.AsyncClient(base_url=s.url, timeout=30) as c:
         # Login returning tokens.
-        r = await c.post("/auth/login", json={"username": "ada", "password": PASSWORD}, headers=client_ip(1))
+        r = await c.post("/auth/login", json={"username": "ada", "password": PASSWORD}, headers=ip(1))
         pair = r.json()
         line(
             "login",
             f"{r.status_code}  access {pair['access'][:16]}… ({len(pair['access'])} chars), "
             f"refresh {pair['refresh'][:16]}…",
         )
-        me = await c.get("/api/me", headers={"Authorization": f"Bearer {pair['access']}", **client_ip(1)})
+        me = await c.get("/api/me", headers={"Authorization": f"Bearer {pair['access']}", **ip(1)})
         line("GET /api/me", f"{me.status_code}  {me.text}")
-        no_token = await c.get("/api/me", headers=client_ip(1))
+        no_token = await c.get("/api/me", headers=ip(1))
         line("GET /api/me, no token", f"{no_token.status_code}  {problem_code(no_token)}")
 
         # A burst answered with 429 and Retry-After.
-        answers = await asyncio.gather(*(c.get("/api/items", headers=client_ip(2)) for _ in range(110)))
+        answers = await asyncio.gather(*(c.get("/api/items", headers=ip(2)) for _ in range(110)))
         counts = Counter(a.status_code for a in answers)
         denied = next(a for a in answers if a.status_code == 429)
         line(
@@ -196,21 +205,21 @@ async def scenario(s: Service, upstream: Upstream, user: str) -> None:
         )
 
         # Wrong passwords leading to a lockout.
-        await c.post("/auth/register", json={"username": user, "password": PASSWORD}, headers=client_ip(3))
+        await c.post("/auth/register", json={"username": user, "password": PASSWORD}, headers=ip(3))
         seen = []
         for _ in range(5):
-            r = await post(c, "/auth/login", {"username": user, "password": "wrong"}, 3)
+            r = await post(c, "/auth/login", {"username": user, "password": "wrong"}, base + 3)
             seen.append(str(r.status_code))
-        locked = await post(c, "/auth/login", {"username": user, "password": PASSWORD}, 4)
+        locked = await post(c, "/auth/login", {"username": user, "password": PASSWORD}, base + 4)
         line(
             "5 wrong passwords", f"{' '.join(seen)}  (the 5th locks: Retry-After {r.headers['retry-after']})"
         )
         line("then the right one", f"{locked.status_code}  {problem_code(locked)}, from another address too")
 
         # Rotation and refresh-token reuse detection.
-        first = await post(c, "/auth/refresh", {"refresh": pair["refresh"]}, 5)
-        reuse = await post(c, "/auth/refresh", {"refresh": pair["refresh"]}, 5)
-        newest = await post(c, "/auth/refresh", {"refresh": first.json()["refresh"]}, 5)
+        first = await post(c, "/auth/refresh", {"refresh": pair["refresh"]}, base + 5)
+        reuse = await post(c, "/auth/refresh", {"refresh": pair["refresh"]}, base + 5)
+        newest = await post(c, "/auth/refresh", {"refresh": first.json()["refresh"]}, base + 5)
         line(
             "rotation",
             f"refresh {first.status_code}; the old refresh again {reuse.status_code} {problem_code(reuse)}; "
@@ -226,23 +235,72 @@ async def scenario(s: Service, upstream: Upstream, user: str) -> None:
             f"{sum(a.status_code == 200 for a in answers)} × 200, {upstream.calls - before} upstream call",
         )
 
-        # A failing upstream tripping the breaker, then fast failure.
+
+async def failing_upstream(s: Service, upstream: Upstream) -> None:
+    """The upstream fails: three failures open the breaker, then calls fail fast without it."""
+    async with httpx.AsyncClient(base_url=s.url, timeout=30) as c:
         upstream.failing = True
-        codes = []
-        for i in range(3):
-            r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-{i}")
-            codes.append(str(r.status_code))
-        before = upstream.calls
-        started = time.perf_counter()
-        r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-9")
-        took = (time.perf_counter() - started) * 1000
-        upstream.failing = False
-        line("failing upstream", f"{' '.join(codes)}  (each waited {upstream.delay * 1000:.0f} ms for it)")
+        try:
+            codes = []
+            if (await c.get("/health")).json().get("breaker") != "open":
+                for i in range(3):
+                    r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-{i}")
+                    codes.append(str(r.status_code))
+            before = upstream.calls
+            started = time.perf_counter()
+            r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-9")
+            took = (time.perf_counter() - started) * 1000
+        finally:
+            upstream.failing = False
+        # On Redis the breaker is shared: another service may have opened it already.
+        how = (
+            f"{' '.join(codes)} (each after {upstream.delay * 1000:.0f} ms), then"
+            if codes
+            else "already open (shared through Redis):"
+        )
         line(
-            "breaker open",
-            f"{r.status_code} {problem_code(r)} in {took:.1f} ms "
+            s.name,
+            f"{how} {r.status_code} {problem_code(r)} in {took:.1f} ms "
             f"(Retry-After: {r.headers.get('retry-after')}), {upstream.calls - before} upstream calls",
         )
+
+
+async def shared(services: list[Service], user: str) -> None:
+    """On one Redis, a Python and a Node service share one rate limit and one lockout: the same
+    limiter names and keys, the same lockout, whichever service a request reaches."""
+    clients = [httpx.AsyncClient(base_url=s.url, timeout=30) for s in services]
+    names = " and ".join(s.name for s in services)
+    try:
+        print(f"\n== {names} sharing one Redis", flush=True)
+        # Reads alternate between the services: one budget of 100 per minute for this client.
+        answers = [
+            await clients[i % len(clients)].get("/api/items", headers=client_ip(20)) for i in range(110)
+        ]
+        by_service = [Counter(a.status_code for a in answers[i :: len(clients)]) for i in range(len(clients))]
+        parts = ", ".join(
+            f"{s.name} {c[200]} × 200 + {c[429]} × 429" for s, c in zip(services, by_service, strict=True)
+        )
+        line("110 reads, alternating", f"{parts}: 100 admitted in all")
+        # Wrong passwords spread over both services add up to one lockout.
+        for c in clients:
+            await post(c, "/auth/register", {"username": user, "password": PASSWORD}, 21)
+        seen = []
+        for i in range(5):
+            r = await post(
+                clients[i % len(clients)], "/auth/login", {"username": user, "password": "wrong"}, 21
+            )
+            seen.append(f"{services[i % len(clients)].name} {r.status_code}")
+        line("5 wrong passwords", ", ".join(seen))
+        after = [await post(c, "/auth/login", {"username": user, "password": PASSWORD}, 22) for c in clients]
+        line(
+            "then the right one",
+            ", ".join(
+                f"{s.name} {r.status_code} {problem_code(r)}" for s, r in zip(services, after, strict=True)
+            ),
+        )
+    finally:
+        for c in clients:
+            await c.aclose()
 
 
 def main() -> None:
@@ -254,9 +312,14 @@ def main() -> None:
             s.start(upstream, redis_url)
             started.append(s)
         store = f"Redis at {redis_url}" if redis_url else "the embedded memory store"
-        for s in started:
+        for i, s in enumerate(started):
             print(f"\n== {s.name} ({s.where}, {store}) on {s.url}", flush=True)
-            asyncio.run(scenario(s, upstream, f"grace-{s.name.lower()}-{RUN}"))
+            asyncio.run(scenario(s, upstream, f"grace-{s.name.lower()}-{RUN}", clients_of(i)))
+        print("\n== A failing upstream (3 failures in a row open the breaker for 60 s)", flush=True)
+        for s in started:
+            asyncio.run(failing_upstream(s, upstream))
+        if redis_url:
+            asyncio.run(shared(started, f"mallory-{RUN}"))
     finally:
         for s in started:
             s.stop()

@@ -30,31 +30,47 @@ def run_demo(redis_url: str | None) -> str:
     return done.stdout
 
 
+SERVICES = ("FastAPI", "Express")
+
+
 def check_report(out: str) -> None:
-    for expected in (
-        "login                    200  access ",
-        "GET /api/me              200",
-        "GET /api/me, no token    401  NOT_AUTHENTICATED",
-        "burst of 110 reads       100 × 200, 10 × 429 (Retry-After: 60",
-        "application/problem+json",
-        "5 wrong passwords        401 401 401 401 429  (the 5th locks: Retry-After 900)",
-        "then the right one       429  ACCOUNT_LOCKED",
-        "the old refresh again 401 TOKEN_REUSED; the newest 401 TOKEN_REVOKED",
-        "50 identical requests    50 × 200, 1 upstream call",
-        "failing upstream         502 502 502",
-        "503 CIRCUIT_OPEN in ",
-        "(Retry-After: 60), 0 upstream calls",
-    ):
-        assert expected in out, f"{expected!r} missing from:\n{out}"
+    blocks = out.split("\n== ")
+    for name in SERVICES:
+        block = next(b for b in blocks if b.startswith(f"{name} (examples/"))
+        for expected in (
+            "login                    200  access ",
+            "GET /api/me              200",
+            "GET /api/me, no token    401  NOT_AUTHENTICATED",
+            "burst of 110 reads       100 × 200, 10 × 429 (Retry-After: 60",
+            "application/problem+json",
+            "5 wrong passwords        401 401 401 401 429  (the 5th locks: Retry-After 900)",
+            "then the right one       429  ACCOUNT_LOCKED",
+            "the old refresh again 401 TOKEN_REUSED; the newest 401 TOKEN_REVOKED",
+            "50 identical requests    50 × 200, 1 upstream call",
+        ):
+            assert expected in block, f"{expected!r} missing from {name}'s report:\n{out}"
+    breaker = next(b for b in blocks if b.startswith("A failing upstream"))
+    first = breaker.splitlines()[1]
+    assert "502 502 502 (each after 300 ms), then 503 CIRCUIT_OPEN in " in first, out
+    for row in breaker.splitlines()[1:]:
+        assert "503 CIRCUIT_OPEN" in row and "(Retry-After: 60), 0 upstream calls" in row, out
 
 
 def test_the_demo_on_the_memory_store() -> None:
     out = run_demo(None)
     assert "the embedded memory store" in out
     check_report(out)
+    # Each service has its own breaker in its own memory.
+    assert out.count("502 502 502 (each after 300 ms)") == len(SERVICES)
 
 
 def test_the_demo_on_redis(redis_server: redis_harness.RedisServer) -> None:
     out = run_demo(redis_server.url)
     assert f"Redis at {redis_server.url}" in out
     check_report(out)
+    # One breaker through Redis: the first service opened it for the second.
+    assert "already open (shared through Redis): 503 CIRCUIT_OPEN" in out
+    shared = out.split("sharing one Redis")[1]
+    assert "FastAPI 50 × 200 + 5 × 429, Express 50 × 200 + 5 × 429: 100 admitted in all" in shared
+    assert "FastAPI 401, Express 401, FastAPI 401, Express 401, FastAPI 429" in shared
+    assert "FastAPI 429 ACCOUNT_LOCKED, Express 429 ACCOUNT_LOCKED" in shared
