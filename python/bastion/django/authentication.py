@@ -45,6 +45,10 @@ class InvalidToken(exceptions.AuthenticationFailed):
     default_detail = _("Given token not valid for any token type")
     default_code = "token_not_valid"
 
+    def __init__(self, detail: Any = None, code: str | None = None) -> None:
+        body = {"detail": detail or self.default_detail, "code": code or self.default_code}
+        super().__init__(body, code)
+
 
 class ServiceUnavailable(exceptions.APIException):
     """503: the store holding revocations did not answer (the token is not known to be bad)."""

@@ -31,16 +31,30 @@ from bastion.exceptions import (
     InvalidArgumentError,
     InvalidKeyError,
     InvalidTokenTypeError,
-    MissingRequiredClaimError,
     TokenReusedError,
     TokenRevokedError,
 )
 
 from .conf import bastion_setting, cached, get_clock, get_store, now
 
-__all__ = ["JwtSettings", "jwt_settings", "refresh", "revoke", "revoke_user", "token_service", "verify_any"]
+__all__ = [
+    "InactiveUserError",
+    "JwtSettings",
+    "jwt_settings",
+    "refresh",
+    "revoke",
+    "revoke_user",
+    "token_service",
+    "verify_any",
+    "verify_token",
+]
 
 log = logging.getLogger("bastion.django")
+
+
+class InactiveUserError(PermissionError):
+    """The token's user does not exist any more, or is inactive."""
+
 
 SIMPLE_JWT_DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
@@ -254,24 +268,34 @@ def _access_from(claims: dict[str, Any]) -> str:
     return sign(access, key, js.algorithm)
 
 
+def _active_user(claims: dict[str, Any]) -> None:
+    """simplejwt's refresh rule: a user that no longer exists or is inactive gets nothing."""
+    from django.contrib.auth import get_user_model
+
+    js = jwt_settings()
+    model = get_user_model()
+    user = model._default_manager.filter(**{js.user_id_field: claims.get(js.user_id_claim)}).first()
+    if user is None or (js.check_user_is_active and not user.is_active):
+        raise InactiveUserError("no active account found for the given token")
+
+
 def refresh(token: str) -> dict[str, str]:
     """simplejwt's refresh: ``{"access"}``, plus ``"refresh"`` with ``ROTATE_REFRESH_TOKENS``.
 
     Rotation goes through :meth:`TokenService.rotate` (exactly one winner; reuse of a rotated
     token revokes its family: ``TokenReusedError``). A refresh token simplejwt issued is rotated
-    into a new family at most once.
+    into a new family at most once. ``InactiveUserError`` when the user is gone or inactive.
     """
     js = jwt_settings()
     service = token_service()
-    if js.rotate:
-        try:
-            pair = service.rotate(token)
-            return {"access": pair.access, "refresh": pair.refresh}
-        except MissingRequiredClaimError:
-            pass  # no family: issued by simplejwt
     claims = verify_any(token, "refresh")
+    _active_user(claims)
     if not js.rotate:
         return {"access": _access_from(claims)}
+    if "fam" in claims:
+        pair = service.rotate(token)
+        return {"access": pair.access, "refresh": pair.refresh}
+    # Issued by simplejwt (no family): its jti's single slot is taken atomically, then it is revoked.
     if not _legacy_claims().check(str(claims["jti"])):
         raise TokenReusedError("the refresh token was already rotated")
     pair = service.issue_pair(str(claims[js.user_id_claim]))

@@ -57,6 +57,11 @@ class _TokenView(APIView):
     permission_classes = ()
     # Set per URL for DRF's ScopedRateThrottle: TokenObtainPairView.as_view(throttle_scope="login").
     throttle_scope: str | None = None
+    www_authenticate_realm = "api"
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # As simplejwt: token errors answer 401 with a challenge, not 403.
+        return f'{tokens.jwt_settings().header_types[0]} realm="{self.www_authenticate_realm}"'
 
     def _from_body_or_cookie(self, request: Request, field: str, cookie_name: str) -> str:
         value = request.data.get(field) if hasattr(request.data, "get") else None
@@ -136,6 +141,10 @@ class TokenRefreshView(_TokenView):
             body = tokens.refresh(raw)
         except (PyJWTError, InvalidTokenError, StoreUnavailableError) as e:
             raise token_error(e) from None
+        except tokens.InactiveUserError:
+            raise exceptions.AuthenticationFailed(
+                _("No active account found for the given token."), code="no_active_account"
+            ) from None
         return _token_response(request, body)
 
 

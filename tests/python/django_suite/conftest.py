@@ -20,10 +20,15 @@ if settings.configured and "bastion.django" not in settings.INSTALLED_APPS:
 django.setup()
 
 from bastion import ManualClock  # noqa: E402 - the clock fixture's type
+from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import override_settings, setup_test_environment, teardown_test_environment  # noqa: E402
 
 Configure = Callable[..., None]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "committed: the test's database writes are committed, then flushed")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,8 +41,15 @@ def _test_database() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _rollback() -> Iterator[None]:
-    """Each test's database writes are rolled back."""
+def _rollback(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test's database writes are rolled back; a test marked ``committed`` (other threads must
+    read its rows) commits them and has every table emptied afterwards."""
+    if request.node.get_closest_marker("committed"):
+        try:
+            yield
+        finally:
+            call_command("flush", interactive=False, verbosity=0)
+        return
     atomic = transaction.atomic()
     atomic.__enter__()
     try:
