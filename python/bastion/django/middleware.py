@@ -77,7 +77,7 @@ class Rule:
 
     @property
     def limiter(self) -> RateLimiter:
-        return limiter(f"mw:{self.name}", self.rate, self.outage_policy)
+        return limiter(f"mw.{self.name}", self.rate, self.outage_policy)
 
 
 def is_login_path(paths: Sequence[str]) -> bool:

@@ -120,7 +120,7 @@ class SimpleRateThrottle(BaseThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        name = f"drf:{self.scope or type(self).__name__}"
+        name = f"drf.{self.scope or type(self).__name__}"
         self.decision = limiter(name, self.rate, self._policy()).check(key)
         record_decision(request._request, self.decision)
         return bool(self.decision)
