@@ -16,10 +16,12 @@ id                 when       what
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +36,21 @@ from .conf import bastion_setting, get_store
 __all__ = ["check_config", "check_login_fail_open", "check_memory_store_workers", "check_secrets", "workers"]
 
 HMAC = ("HS256", "HS384", "HS512")
+
+Check = Callable[..., list[Any]]
+
+
+def _tolerant(check: Check) -> Check:
+    """A check that cannot read its settings reports nothing: ``bastion.E001`` names the problem."""
+
+    @functools.wraps(check)
+    def run(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+        try:
+            return check(app_configs, **kwargs)
+        except ImproperlyConfigured:
+            return []
+
+    return run
 
 
 def _uses_jwt() -> bool:
@@ -72,6 +89,7 @@ def _jwt_signing_key() -> tuple[str, Any] | None:
 
 
 @register(Tags.security)
+@_tolerant
 def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """The JWT signing key must not be ``SECRET_KEY`` in production (reference deployment 1)."""
     found = _jwt_signing_key() if _uses_jwt() else None
@@ -100,6 +118,7 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 @register(Tags.security, deploy=True)
+@_tolerant
 def check_deploy_secrets(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """``SECRET_KEY`` and the HMAC JWT key pass :func:`bastion.validate_secret`."""
     errors: list[Any] = []
@@ -162,6 +181,7 @@ def workers() -> int | None:
 
 
 @register(Tags.security)
+@_tolerant
 def check_memory_store_workers(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Limits and lockouts on the memory store are per process: N workers allow N times the rate."""
     url = str(bastion_setting("STORE") or "memory://")
@@ -179,6 +199,7 @@ def check_memory_store_workers(app_configs: Any = None, **kwargs: Any) -> list[A
 
 
 @register(Tags.security)
+@_tolerant
 def check_login_fail_open(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """A login limit that fails open gives an attacker who can stop Redis unlimited guesses."""
     from .lockout import lockout_enabled
@@ -205,6 +226,7 @@ def check_login_fail_open(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 @register(Tags.security)
+@_tolerant
 def check_axes_cooloff(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     from .lockout import lockout_enabled
 

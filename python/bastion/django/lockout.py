@@ -51,14 +51,16 @@ __all__ = [
     "get_lockout",
     "lockout_enabled",
     "lockout_response",
+    "record_login_success",
 ]
 
 log = logging.getLogger("bastion.django")
 
 BACKEND = "bastion.django.lockout.LockoutBackend"
 _STATE_ATTR = "_bastion_lockout"
-_current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
-    "bastion_lockout_request", default=None
+# The locked_out events of the failure being recorded (one attempt may lock several keys).
+_pending: contextvars.ContextVar[list[dict[str, str]] | None] = contextvars.ContextVar(
+    "bastion_lockout_events", default=None
 )
 
 
@@ -78,17 +80,26 @@ def _cooloff() -> float:
     return seconds(value, "AXES_COOLOFF_TIME", hours=True)
 
 
+def _send_locked_out(request: HttpRequest | None, events: list[dict[str, str]]) -> None:
+    first = events[0]
+    user_locked_out.send(
+        sender=Lockout,
+        request=request,
+        username=first.get("username"),
+        ip_address=first.get("ip_address"),
+        parameters=[e.get("parameters") for e in events],
+        retry_after=max(int(e.get("retry_after", "0") or 0) for e in events),
+    )
+
+
 def _on_event(event: dict[str, str]) -> None:
     if event.get("event") == "locked_out":
         log.warning("[LOCKOUT] %s locked for %ss", event.get("parameters"), event.get("retry_after", "?"))
-        user_locked_out.send(
-            sender=Lockout,
-            request=_current_request.get(),
-            username=event.get("username"),
-            ip_address=event.get("ip_address"),
-            parameters=event.get("parameters"),
-            retry_after=int(event.get("retry_after", "0") or 0),
-        )
+        pending = _pending.get()
+        if pending is not None:  # a failure recorded by on_login_failed: one signal per attempt
+            pending.append(event)
+        else:
+            _send_locked_out(None, [event])
     elif event.get("event") == "unlocked":
         log.info("[LOCKOUT] unlocked %s", {k: v for k, v in event.items() if k in ("username", "ip_address")})
 
@@ -161,19 +172,27 @@ def on_login_failed(
     """``user_login_failed``: one failure counted against every key of the attempt."""
     if not lockout_enabled():
         return
-    token = _current_request.set(request)
+    events: list[dict[str, str]] = []
+    token = _pending.set(events)
     try:
         state = get_lockout().record_failure(**_attempt(request, credentials.get(_username_field())))
     finally:
-        _current_request.reset(token)
+        _pending.reset(token)
     _remember(request, state)
+    if events:
+        _send_locked_out(request, events)
+
+
+def record_login_success(request: HttpRequest | None, user: Any) -> None:
+    """A successful login: the user's own counts reset (``AXES_RESET_ON_SUCCESS``). Sent by
+    Django's ``login()`` (``user_logged_in``) and by the JWT obtain view, which logs no session in."""
+    if lockout_enabled() and request is not None:
+        get_lockout().record_success(**_attempt(request, user.get_username()))
 
 
 def on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **_: Any) -> None:
-    """``user_logged_in``: the user's own counts reset (``AXES_RESET_ON_SUCCESS``)."""
-    if not lockout_enabled() or request is None:
-        return
-    get_lockout().record_success(**_attempt(request, user.get_username()))
+    """``user_logged_in``."""
+    record_login_success(request, user)
 
 
 def _status() -> int:

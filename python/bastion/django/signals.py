@@ -2,7 +2,8 @@
 
 - :data:`user_locked_out`: sent once per lock, by the failed login that made it, with
   ``request`` (None when not known), ``username``, ``ip_address`` (those the attempt carried),
-  ``parameters`` (the group that locked, e.g. ``"username"``) and ``retry_after`` (seconds).
+  ``parameters`` (the groups that locked, e.g. ``["username", "ip_address"]``) and
+  ``retry_after`` (seconds).
   Connect a receiver to send reference deployment 1's "your account was locked" e-mail.
 - A password change (``user.set_password(...)`` then ``save()``) revokes every token the user
   holds, before the save completes (so a store that cannot answer fails the save instead of

@@ -33,7 +33,7 @@ from bastion.exceptions import InvalidTokenError, PyJWTError, StoreUnavailableEr
 from . import tokens
 from .authentication import JWTAuthentication, enforce_csrf, token_error
 from .conf import bastion_setting
-from .lockout import lockout_response
+from .lockout import lockout_response, record_login_success
 
 __all__ = [
     "LogoutEverywhereView",
@@ -125,6 +125,7 @@ class TokenObtainPairView(_TokenView):
             )
         try:
             pair = tokens.issue_for_user(user)
+            record_login_success(request._request, user)
         except StoreUnavailableError as e:
             raise token_error(e) from None
         if tokens.jwt_settings().update_last_login:
