@@ -3,6 +3,8 @@ views (sync and async) and Django's login form."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bastion.django.throttling import AnonRateThrottle, QuotaThrottle, ScopedRateThrottle, UserRateThrottle
 from bastion.django.views import TokenObtainPairView
 from django.contrib.auth import authenticate
@@ -11,11 +13,17 @@ from django.urls import include, path
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 
 class Me(APIView):
     permission_classes = (IsAuthenticated,)
+
+    @property
+    def authentication_classes(self) -> list[Any]:  # type: ignore[override]
+        # Read per request (a restarted process reads the settings anew; the tests switch them live).
+        return api_settings.DEFAULT_AUTHENTICATION_CLASSES  # type: ignore[no-any-return]
 
     def get(self, request: Request) -> Response:
         return Response({"username": request.user.get_username(), "claims": request.auth})
