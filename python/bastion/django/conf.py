@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -228,28 +228,22 @@ def seconds(value: Any, name: str, *, hours: bool = False) -> float:
     return secs
 
 
-def _trusted() -> int | str | Sequence[str] | None:
-    return bastion_setting("TRUSTED_PROXIES")  # type: ignore[no-any-return]
+def _peer_and_headers(request: Any) -> tuple[str, Any, dict[str, Any]]:
+    meta = request.META
+    options = {
+        "trusted_proxies": bastion_setting("TRUSTED_PROXIES"),
+        "header": bastion_setting("CLIENT_IP_HEADER"),
+    }
+    return meta.get("REMOTE_ADDR") or "", meta, options
 
 
 def request_client_ip(request: Any) -> str:
     """The client address of a Django request, behind ``BASTION['TRUSTED_PROXIES']``."""
-    meta = request.META
-    return client_ip(
-        meta.get("REMOTE_ADDR") or "",
-        meta,
-        trusted_proxies=_trusted(),
-        header=bastion_setting("CLIENT_IP_HEADER"),
-    )
+    peer, meta, options = _peer_and_headers(request)
+    return client_ip(peer, meta, **options)
 
 
 def request_client_key(request: Any) -> str:
     """The rate-limit key of the client address (IPv6 grouped by ``BASTION['IPV6_PREFIX']``)."""
-    meta = request.META
-    return client_key(
-        meta.get("REMOTE_ADDR") or "",
-        meta,
-        trusted_proxies=_trusted(),
-        header=bastion_setting("CLIENT_IP_HEADER"),
-        ipv6_prefix=bastion_setting("IPV6_PREFIX"),
-    )
+    peer, meta, options = _peer_and_headers(request)
+    return client_key(peer, meta, ipv6_prefix=bastion_setting("IPV6_PREFIX"), **options)

@@ -29,12 +29,11 @@ from __future__ import annotations
 import contextvars
 import importlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -42,6 +41,7 @@ from bastion import Lockout, LockoutState
 from bastion.exceptions import InvalidArgumentError
 
 from .conf import bastion_setting, cached, get_clock, get_store, request_client_ip, seconds
+from .middleware import HybridMiddleware
 from .signals import user_locked_out
 
 __all__ = [
@@ -152,17 +152,15 @@ def _remember(request: HttpRequest | None, state: LockoutState) -> None:
         setattr(request, _STATE_ATTR, state)
 
 
-class LockoutBackend:
-    """Refuses locked attempts before any password is verified; authenticates nobody itself."""
+class LockoutBackend(BaseBackend):
+    """Refuses locked attempts before any password is verified; authenticates nobody itself
+    (``aauthenticate`` runs it in a thread, as Django's ``BaseBackend`` does)."""
 
-    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:  # type: ignore[override]
         state = get_lockout().check(**_attempt(request, credentials.get(_username_field())))
         if state.locked:
             _remember(request, state)
             raise LockedOut("too many failed login attempts")
-        return None
-
-    def get_user(self, user_id: Any) -> None:
         return None
 
 
@@ -221,18 +219,9 @@ def lockout_response(request: HttpRequest) -> HttpResponse | None:
     return response
 
 
-class LockoutMiddleware:
+class LockoutMiddleware(HybridMiddleware):
     """Answers with the lockout response when a view's login attempt was locked (the admin's and
     ``LoginView``'s forms answer 200 with an error otherwise). Sync and async."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

@@ -51,7 +51,7 @@ from bastion import Decision, RateLimiter
 from .conf import bastion_setting, cached, request_client_key
 from .throttling import DECISIONS_ATTR, limiter, record_decision
 
-__all__ = ["RateLimitMiddleware", "Rule", "rules", "too_many_requests"]
+__all__ = ["HybridMiddleware", "RateLimitMiddleware", "Rule", "rules", "too_many_requests"]
 
 READ = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -208,10 +208,8 @@ def add_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return response
 
 
-class RateLimitMiddleware:
-    """Rate limits from ``BASTION["RATELIMIT_RULES"]``, and the rate-limit response headers.
-
-    Place it after ``AuthenticationMiddleware`` (for session users). Sync and async."""
+class HybridMiddleware:
+    """A middleware that runs sync under WSGI and async under ASGI (``__call__`` dispatches)."""
 
     sync_capable = True
     async_capable = True
@@ -221,6 +219,12 @@ class RateLimitMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+
+
+class RateLimitMiddleware(HybridMiddleware):
+    """Rate limits from ``BASTION["RATELIMIT_RULES"]``, and the rate-limit response headers.
+
+    Place it after ``AuthenticationMiddleware`` (for session users). Sync and async."""
 
     def _decide(self, request: HttpRequest, applicable: list[Rule], user: Any) -> HttpResponse | None:
         charged: list[tuple[Rule, str]] = []

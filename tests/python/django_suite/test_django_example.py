@@ -27,23 +27,14 @@ def test_example_project(store: str, request: pytest.FixtureRequest) -> None:
     env["JWT_SIGNING_KEY"] = secrets.token_urlsafe(50)
     if store == "redis":
         env["REDIS_URL"] = request.getfixturevalue("redis_server").url
-    deploy = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=EXAMPLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "manage.py", *args]
+        return subprocess.run(command, cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=300)
+
+    deploy = manage("check", "--deploy", "--fail-level", "WARNING")
     # Production settings pass bastion's deploy checks (Django's own HSTS advice aside).
     assert "bastion." not in deploy.stdout + deploy.stderr, deploy.stdout + deploy.stderr
-    run = subprocess.run(
-        [sys.executable, "manage.py", "test", "plantid", "-v", "2"],
-        cwd=EXAMPLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = manage("test", "plantid", "-v", "2")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Ran 9 tests" in run.stderr and "OK" in run.stderr

@@ -13,10 +13,11 @@ from asgiref.sync import async_to_sync
 from bastion import ManualClock
 from bastion.django.lockout import get_lockout
 from bastion.django.signals import user_locked_out
+from django.contrib.auth import aauthenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import AsyncClient, Client
+from django.test import AsyncClient, Client, RequestFactory
 
 PW = "a long enough passphrase"
 
@@ -138,6 +139,15 @@ def test_async_login_asgi(alice: User) -> None:
         ]
 
     assert async_to_sync(go)() == [401, 401, 429, 429]
+
+
+def test_aauthenticate(alice: User) -> None:
+    request = RequestFactory().post("/login", REMOTE_ADDR="192.0.2.1")
+    results = [
+        async_to_sync(aauthenticate)(request, username="alice", password=pw) for pw in ("x", "y", "z", PW)
+    ]
+    assert results == [None] * 4  # the third failure locked; the right password is then refused
+    assert get_lockout().check("alice", "192.0.2.1").locked
 
 
 @pytest.mark.committed
