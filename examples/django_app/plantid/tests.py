@@ -203,8 +203,7 @@ class Identify(Deployment, TestCase):
 
 
 class SingleFlight(Deployment, TransactionTestCase):
-    def test_10_concurrent_identical_requests_1_upstream_call(self) -> None:
-        Upstream.hold_until_waiting = 9
+    def ten_identical_requests(self) -> list[tuple[int, Any]]:
         results: list[Any] = []
 
         def request(i: int) -> None:
@@ -224,6 +223,18 @@ class SingleFlight(Deployment, TransactionTestCase):
             t.start()
         for t in threads:
             t.join()
+        return results
+
+    def test_10_concurrent_identical_requests_1_upstream_call(self) -> None:
+        Upstream.hold_until_waiting = 9
+        results = self.ten_identical_requests()
         self.assertEqual(Upstream.calls, 1)
         self.assertEqual([code for code, _ in results], [200] * 10)
         self.assertEqual(len({str(body) for _, body in results}), 1)
+
+    def test_a_failing_upstream_call_answers_every_waiter(self) -> None:
+        Upstream.hold_until_waiting = 9
+        Upstream.failing = True
+        results = self.ten_identical_requests()
+        self.assertEqual(Upstream.calls, 1)
+        self.assertEqual([code for code, _ in results], [502] * 10)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bastion import CircuitOpenError
+from bastion import BastionError, CircuitOpenError
 from bastion.django.conf import get_store
 from bastion.django.throttling import QuotaThrottle
 from django.contrib.auth import get_user_model, password_validation
@@ -82,7 +82,9 @@ class IdentifyView(APIView):
             return problem(
                 503, "Identification unavailable", "The identification service is failing.", Retry_After=retry
             )
-        except UpstreamError:
+        except (UpstreamError, BastionError):
+            # BastionError: a concurrent identical request computed the answer and failed; the
+            # callers that waited for it get this error (it names the failure's type, not its text).
             return problem(502, "Identification failed", "The identification service failed; try again.")
 
 

@@ -37,4 +37,4 @@ def test_example_project(store: str, request: pytest.FixtureRequest) -> None:
     assert "bastion." not in deploy.stdout + deploy.stderr, deploy.stdout + deploy.stderr
     run = manage("test", "plantid", "-v", "2")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "Ran 9 tests" in run.stderr and "OK" in run.stderr
+    assert "Ran 10 tests" in run.stderr and "OK" in run.stderr
