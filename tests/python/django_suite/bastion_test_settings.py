@@ -6,7 +6,7 @@ SECRET_KEY = "Wq3r8-Lm0v_PzXc7Tn2Kb5Hy9Jd4Fs6Ga1Re0Uo3Ii8Ee7Aa2Qw5Zx9Cv4Bn1Mm6Ll
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost"]
 USE_TZ = True
-ROOT_URLCONF = "bastion_test_urls"
+ROOT_URLCONF = "django_suite.bastion_test_urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 INSTALLED_APPS = [

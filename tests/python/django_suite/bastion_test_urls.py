@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from bastion.django.throttling import AnonRateThrottle, QuotaThrottle, ScopedRateThrottle, UserRateThrottle
-from bastion.django.views import TokenObtainPairView
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
@@ -82,7 +81,6 @@ async def async_view(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("api/token/", include("bastion.django.urls")),
-    path("api/login/", TokenObtainPairView.as_view(throttle_scope="login"), name="scoped_login"),
     path("api/me/", Me.as_view()),
     path("api/anon/", AnonThrottled.as_view()),
     path("api/user/", UserThrottled.as_view()),

@@ -11,7 +11,7 @@ import django
 import pytest
 from django.conf import settings
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bastion_test_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_suite.bastion_test_settings")
 if settings.configured and "bastion.django" not in settings.INSTALLED_APPS:
     raise pytest.UsageError(
         "Django was configured before tests/python/django_suite was collected; "

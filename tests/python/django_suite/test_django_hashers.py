@@ -158,14 +158,14 @@ def test_encode_arguments_are_checked() -> None:
 
 
 BASTION_HASHERS = [
-    "test_django_hashers.FastBastionArgon2",
-    "test_django_hashers.FastBastionPBKDF2",
-    "test_django_hashers.FastBastionBCrypt",
+    "django_suite.test_django_hashers.FastBastionArgon2",
+    "django_suite.test_django_hashers.FastBastionPBKDF2",
+    "django_suite.test_django_hashers.FastBastionBCrypt",
 ]
 DJANGO_HASHERS = [
-    "test_django_hashers.FastDjangoPBKDF2",
-    "test_django_hashers.FastDjangoArgon2",
-    "test_django_hashers.FastDjangoBCrypt",
+    "django_suite.test_django_hashers.FastDjangoPBKDF2",
+    "django_suite.test_django_hashers.FastDjangoArgon2",
+    "django_suite.test_django_hashers.FastDjangoBCrypt",
 ]
 
 

@@ -178,7 +178,12 @@ def test_hash_upgrade_on_login_is_not_a_password_change(configure: Any, clock: M
     c = Client()
     pair = login(c, "bob").json()
     clock.advance(1)
-    configure(PASSWORD_HASHERS=["test_django_hashers.FastBastionArgon2", "django_fast_hashers.FastPBKDF2"])
+    configure(
+        PASSWORD_HASHERS=[
+            "django_suite.test_django_hashers.FastBastionArgon2",
+            "django_fast_hashers.FastPBKDF2",
+        ]
+    )
     old = u.password
     assert login(c, "bob").status_code == 200
     u.refresh_from_db()

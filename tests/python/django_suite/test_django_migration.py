@@ -20,7 +20,7 @@ JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
 }
 BEFORE = {
-    "ROOT_URLCONF": "simplejwt_urls",
+    "ROOT_URLCONF": "django_suite.simplejwt_urls",
     "PASSWORD_HASHERS": [
         "django_fast_hashers.FastPBKDF2",
         "django_fast_hashers.FastArgon2",
@@ -34,11 +34,11 @@ BEFORE = {
 }
 # The switch: these settings only.
 AFTER = {
-    "ROOT_URLCONF": "bastion_test_urls",  # path("api/token/", include("bastion.django.urls"))
+    "ROOT_URLCONF": "django_suite.bastion_test_urls",  # path("api/token/", include("bastion.django.urls"))
     "PASSWORD_HASHERS": [
-        "test_django_hashers.FastBastionArgon2",
-        "test_django_hashers.FastBastionPBKDF2",
-        "test_django_hashers.FastBastionBCrypt",
+        "django_suite.test_django_hashers.FastBastionArgon2",
+        "django_suite.test_django_hashers.FastBastionPBKDF2",
+        "django_suite.test_django_hashers.FastBastionBCrypt",
     ],
     "AUTHENTICATION_BACKENDS": [
         "bastion.django.lockout.LockoutBackend",
