@@ -5,6 +5,7 @@ and password change revoking tokens; the cookie transport with CSRF; sync (WSGI)
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -266,3 +267,49 @@ def test_async_client_asgi(user: User) -> None:
         return ok.status_code, bad.status_code
 
     assert async_to_sync(go)() == (200, 401)
+
+
+def test_rs256_with_simplejwt_keys_and_tokens(configure: Any, clock: ManualClock) -> None:
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from rest_framework_simplejwt.backends import TokenBackend
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = private.private_bytes(
+        ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()
+    ).decode()
+    public_pem = (
+        private.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo).decode()
+    )
+    clock.set(time.time() + 1)  # simplejwt stamps its tokens with the real time (whole seconds)
+    configure(SIMPLE_JWT={"ALGORITHM": "RS256", "SIGNING_KEY": private_pem, "VERIFYING_KEY": public_pem})
+    u = User.objects.create_user("dora", password=PW)
+    c = Client()
+    ours = login(c, "dora").json()["access"]
+    # simplejwt's claims, signed by simplejwt's backend with these keys (its module-level backend
+    # keeps the settings it was first imported with).
+    theirs = TokenBackend("RS256", private_pem, public_pem).encode(AccessToken.for_user(u).payload)
+    for token in (ours, theirs):
+        assert me(c, token).status_code == 200
+    assert tokens.token_service().verify(ours)["user_id"] == str(u.pk)
+    # An HS256 token made with the public key as the secret (key confusion) is refused.
+    forged = bastion_jwt_forgery(public_pem, u.pk)
+    assert me(c, forged).status_code == 401
+
+
+def bastion_jwt_forgery(secret: str, user_id: int) -> str:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    now = int(time.time())
+    claims = {"user_id": str(user_id), "token_type": "access", "jti": "x" * 16, "iat": now, "exp": now + 300}
+    payload = b64(json.dumps(claims).encode())
+    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64(signature)}"
