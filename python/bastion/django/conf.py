@@ -19,17 +19,20 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from bastion import ManualClock, Store, client_ip, client_key
+from bastion import Decision, ManualClock, RateLimiter, Store, client_ip, client_key
 from bastion.exceptions import InvalidArgumentError
 
 __all__ = [
+    "DECISIONS_ATTR",
     "DEFAULTS",
     "OUTAGE_POLICIES",
     "bastion_setting",
     "cached",
     "get_clock",
     "get_store",
+    "limiter",
     "now",
+    "record_decision",
     "request_client_ip",
     "request_client_key",
     "reset",
@@ -247,3 +250,41 @@ def request_client_key(request: Any) -> str:
     """The rate-limit key of the client address (IPv6 grouped by ``BASTION['IPV6_PREFIX']``)."""
     peer, meta, options = _peer_and_headers(request)
     return client_key(peer, meta, ipv6_prefix=bastion_setting("IPV6_PREFIX"), **options)
+
+
+# ---- rate limiters (DRF throttles and the middleware) ----------------------------------------------
+
+DECISIONS_ATTR = "_bastion_decisions"
+EXACT_MAX = 10_000
+
+
+def _algorithm(limiter_rate: str) -> str:
+    chosen = bastion_setting("THROTTLE_ALGORITHM")
+    if chosen != "sliding_window":
+        return chosen  # type: ignore[no-any-return]
+    count = limiter_rate.split("/", 1)[0].strip()
+    return "sliding_counter" if count.isdigit() and int(count) > EXACT_MAX else "sliding_window"
+
+
+def limiter(name: str, rate: str, outage_policy: str | None = None) -> RateLimiter:
+    """The process's limiter ``name`` with ``rate`` (built once)."""
+    policy = outage_policy or bastion_setting("OUTAGE_POLICY")["RATELIMIT"]
+
+    def build() -> RateLimiter:
+        try:
+            return RateLimiter(
+                rate, store=get_store(), name=name, algorithm=_algorithm(rate), outage_policy=policy
+            )
+        except InvalidArgumentError as e:
+            raise ImproperlyConfigured(f"rate limit {name!r}: {e}") from None
+
+    return cached(f"limiter:{name}:{rate}:{policy}", build)
+
+
+def record_decision(request: Any, decision: Decision) -> None:
+    """Keeps ``decision`` on the Django request for the response headers."""
+    decisions = getattr(request, DECISIONS_ATTR, None)
+    if decisions is None:
+        decisions = []
+        setattr(request, DECISIONS_ATTR, decisions)
+    decisions.append(decision)

@@ -48,8 +48,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from bastion import Decision, RateLimiter
 
-from .conf import bastion_setting, cached, request_client_key
-from .throttling import DECISIONS_ATTR, limiter, record_decision
+from .conf import DECISIONS_ATTR, bastion_setting, cached, limiter, record_decision, request_client_key
 
 __all__ = ["HybridMiddleware", "RateLimitMiddleware", "Rule", "rules", "too_many_requests"]
 
@@ -144,9 +143,12 @@ def _applicable(path: str, method: str) -> list[Rule]:
 
 
 def _jwt_user(request: HttpRequest) -> Any:
-    from rest_framework.exceptions import APIException
+    try:
+        from rest_framework.exceptions import APIException
 
-    from .authentication import authenticate_jwt
+        from .authentication import authenticate_jwt
+    except ImportError:  # no DRF: session users only
+        return None
 
     try:
         found = authenticate_jwt(request)

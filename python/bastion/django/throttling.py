@@ -25,10 +25,9 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from bastion import Decision, RateLimiter
-from bastion.exceptions import InvalidArgumentError
+from bastion import Decision
 
-from .conf import bastion_setting, cached, get_store, request_client_key
+from .conf import bastion_setting, limiter, record_decision, request_client_key
 
 __all__ = [
     "AnonRateThrottle",
@@ -36,44 +35,7 @@ __all__ = [
     "ScopedRateThrottle",
     "SimpleRateThrottle",
     "UserRateThrottle",
-    "limiter",
-    "record_decision",
 ]
-
-DECISIONS_ATTR = "_bastion_decisions"
-EXACT_MAX = 10_000
-
-
-def _algorithm(limiter_rate: str) -> str:
-    chosen = bastion_setting("THROTTLE_ALGORITHM")
-    if chosen != "sliding_window":
-        return chosen  # type: ignore[no-any-return]
-    count = limiter_rate.split("/", 1)[0].strip()
-    return "sliding_counter" if count.isdigit() and int(count) > EXACT_MAX else "sliding_window"
-
-
-def limiter(name: str, rate: str, outage_policy: str | None = None) -> RateLimiter:
-    """The process's limiter ``name`` with ``rate`` (built once)."""
-    policy = outage_policy or bastion_setting("OUTAGE_POLICY")["RATELIMIT"]
-
-    def build() -> RateLimiter:
-        try:
-            return RateLimiter(
-                rate, store=get_store(), name=name, algorithm=_algorithm(rate), outage_policy=policy
-            )
-        except InvalidArgumentError as e:
-            raise ImproperlyConfigured(f"rate limit {name!r}: {e}") from None
-
-    return cached(f"limiter:{name}:{rate}:{policy}", build)
-
-
-def record_decision(request: Any, decision: Decision) -> None:
-    """Keeps ``decision`` on the Django request for the response headers."""
-    decisions = getattr(request, DECISIONS_ATTR, None)
-    if decisions is None:
-        decisions = []
-        setattr(request, DECISIONS_ATTR, decisions)
-    decisions.append(decision)
 
 
 class SimpleRateThrottle(BaseThrottle):

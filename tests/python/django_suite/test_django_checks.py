@@ -89,3 +89,49 @@ def test_one_store_per_process_rebuilt_after_fork(configure: Any, monkeypatch: p
     assert isinstance(store, Store) and conf.get_store() is store
     monkeypatch.setattr(os, "getpid", lambda: -1)  # what a forked worker sees
     assert conf.get_store() is not store
+
+
+WITHOUT_DRF = """
+import sys
+sys.modules["rest_framework"] = None  # a project without Django REST framework
+import django
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import path
+
+urlpatterns = [path("", lambda request: HttpResponse("ok"))]
+settings.configure(
+    SECRET_KEY=%(secret)r,
+    ALLOWED_HOSTS=["testserver"],
+    ROOT_URLCONF="__main__",
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "bastion.django"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    PASSWORD_HASHERS=["bastion.django.hashers.PBKDF2PasswordHasher"],
+    AUTHENTICATION_BACKENDS=[
+        "bastion.django.lockout.LockoutBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ],
+    MIDDLEWARE=["bastion.django.middleware.RateLimitMiddleware", "bastion.django.lockout.LockoutMiddleware"],
+    BASTION={"RATELIMIT_RULES": [{"name": "all", "rate": "2/minute"}]},
+)
+django.setup()
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.management import call_command
+from django.test import Client
+
+call_command("check", fail_level="WARNING")
+assert check_password("pw", make_password("pw"))
+assert [Client().get("/").status_code for _ in range(3)] == [200, 200, 429]
+print("ok")
+"""
+
+
+def test_works_without_drf() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_DRF % {"secret": STRONG}], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines() == ["System check identified no issues (0 silenced).", "ok"]
