@@ -38,6 +38,7 @@ the DRF authentication class reuses the answer).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ from bastion import Decision, RateLimiter
 from .conf import DECISIONS_ATTR, bastion_setting, cached, limiter, record_decision, request_client_key
 
 __all__ = ["HybridMiddleware", "RateLimitMiddleware", "Rule", "rules", "too_many_requests"]
+
+log = logging.getLogger("bastion.django")
 
 READ = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -182,6 +185,7 @@ def _key(rule: Rule, request: HttpRequest, user: Any) -> str | None:
 def too_many_requests(decision: Decision) -> HttpResponse:
     """429 with ``Retry-After``, the rate-limit headers and an RFC 9457 problem body."""
     retry_after = decision.retry_after_header() or 1
+    log.info("[RATELIMIT] %s denied (%s), retry after %s s", decision.policy, decision.rate, retry_after)
     response = JsonResponse(
         {
             "type": "about:blank",

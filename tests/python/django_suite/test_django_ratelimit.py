@@ -4,6 +4,7 @@ aware, 429 with Retry-After and RFC 9457 bodies, headers on admitted responses, 
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -132,10 +133,13 @@ CATEGORIES = [
 ]
 
 
-def test_middleware_categories(configure: Any, clock: ManualClock) -> None:
+def test_middleware_categories(configure: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
     configure(bastion={"RATELIMIT_RULES": CATEGORIES})
     c = Client()
-    assert codes(c, "/auth/sync/", 3) == [200, 200, 429]
+    with caplog.at_level(logging.INFO, logger="bastion.django"):
+        assert codes(c, "/auth/sync/", 3) == [200, 200, 429]
+    ours = [r.getMessage() for r in caplog.records if r.name == "bastion.django"]
+    assert ours == ["[RATELIMIT] mw.auth denied (2/minute), retry after 60 s"]
     denied = c.get("/auth/sync/")
     assert denied["Content-Type"] == "application/problem+json"
     body = denied.json()
