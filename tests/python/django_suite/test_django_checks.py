@@ -84,11 +84,19 @@ def test_unknown_bastion_keys_are_reported(configure: Any) -> None:
     assert "bastion.E001" in ids()
 
 
-def test_one_store_per_process_rebuilt_after_fork(configure: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_store_per_process_rebuilt_after_fork(configure: Any) -> None:
     store = conf.get_store()
+    limiter = conf.limiter("forked", "5/minute")
     assert isinstance(store, Store) and conf.get_store() is store
-    monkeypatch.setattr(os, "getpid", lambda: -1)  # what a forked worker sees
-    assert conf.get_store() is not store
+    assert limiter.check("k") and conf.limiter("forked", "5/minute") is limiter
+    pid = os.fork()  # what gunicorn does to its workers
+    if pid == 0:  # the child: its own store and limiter, which work (on Redis: its own connection)
+        ok = conf.get_store() is not store and conf.limiter("forked", "5/minute") is not limiter
+        ok = ok and bool(conf.limiter("forked", "5/minute").check("k"))
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert conf.get_store() is store
 
 
 WITHOUT_DRF = """
