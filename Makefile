@@ -108,6 +108,7 @@ bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by si
 	$(PY) bench/python_bench.py
 	$(PY) bench/store_bench.py
 	$(PY) bench/ratelimit_bench.py
+	$(PY) bench/django_bench.py
 	node bench/node_bench.mjs
 	node bench/ratelimit_bench.mjs
 	$(PY) bench/breaker_bench.py

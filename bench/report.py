@@ -518,6 +518,38 @@ def ratelimit_misses(py: dict, node: dict | None) -> list[str]:
     return ["", "Where a target is not met, or met only just:", "", *notes] if notes else []
 
 
+def django_section(d: dict) -> list[str]:
+    """The "Django REST framework" section, from bench/results/django.json."""
+    rows = [
+        "| store | peer | peer µs | bastion µs | per request | on the overhead |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in d["rows"]:
+        rows.append(
+            f"| {r['store']} | {r['peer']} | {r['peer_us']:.1f} (+{r['peer_overhead_us']:.1f}) "
+            f"| {r['bastion_us']:.1f} (+{r['bastion_overhead_us']:.1f}) | {r['ratio']:.2f}x "
+            f"| **{r['overhead_ratio']:.2f}x** |"
+        )
+    return [
+        "",
+        "## Django REST framework: JWT authentication plus a throttle",
+        "",
+        "Measured by `bench/django_bench.py` (`make bench`): one GET through a DRF `APIView`",
+        "(`IsAuthenticated`, a user throttle) called directly with a bearer token, one thread.",
+        "simplejwt's `JWTAuthentication` with DRF's `UserRateThrottle` (locmem cache, then Django's",
+        "`RedisCache`) against `bastion.django`'s (memory store, then Redis, which it starts itself).",
+        f"{d['users']} users with their own tokens, {d['ops']} requests per run, every one admitted;",
+        "both sides look the user up in SQLite (in memory) on every request; a client presents the same",
+        "token until it expires, so bastion's verified-token cache skips the signature on repeat.",
+        f"Django {d['django']}, DRF {d['djangorestframework']}, simplejwt {d['simplejwt']};",
+        f"{d['cores']} cores.",
+        f"The view alone (no authentication, no throttle) costs {d['baseline_us']:.1f} µs; the overhead in",
+        "parentheses is the rest, and its ratio is peer / bastion:",
+        "",
+        *rows,
+    ]
+
+
 def breaker_section(py: dict | None, node: dict | None) -> list[str]:
     """The "Circuit breaker" section, from bench/results/breaker_python.json and breaker_node.json."""
     lines = [
@@ -773,6 +805,9 @@ def main() -> None:
         lines += ratelimit_section(
             json.loads(rl_path.read_text()), json.loads(rl_node.read_text()) if rl_node.exists() else None
         )
+    django_path = RESULTS / "django.json"
+    if django_path.exists():
+        lines += django_section(json.loads(django_path.read_text()))
     br_py, br_node = RESULTS / "breaker_python.json", RESULTS / "breaker_node.json"
     if br_py.exists() or br_node.exists():
         lines += breaker_section(

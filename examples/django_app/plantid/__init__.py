@@ -1,0 +1,1 @@
+"""A plant-identification community's API (reference deployment 1) on bastion.django."""
