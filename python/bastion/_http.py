@@ -94,7 +94,8 @@ def unauthorized(detail: str, code: str, *, error: str | None = "invalid_token")
 def answer_for(error: BaseException, *, lockout_status: int = 429) -> Answer | None:
     """The HTTP answer for a bastion error (None for others): 401 for token and API-key failures,
     403 for a refused permission, 429 (or ``lockout_status``) for a lockout, 429 for a rate limit,
-    503 for an open circuit, an unreachable store or identity provider's key set. Details name the kind of failure only."""
+    503 for an open circuit, an unreachable store or identity provider's key set. Details name the
+    kind of failure only."""
     if isinstance(error, exc.RateLimitExceeded):
         return problem(429, "too many requests", code="RATE_LIMITED", retry_after=error.retry_after)
     if isinstance(error, exc.AccountLockedError):

@@ -35,13 +35,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 from bastion import Lockout, LockoutState
+from bastion._http import problem
 from bastion.exceptions import InvalidArgumentError
 
 from .conf import bastion_setting, cached, get_clock, get_store, request_client_ip, seconds
-from .middleware import HybridMiddleware
+from .middleware import HybridMiddleware, django_response
 from .signals import user_locked_out
 
 __all__ = [
@@ -203,20 +204,14 @@ def lockout_response(request: HttpRequest) -> HttpResponse | None:
     state: LockoutState | None = getattr(request, _STATE_ATTR, None)
     if state is None or not state.locked:
         return None
-    retry_after = max(1, int(state.retry_after))
-    response = JsonResponse(
-        {
-            "type": "about:blank",
-            "title": "Too many failed login attempts",
-            "status": _status(),
-            "detail": "Too many failed login attempts. Try again later.",
-            "retry_after": retry_after,
-        },
-        status=_status(),
-        content_type="application/problem+json",
+    return django_response(
+        problem(
+            _status(),
+            "Too many failed login attempts. Try again later.",
+            code="ACCOUNT_LOCKED",
+            retry_after=state.retry_after,
+        )
     )
-    response["Retry-After"] = str(retry_after)
-    return response
 
 
 class LockoutMiddleware(HybridMiddleware):

@@ -45,9 +45,10 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 from bastion import Decision, RateLimiter
+from bastion._http import Answer, problem
 
 from .conf import DECISIONS_ATTR, bastion_setting, cached, limiter, record_decision, request_client_key
 
@@ -186,20 +187,24 @@ def too_many_requests(decision: Decision) -> HttpResponse:
     """429 with ``Retry-After``, the rate-limit headers and an RFC 9457 problem body."""
     retry_after = decision.retry_after_header() or 1
     log.info("[RATELIMIT] %s denied (%s), retry after %s s", decision.policy, decision.rate, retry_after)
-    response = JsonResponse(
-        {
-            "type": "about:blank",
-            "title": "Too Many Requests",
-            "status": 429,
-            "detail": f"Rate limit {decision.rate} exceeded; retry in {retry_after} s.",
-            "violated-policies": [decision.policy],
-            "retry_after": retry_after,
-        },
-        status=429,
-        content_type="application/problem+json",
+    return django_response(
+        problem(
+            429,
+            f"Rate limit {decision.rate} exceeded; retry in {retry_after} s.",
+            code="RATE_LIMITED",
+            retry_after=retry_after,
+            headers=decision.headers(),
+            **{"violated-policies": [decision.policy]},
+        )
     )
-    for name, value in decision.headers().items():
-        response[name] = value
+
+
+def django_response(answer: Answer) -> HttpResponse:
+    """A Django response of an answer of :mod:`bastion._http` (problem+json, its headers)."""
+    response = HttpResponse(answer.body, status=answer.status, content_type=answer.headers["Content-Type"])
+    for name, value in answer.headers.items():
+        if name != "Content-Type":
+            response[name] = value
     return response
 
 
