@@ -7,9 +7,12 @@ in for the external API the ``/identify`` endpoints call. With ``BASTION_REDIS_U
 services share that Redis, and the demo also shows a Python and a Node service sharing one rate
 limit and one lockout.
 
-Every service follows one contract: ``POST /auth/register``, ``/auth/login``, ``/auth/refresh``,
-``/auth/logout-everywhere``; ``GET /api/me``, ``/api/items`` (reads: 100/min per client);
-``GET /identify/{n}`` (breaker and single-flight cache); ``GET /health``.
+The FastAPI and Express services follow one contract: ``POST /auth/register``, ``/auth/login``,
+``/auth/refresh``, ``/auth/logout-everywhere``; ``GET /api/me``, ``/api/items`` (reads: 100/min per
+client); ``GET /identify/{n}`` (breaker and single-flight cache); ``GET /health``. The Django
+example keeps simplejwt's URLs, its cookie transport with CSRF and reference deployment 1's numbers
+(login 5 per 15 minutes, lockout after 10 failures for an hour, 10 identical identifications making
+one upstream call); it runs on Django's development server and a throwaway SQLite database.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -34,6 +38,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
+# Clients and names of this run: on Redis, state outlives a run (a lock lasts 15 minutes).
+RUN = secrets.randbelow(1 << 16)
 
 
 class Upstream:
@@ -63,6 +69,11 @@ class Upstream:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(min(length, 1 << 20))
+                self.do_GET()
+
             def log_message(self, *_: Any) -> None:
                 pass
 
@@ -86,8 +97,12 @@ class Service:
     where: str
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    health: str = "/health"
+    # Commands run once before the service starts (a database to set up).
+    prepare: list[list[str]] = field(default_factory=list)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    log: Any = None
 
     @property
     def url(self) -> str:
@@ -98,24 +113,32 @@ class Service:
         env = {**os.environ, **self.env, "PORT": str(self.port), "UPSTREAM_URL": upstream.url}
         env.pop("BASTION_REDIS_URL", None)
         if redis_url:
-            env["BASTION_REDIS_URL"] = redis_url
+            env["BASTION_REDIS_URL"] = env["REDIS_URL"] = redis_url
+        env["PLANT_API_URL"] = f"{upstream.url}/identify/plant"
+        # The commands are this file's own (SERVICES), not input. Their output goes to a file: a
+        # server logging every request would fill a pipe nobody reads, and stall.
+        self.log = tempfile.TemporaryFile()
+        for step in self.prepare:
+            done = subprocess.run(step, cwd=ROOT, env=env, stdout=self.log, stderr=self.log, check=False)  # noqa: S603
+            if done.returncode != 0:
+                raise SystemExit(f"{self.name}: {' '.join(step)} failed:\n{self.output()}")
         command = [c.replace("{port}", str(self.port)) for c in self.command]
-        # The commands are this file's own (SERVICES), not input.
-        self.proc = subprocess.Popen(  # noqa: S603
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=self.log)  # noqa: S603
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise SystemExit(f"{self.name} did not start:\n{err}")
+                raise SystemExit(f"{self.name} did not start:\n{self.output()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self.health}", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise SystemExit(f"{self.name} did not answer /health within 60 s")
+        raise SystemExit(f"{self.name} did not answer {self.health} within 60 s")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return str(self.log.read().decode(errors="replace")[-4000:])
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -145,13 +168,40 @@ SERVICES = [
     Service("Express", "examples/express_app", ["node", "examples/express_app/server.js"]),
 ]
 
+# The Django example (reference deployment 1): its own URLs and numbers, on a throwaway SQLite file.
+DJANGO_DB = str(Path(tempfile.gettempdir()) / f"bastion-demo-{os.getpid()}.sqlite3")
+MANAGE = [sys.executable, "examples/django_app/manage.py"]
+# Its users, named for this run (on Redis, a lockout or a quota outlives a run).
+DJANGO_USERS = tuple(f"{name}-{RUN}" for name in ("ada", "alan", "grace", "hopper"))
+DJ_ADA, DJ_ALAN, DJ_GRACE, DJ_HOPPER = DJANGO_USERS
+DJANGO = Service(
+    "Django",
+    "examples/django_app",
+    [*MANAGE, "runserver", "127.0.0.1:{port}", "--noreload"],
+    env={
+        "DJANGO_DEBUG": "1",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
+        "DJANGO_DB": DJANGO_DB,
+        "TRUSTED_PROXIES": "loopback",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    },
+    health="/api/health/",
+    prepare=[
+        [*MANAGE, "migrate", "--verbosity", "0"],
+        [
+            *MANAGE,
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model as m\n"
+            f"for n in {DJANGO_USERS!r}: m().objects.create_user(n, password={PASSWORD!r})",
+        ],
+    ],
+)
+
 
 def line(label: str, text: str) -> None:
     print(f"  {label:24s} {text}", flush=True)
-
-
-# Clients and names of this run: on Redis, state outlives a run (a lock lasts 15 minutes).
-RUN = secrets.randbelow(1 << 16)
 
 
 def client_ip(n: int) -> dict[str, str]:
@@ -236,33 +286,111 @@ async def scenario(s: Service, upstream: Upstream, user: str, base: int) -> None
         )
 
 
-async def failing_upstream(s: Service, upstream: Upstream) -> None:
-    """The upstream fails: three failures open the breaker, then calls fail fast without it."""
-    async with httpx.AsyncClient(base_url=s.url, timeout=30) as c:
-        upstream.failing = True
-        try:
-            codes = []
-            if (await c.get("/health")).json().get("breaker") != "open":
-                for i in range(3):
-                    r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-{i}")
-                    codes.append(str(r.status_code))
-            before = upstream.calls
-            started = time.perf_counter()
-            r = await c.get(f"/identify/fail-{s.name.lower()}-{RUN}-9")
-            took = (time.perf_counter() - started) * 1000
-        finally:
-            upstream.failing = False
-        # On Redis the breaker is shared: another service may have opened it already.
-        how = (
-            f"{' '.join(codes)} (each after {upstream.delay * 1000:.0f} ms), then"
-            if codes
-            else "already open (shared through Redis):"
+async def django_login(s: Service, username: str, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """A browser-like client of the Django example logged in as ``username``: the tokens travel in
+    HttpOnly cookies, and unsafe requests carry the CSRF token."""
+    c = httpx.AsyncClient(base_url=s.url, timeout=30)
+    r = await c.post("/api/auth/login/", json={"username": username, "password": PASSWORD}, headers=headers)
+    r.raise_for_status()
+    c.headers["X-CSRFToken"] = c.cookies["csrftoken"]
+    return c
+
+
+async def django_scenario(s: Service, upstream: Upstream, base: int) -> None:
+    """The Django example: simplejwt's URLs and bodies, cookie transport with CSRF, reference
+    deployment 1's numbers."""
+
+    def ip(n: int) -> dict[str, str]:
+        return client_ip(base + n)
+
+    login = "/api/auth/login/"
+    c = await django_login(s, DJ_ADA, ip(1))
+    try:
+        cookies = {k: v for k, v in c.cookies.items() if k.endswith("_token")}
+        line("login", f"200  tokens in HttpOnly cookies: {', '.join(sorted(cookies))}; CSRF enforced")
+        no_csrf = await httpx.AsyncClient(base_url=s.url, cookies=cookies).post(
+            "/api/identify/", json={"image": "x"}
+        )
+        line("POST without CSRF", f"{no_csrf.status_code}  {no_csrf.json().get('detail')}")
+        # Login: 5 per 15 minutes per address.
+        codes = []
+        for _ in range(6):
+            r = await c.post(login, json={"username": "nobody", "password": "wrong"}, headers=ip(2))
+            codes.append(str(r.status_code))
+        line(
+            "6 logins, one address",
+            f"{' '.join(codes)}  (5 per 15 minutes: Retry-After {r.headers['retry-after']})",
+        )
+        # Lockout: 10 failures for one username lock it for an hour, whatever the address.
+        codes = []
+        for i in range(10):
+            r = await c.post(login, json={"username": DJ_ALAN, "password": "wrong"}, headers=ip(10 + i // 5))
+            codes.append(str(r.status_code))
+        locked = await c.post(login, json={"username": DJ_ALAN, "password": PASSWORD}, headers=ip(13))
+        line("10 wrong passwords", " ".join(codes))
+        line("then the right one", f"{locked.status_code}  (Retry-After {locked.headers.get('retry-after')})")
+        # Rotation with reuse detection (simplejwt's bodies): the cookie is rotated, the old token replayed.
+        old = c.cookies["refresh_token"]
+        refresh = "/api/auth/refresh/"
+        first = await c.post(refresh, json={}, headers=ip(3))
+        reuse = await c.post(refresh, json={"refresh": old}, headers=ip(3))
+        newest = await c.post(refresh, json={}, headers=ip(3))
+        line(
+            "rotation",
+            f"refresh {first.status_code}; the old refresh again {reuse.status_code} "
+            f'"{reuse.json().get("detail")}"; the newest {newest.status_code} (family revoked)',
+        )
+    finally:
+        await c.aclose()
+    # 10 concurrent identical identifications (reference deployment 1's figure): 1 upstream call.
+    c = await django_login(s, DJ_GRACE, ip(4))
+    try:
+        before = upstream.calls
+        answers = await asyncio.gather(
+            *(c.post("/api/identify/", json={"image": f"oak-{RUN}"}) for _ in range(10))
         )
         line(
-            s.name,
-            f"{how} {r.status_code} {problem_code(r)} in {took:.1f} ms "
-            f"(Retry-After: {r.headers.get('retry-after')}), {upstream.calls - before} upstream calls",
+            "10 identical requests",
+            f"{sum(a.status_code == 200 for a in answers)} × 200, {upstream.calls - before} upstream call",
         )
+    finally:
+        await c.aclose()
+
+
+async def failing_upstream(s: Service, upstream: Upstream) -> None:
+    """The upstream fails: three failures open the breaker, then calls fail fast without it."""
+    django = s is DJANGO
+    c = await django_login(s, DJ_HOPPER) if django else httpx.AsyncClient(base_url=s.url, timeout=30)
+
+    async def identify(n: str) -> httpx.Response:
+        return await (c.post("/api/identify/", json={"image": n}) if django else c.get(f"/identify/{n}"))
+
+    upstream.failing = True
+    try:
+        codes = []
+        health = (await c.get(s.health)).json()
+        if health.get("identify_breaker" if django else "breaker") != "open":
+            for i in range(3):
+                r = await identify(f"fail-{s.name.lower()}-{RUN}-{i}")
+                codes.append(str(r.status_code))
+        before = upstream.calls
+        started = time.perf_counter()
+        r = await identify(f"fail-{s.name.lower()}-{RUN}-9")
+        took = (time.perf_counter() - started) * 1000
+    finally:
+        upstream.failing = False
+        await c.aclose()
+    # On Redis the breaker is shared: another service may have opened it already.
+    how = (
+        f"{' '.join(codes)} (each after {upstream.delay * 1000:.0f} ms), then"
+        if codes
+        else "already open (shared through Redis):"
+    )
+    line(
+        s.name,
+        f"{how} {r.status_code} {problem_code(r) or r.json().get('title')} in {took:.1f} ms "
+        f"(Retry-After: {r.headers.get('retry-after')}), {upstream.calls - before} upstream calls",
+    )
 
 
 async def shared(services: list[Service], user: str) -> None:
@@ -308,22 +436,26 @@ def main() -> None:
     upstream = Upstream()
     started: list[Service] = []
     try:
-        for s in SERVICES:
+        for s in [*SERVICES, DJANGO]:
             s.start(upstream, redis_url)
             started.append(s)
         store = f"Redis at {redis_url}" if redis_url else "the embedded memory store"
         for i, s in enumerate(started):
             print(f"\n== {s.name} ({s.where}, {store}) on {s.url}", flush=True)
-            asyncio.run(scenario(s, upstream, f"grace-{s.name.lower()}-{RUN}", clients_of(i)))
+            if s is DJANGO:
+                asyncio.run(django_scenario(s, upstream, clients_of(i)))
+            else:
+                asyncio.run(scenario(s, upstream, f"grace-{s.name.lower()}-{RUN}", clients_of(i)))
         print("\n== A failing upstream (3 failures in a row open the breaker for 60 s)", flush=True)
         for s in started:
             asyncio.run(failing_upstream(s, upstream))
         if redis_url:
-            asyncio.run(shared(started, f"mallory-{RUN}"))
+            asyncio.run(shared(SERVICES, f"mallory-{RUN}"))
     finally:
         for s in started:
             s.stop()
         upstream.close()
+        Path(DJANGO_DB).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
