@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -134,3 +135,35 @@ def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> StoreFactor
     else:
         url = request.getfixturevalue("redis_cluster").url
     return lambda clock: Store(url, timeout=2.0, prefix=redis_prefix, clock=clock)
+
+
+class Forked:
+    """A forked worker and two pipes to step it: ``pid`` (0 in the worker), ``signal_parent()`` /
+    ``wait_parent()`` and ``signal_child()`` / ``wait_child()``."""
+
+    def __init__(self) -> None:
+        import warnings
+
+        self._to_child = os.pipe()
+        self._to_parent = os.pipe()
+        with warnings.catch_warnings():
+            # Python warns that forking a process with threads may deadlock the child: the tests
+            # fork on purpose, as pre-fork servers do.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
+
+    def signal_parent(self) -> None:
+        os.write(self._to_parent[1], b"r")
+
+    def wait_child(self) -> None:
+        os.read(self._to_parent[0], 1)
+
+    def signal_child(self) -> None:
+        os.write(self._to_child[1], b"g")
+
+    def wait_parent(self) -> None:
+        os.read(self._to_child[0], 1)
+
+    def exit_code(self) -> int:
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)

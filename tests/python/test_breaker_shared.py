@@ -16,6 +16,7 @@ import pytest
 import redis_harness
 from bastion import CircuitBreaker, CircuitOpenError, ManualClock, Store
 from bastion.compat import pybreaker
+from conftest import Forked
 
 T0 = 1_800_000_000.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -304,8 +305,6 @@ def test_a_forked_worker_listens_for_broadcasts_of_its_own(redis_server: redis_h
     """gunicorn's pre-fork model: the breaker is made in the parent, used in a forked child. The
     child starts its own subscriber (its parent's thread did not survive the fork) and hears a trip
     made elsewhere, with no periodic re-read to help (sync_interval of an hour)."""
-    import warnings
-
     prefix = f"forked-{time.monotonic_ns()}:"
     clock = ManualClock(T0)
     b = CircuitBreaker(
@@ -314,12 +313,8 @@ def test_a_forked_worker_listens_for_broadcasts_of_its_own(redis_server: redis_h
         store=Store(redis_server.url, timeout=2.0, prefix=prefix, clock=clock),
         sync_interval=3600,
     )
-    to_child_r, to_child_w = os.pipe()
-    to_parent_r, to_parent_w = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # the worker
+    forked = Forked()
+    if forked.pid == 0:  # the worker
         code = 1
         try:
             clock.advance(3601)  # its periodic work is due: the next call starts it
@@ -327,24 +322,23 @@ def test_a_forked_worker_listens_for_broadcasts_of_its_own(redis_server: redis_h
             assert permit is not None
             permit.success()
             time.sleep(0.5)  # subscribed by now
-            os.write(to_parent_w, b"r")
-            os.read(to_child_r, 1)
+            forked.signal_parent()
+            forked.wait_parent()
             deadline = time.monotonic() + 5
             while b.state != "open" and time.monotonic() < deadline:
                 time.sleep(0.005)
             code = 0 if b.state == "open" else 2
         finally:
             os._exit(code)
-    os.read(to_parent_r, 1)
+    forked.wait_child()
     other = CircuitBreaker(
         "forked",
         fail_max=1,
         store=Store(redis_server.url, timeout=2.0, prefix=prefix, clock=ManualClock(T0 + 3601)),
     )
     assert other.acquire().failure() == "open"
-    os.write(to_child_w, b"g")
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the forked worker never heard of the trip"
+    forked.signal_child()
+    assert forked.exit_code() == 0, "the forked worker never heard of the trip"
 
 
 def test_the_cache_serves_stale_while_the_shared_breaker_is_open(redis_url: str, redis_prefix: str) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis_harness
 from bastion import BastionError, Cache, InvalidArgumentError, ManualClock, Store
-from conftest import NOW, StoreFactory
+from conftest import NOW, Forked, StoreFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -542,18 +542,12 @@ def test_a_forked_worker_starts_with_an_empty_local_tier_and_hears_invalidations
 ) -> None:
     """gunicorn's pre-fork model: the parent's copies may predate broadcasts the child never heard,
     so the child starts without them; then it keeps copies of its own, dropped by broadcast."""
-    import warnings
-
     cache = Cache(Store(redis_server.url, timeout=2.0, prefix=redis_prefix), ttl=600, local_ttl=600)
     assert cache.get("k", lambda: "v1") == "v1"
     assert cache.get("k", lambda: "never") == "v1"
     assert cache.local_entries() == 1
-    to_child_r, to_child_w = os.pipe()
-    to_parent_r, to_parent_w = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # the worker
+    forked = Forked()
+    if forked.pid == 0:  # the worker
         code = 1
         try:
             assert cache.local_entries() == 0
@@ -561,18 +555,17 @@ def test_a_forked_worker_starts_with_an_empty_local_tier_and_hears_invalidations
             assert cache.get("k", lambda: "never") == "v1"  # from Redis, kept
             assert cache.get("k", lambda: "never") == "v1"
             assert cache.stats()["local_hits"] >= 1 and cache.local_entries() == 1
-            os.write(to_parent_w, b"r")
-            os.read(to_child_r, 1)
+            forked.signal_parent()
+            forked.wait_parent()
             deadline = time.monotonic() + 5
             while cache.local_entries() and time.monotonic() < deadline:
                 time.sleep(0.005)
             code = 0 if cache.get("k", lambda: "never") == "v2" else 2
         finally:
             os._exit(code)
-    os.read(to_parent_r, 1)
+    forked.wait_child()
     other = Cache(Store(redis_server.url, timeout=2.0, prefix=redis_prefix), ttl=600)
     other.invalidate("k")
     assert other.get("k", lambda: "v2") == "v2"
-    os.write(to_child_w, b"g")
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the forked worker kept a stale copy"
+    forked.signal_child()
+    assert forked.exit_code() == 0, "the forked worker kept a stale copy"
