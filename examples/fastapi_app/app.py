@@ -31,9 +31,8 @@ from bastion import (
     hash_password,
     validate_secret,
 )
-from bastion._http import problem
 from bastion.cache import Cache
-from bastion.fastapi import Guard, Problem, RateLimitMiddleware, Rule, require_role, require_user
+from bastion.fastapi import Guard, Problem, RateLimitMiddleware, Rule, problem, require_role, require_user
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, Field
 

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion import _http
 from bastion import exceptions as exc
+from bastion._http import problem
 from bastion._native import (
     Decision,
     Lockout,
@@ -54,6 +55,7 @@ __all__ = [
     "RateLimitMiddleware",
     "Rule",
     "current_claims",
+    "problem",
     "require_role",
     "require_user",
 ]
@@ -67,7 +69,8 @@ _NO_CLAIMS = object()
 
 class Problem(HTTPException):
     """An HTTP error answered as ``application/problem+json`` (once :meth:`Guard.install` ran; before
-    that, Starlette still answers with its status and headers)."""
+    that, Starlette still answers with its status and headers):
+    ``raise Problem(problem(401, "invalid username or password", code="INVALID_CREDENTIALS"))``."""
 
     def __init__(self, answer: _http.Answer) -> None:
         super().__init__(answer.status, answer.detail, headers=answer.headers)

@@ -23,7 +23,6 @@ from bastion import (
     TokenService,
 )
 from bastion import exceptions as exc
-from bastion._http import problem
 from bastion.cache import Cache
 from bastion.fastapi import (
     Guard,
@@ -32,6 +31,7 @@ from bastion.fastapi import (
     RateLimitMiddleware,
     Rule,
     current_claims,
+    problem,
     require_role,
     require_user,
 )
