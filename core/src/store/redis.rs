@@ -429,9 +429,13 @@ impl RedisStore {
             return self.unavailable("timed out");
         }
         let code = e.code().unwrap_or_else(|| e.category()).to_owned();
+        // MOVED and ASK reach here only when the cluster client's redirects
+        // ran out while slots change hands (a failover, a resharding): the
+        // client refreshes its slot map, so, like CLUSTERDOWN, it is an outage
+        // of those keys that ends by itself, answered by the outage policy.
         if matches!(
             code.as_str(),
-            "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "TRYAGAIN" | "BUSY"
+            "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "TRYAGAIN" | "BUSY" | "MOVED" | "ASK"
         ) {
             return self.unavailable(&format!("the server answered {code}"));
         }
