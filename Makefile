@@ -116,6 +116,14 @@ bench: $(STAMP) $(NODE_DEPS) redis ## Release builds, then benchmarks side by si
 	$(PY) bench/lock_bench.py
 	$(PY) bench/report.py
 
+# The long versions of the fault and scale tests (docs/reliability.md): ten
+# million distinct keys through the memory store in a release build, and the
+# Redis fault, failover and clock-skew runs with 5-second phases.
+.PHONY: scale
+scale: build-python build-node redis ## The long fault and scale runs: a 10-million-key flood (release), 5 s Redis faults
+	BASTION_FLOOD_KEYS=10000000 cargo test --release --quiet -p bastion-core --test faults -- --nocapture
+	BASTION_FAULT_SECONDS=5 $(PY) -m pytest -q -s tests/python/test_faults.py
+
 .PHONY: fmt
 fmt: $(STAMP) ## Format Rust and Python sources
 	cargo fmt --all

@@ -7,6 +7,9 @@ this module does the work, and is usable on its own::
     server = start_server()          # raises RedisUnavailable when redis-server/redis-cli are missing
     server.pause(); server.resume(); server.stop(); server.restart()
     server.close()                   # or ``with start_server() as server: ...``
+    cluster = start_cluster(replicas=1, node_timeout_ms=1000)  # three masters, a replica each
+    replica = cluster.replica_of(cluster.masters()[0]); cluster.masters()[0].stop()
+    cluster.wait_promoted(replica)   # the automatic failover
 
 Guarantees:
 
@@ -41,6 +44,8 @@ START_TIMEOUT = 20.0
 CLUSTER_TIMEOUT = 60.0
 COMMAND_TIMEOUT = 5.0
 PORT_ATTEMPTS = 5
+# A cluster node's cluster-node-timeout (ms); clusters with replicas for failover tests use a shorter one.
+NODE_TIMEOUT_MS = 3000
 
 # Starts the server ($2...) in the background, prints its pid, then blocks reading stdin. A line "keep"
 # (stop) or end of file (the owner closed the pipe or died) kills and reaps the server; only end of file
@@ -307,9 +312,12 @@ class RedisServer:
     """One ``redis-server`` on a loopback port. :meth:`close` (or leaving a ``with`` block, or the end of
     the interpreter, or of the process however it ends) kills it."""
 
-    def __init__(self, port: int, bus_port: int | None, directory: Path) -> None:
+    def __init__(
+        self, port: int, bus_port: int | None, directory: Path, node_timeout_ms: int = NODE_TIMEOUT_MS
+    ) -> None:
         self._port = port
         self._bus_port = bus_port
+        self._node_timeout_ms = node_timeout_ms
         self.directory = directory
         self._process: _Watched | None = None
         self._paused = False
@@ -317,9 +325,11 @@ class RedisServer:
     # -- starting ------------------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, *, cluster_node: bool = False) -> RedisServer:
+    def start(cls, *, cluster_node: bool = False, node_timeout_ms: int = NODE_TIMEOUT_MS) -> RedisServer:
         """Starts a server on a free port and waits until it answers. Raises :class:`RedisUnavailable` when
-        the programs are missing, ``RuntimeError`` when the server does not start."""
+        the programs are missing, ``RuntimeError`` when the server does not start. ``node_timeout_ms`` is a
+        cluster node's ``cluster-node-timeout``: how long a master may be unreachable before its replica
+        takes over."""
         tools = _get_tools()
         last = ""
         for _ in range(PORT_ATTEMPTS):
@@ -330,7 +340,7 @@ class RedisServer:
             else:
                 port = _free_port_with_bus()
                 bus = port + 10000
-            server = cls(port, bus, _new_dir())
+            server = cls(port, bus, _new_dir(), node_timeout_ms)
             try:
                 server._spawn()
                 return server
@@ -348,7 +358,7 @@ class RedisServer:
         argv += ["--appendonly", "no", "--daemonize", "no", "--dir", str(self.directory)]
         if self._bus_port is not None:
             argv += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-            argv += ["--cluster-node-timeout", "3000"]
+            argv += ["--cluster-node-timeout", str(self._node_timeout_ms)]
             if tools.major >= 7:
                 argv += ["--cluster-port", str(self._bus_port)]
         return argv
@@ -526,35 +536,101 @@ def key_slot(key: str | bytes) -> int:
 
 
 class RedisCluster:
-    """Three Redis Cluster masters on loopback ports, every slot assigned, no replicas."""
+    """Three Redis Cluster masters on loopback ports, every slot assigned; with ``replicas=1``, one replica
+    per master (six nodes) for failover tests."""
 
     def __init__(self, nodes: list[RedisServer]) -> None:
         self.nodes = nodes
 
     @classmethod
-    def start(cls) -> RedisCluster:
-        """Starts three cluster-enabled servers, joins them with ``redis-cli --cluster create``, and waits
-        until every node reports ``cluster_state:ok`` with all 16384 slots assigned."""
+    def start(cls, *, replicas: int = 0, node_timeout_ms: int = NODE_TIMEOUT_MS) -> RedisCluster:
+        """Starts ``3 * (1 + replicas)`` cluster-enabled servers, joins them with ``redis-cli --cluster
+        create --cluster-replicas N``, and waits until every node reports ``cluster_state:ok`` with all 16384
+        slots assigned (and, with replicas, every replica linked to its master)."""
         tools = _get_tools()
         cluster = cls([])
         try:
-            for _ in range(3):
-                cluster.nodes.append(RedisServer.start(cluster_node=True))
+            for _ in range(3 * (1 + replicas)):
+                cluster.nodes.append(RedisServer.start(cluster_node=True, node_timeout_ms=node_timeout_ms))
             log = cluster.nodes[0].directory / "cluster-create.log"
             argv = [tools.cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in cluster.nodes)]
-            argv += ["--cluster-replicas", "0", "--cluster-yes"]
+            argv += ["--cluster-replicas", str(replicas), "--cluster-yes"]
             status = _run_watched(argv, log, CLUSTER_TIMEOUT)
             if status != 0:
                 raise RuntimeError(f"redis-cli --cluster create failed ({status}):\n{log.read_text()}")
             cluster.wait_until_ok()
+            if replicas:
+                cluster.wait_replicas_linked()
         except BaseException:
             cluster.close()
             raise
         return cluster
 
-    def _not_ready(self) -> list[str]:
+    def roles(self) -> dict[int, tuple[str, int | None]]:
+        """``{port: (role, master_port)}`` of every running node, as the nodes themselves say
+        (``ROLE``): ``("master", None)`` or ``("slave", master_port)``; nodes that do not answer are left
+        out."""
+        roles: dict[int, tuple[str, int | None]] = {}
+        for node in self.nodes:
+            if not node.running or node.paused:
+                continue
+            try:
+                role = node.command("ROLE", timeout=1.0)
+            except (OSError, ReplyError):
+                continue
+            kind = role[0].decode()
+            roles[node.port] = (kind, int(role[2]) if kind == "slave" else None)
+        return roles
+
+    def masters(self) -> list[RedisServer]:
+        """The running nodes that are masters now."""
+        roles = self.roles()
+        return [n for n in self.nodes if roles.get(n.port, ("", None))[0] == "master"]
+
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        """The replica of ``master``."""
+        for node in self.nodes:
+            if self.roles().get(node.port) == ("slave", master.port):
+                return node
+        raise LookupError(f"port {master.port} has no replica")
+
+    def wait_replicas_linked(self, timeout: float = CLUSTER_TIMEOUT) -> None:
+        """Waits until every replica reports its link to its master up (``master_link_status:up``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            down = []
+            for port, (kind, _) in self.roles().items():
+                if kind != "slave":
+                    continue
+                node = next(n for n in self.nodes if n.port == port)
+                info = node.command("INFO", "replication", timeout=1.0).decode()
+                if "master_link_status:up" not in info:
+                    down.append(port)
+            if not down:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replicas on ports {down} never linked to their masters")
+            time.sleep(0.05)
+
+    def wait_promoted(self, replica: RedisServer, timeout: float = CLUSTER_TIMEOUT) -> float:
+        """Waits until ``replica`` is a master (a failover, automatic or ``CLUSTER FAILOVER``) and the
+        nodes still running report ``cluster_state:ok``; returns the seconds waited."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        while True:
+            if self.roles().get(replica.port, ("", None))[0] == "master" and not self._not_ready(
+                running_only=True
+            ):
+                return time.monotonic() - t0
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"port {replica.port} was not promoted within {timeout}s")
+            time.sleep(0.02)
+
+    def _not_ready(self, running_only: bool = False) -> list[str]:
         problems = []
         for node in self.nodes:
+            if running_only and (not node.running or node.paused):
+                continue
             try:
                 info = node.command("CLUSTER", "INFO").decode()
             except (OSError, ReplyError) as e:
@@ -619,9 +695,9 @@ def start_server() -> RedisServer:
     return RedisServer.start()
 
 
-def start_cluster() -> RedisCluster:
-    """A fresh three-master cluster (:meth:`RedisCluster.start`)."""
-    return RedisCluster.start()
+def start_cluster(*, replicas: int = 0, node_timeout_ms: int = NODE_TIMEOUT_MS) -> RedisCluster:
+    """A fresh three-master cluster, with ``replicas`` replicas per master (:meth:`RedisCluster.start`)."""
+    return RedisCluster.start(replicas=replicas, node_timeout_ms=node_timeout_ms)
 
 
 def server_or_skip() -> RedisServer:
@@ -632,10 +708,10 @@ def server_or_skip() -> RedisServer:
         skip_or_fail(str(e))
 
 
-def cluster_or_skip() -> RedisCluster:
+def cluster_or_skip(*, replicas: int = 0, node_timeout_ms: int = NODE_TIMEOUT_MS) -> RedisCluster:
     """A fresh cluster, or the skip policy when Redis is missing."""
     try:
-        return start_cluster()
+        return start_cluster(replicas=replicas, node_timeout_ms=node_timeout_ms)
     except RedisUnavailable as e:
         skip_or_fail(str(e))
 

@@ -1,5 +1,6 @@
 //! Real Redis servers for the integration tests: a standalone `redis-server`
-//! and a three-master Redis Cluster, each started on free loopback ports.
+//! and a three-master Redis Cluster (with replicas for failover tests:
+//! [`RedisCluster::start_with`]), each started on free loopback ports.
 //!
 //! ```ignore
 //! mod support;
@@ -62,6 +63,9 @@ const CLUSTER_TIMEOUT: Duration = Duration::from_secs(60);
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many fresh ports a start tries when another process takes the port first.
 const PORT_ATTEMPTS: usize = 5;
+/// A cluster node's `cluster-node-timeout` in milliseconds; clusters with
+/// replicas for failover tests take a shorter one ([`RedisCluster::start_with`]).
+pub const NODE_TIMEOUT_MS: u32 = 3000;
 
 /// The watchdog: starts the server (`$2...`) in the background, prints its pid,
 /// then blocks reading its stdin. A line `keep` (sent by `stop`) or end of file
@@ -224,7 +228,7 @@ pub fn cluster_or_skip() -> Option<RedisCluster> {
 pub fn shared_server() -> Option<&'static RedisServer> {
     static SHARED: OnceLock<RedisServer> = OnceLock::new();
     let tools = tools_or_skip()?;
-    Some(SHARED.get_or_init(|| RedisServer::launch(tools, false).unwrap_or_else(|e| panic!("{e}"))))
+    Some(SHARED.get_or_init(|| RedisServer::launch(tools, None).unwrap_or_else(|e| panic!("{e}"))))
 }
 
 /// The cluster shared by every test of this test binary, started on first use
@@ -232,7 +236,9 @@ pub fn shared_server() -> Option<&'static RedisServer> {
 pub fn shared_cluster() -> Option<&'static RedisCluster> {
     static SHARED: OnceLock<RedisCluster> = OnceLock::new();
     let tools = tools_or_skip()?;
-    Some(SHARED.get_or_init(|| RedisCluster::launch(tools).unwrap_or_else(|e| panic!("{e}"))))
+    Some(SHARED.get_or_init(|| {
+        RedisCluster::launch(tools, 0, NODE_TIMEOUT_MS).unwrap_or_else(|e| panic!("{e}"))
+    }))
 }
 
 /// A key prefix no other test of this process gets, e.g. `test:hits:4711:3:`.
@@ -397,6 +403,8 @@ pub struct RedisServer {
     port: u16,
     /// `Some` for a cluster node: its cluster bus port.
     bus_port: Option<u16>,
+    /// A cluster node's `cluster-node-timeout` (ms).
+    node_timeout_ms: u32,
     dir: PathBuf,
     process: Option<Watched>,
     paused: bool,
@@ -408,10 +416,13 @@ impl RedisServer {
     /// panics if the server cannot be started.
     pub fn start() -> Option<RedisServer> {
         let tools = tools_or_skip()?;
-        Some(Self::launch(tools, false).unwrap_or_else(|e| panic!("{e}")))
+        Some(Self::launch(tools, None).unwrap_or_else(|e| panic!("{e}")))
     }
 
-    fn launch(tools: &Tools, cluster: bool) -> Result<RedisServer, String> {
+    /// A standalone server (`node_timeout_ms` `None`) or a cluster node with
+    /// that `cluster-node-timeout`.
+    fn launch(tools: &Tools, node_timeout_ms: Option<u32>) -> Result<RedisServer, String> {
+        let cluster = node_timeout_ms.is_some();
         let mut last = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let io_err = |e: io::Error| format!("cannot prepare a redis-server: {e}");
@@ -430,6 +441,7 @@ impl RedisServer {
             let mut server = RedisServer {
                 port,
                 bus_port,
+                node_timeout_ms: node_timeout_ms.unwrap_or(NODE_TIMEOUT_MS),
                 dir,
                 process: None,
                 paused: false,
@@ -471,10 +483,10 @@ impl RedisServer {
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
-                    "3000",
                 ]
                 .map(String::from),
             );
+            args.push(self.node_timeout_ms.to_string());
             if major >= 7 {
                 args.extend(["--cluster-port".to_owned(), bus.to_string()]);
             }
@@ -652,8 +664,9 @@ impl Drop for RedisServer {
 // RedisCluster
 // ---------------------------------------------------------------------------
 
-/// Three Redis Cluster masters on loopback ports, every slot assigned, no
-/// replicas; all killed on drop.
+/// Three Redis Cluster masters on loopback ports, every slot assigned, and
+/// with [`start_with`](Self::start_with) replicas of each master for failover
+/// tests; all killed on drop.
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
@@ -665,13 +678,25 @@ impl RedisCluster {
     /// `cluster_state:ok` with all 16384 slots assigned. `None` means skip;
     /// panics if the cluster cannot be formed.
     pub fn start() -> Option<RedisCluster> {
-        let tools = tools_or_skip()?;
-        Some(Self::launch(tools).unwrap_or_else(|e| panic!("{e}")))
+        Self::start_with(0, NODE_TIMEOUT_MS)
     }
 
-    fn launch(tools: &Tools) -> Result<RedisCluster, String> {
-        let nodes = (0..3)
-            .map(|_| RedisServer::launch(tools, true))
+    /// Like [`start`](Self::start), with `replicas` replicas per master
+    /// (`3 * (1 + replicas)` nodes, each replica linked to its master before
+    /// this returns) and `cluster-node-timeout` `node_timeout_ms`: how long a
+    /// master may be unreachable before a replica takes over.
+    pub fn start_with(replicas: usize, node_timeout_ms: u32) -> Option<RedisCluster> {
+        let tools = tools_or_skip()?;
+        Some(Self::launch(tools, replicas, node_timeout_ms).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn launch(
+        tools: &Tools,
+        replicas: usize,
+        node_timeout_ms: u32,
+    ) -> Result<RedisCluster, String> {
+        let nodes = (0..3 * (1 + replicas))
+            .map(|_| RedisServer::launch(tools, Some(node_timeout_ms)))
             .collect::<Result<Vec<_>, _>>()?;
         let cluster = RedisCluster { nodes };
         let out_path = cluster.nodes[0].dir.join("cluster-create.log");
@@ -682,7 +707,11 @@ impl RedisCluster {
                 .iter()
                 .map(|n| format!("127.0.0.1:{}", n.port)),
         );
-        args.extend(["--cluster-replicas", "0", "--cluster-yes"].map(String::from));
+        args.extend([
+            "--cluster-replicas".to_owned(),
+            replicas.to_string(),
+            "--cluster-yes".to_owned(),
+        ]);
         let status = run_watched(&tools.cli, &args, &out_path, CLUSTER_TIMEOUT)
             .map_err(|e| format!("redis-cli --cluster create: {e}"))?;
         if !status.is_some_and(|s| s.success()) {
@@ -691,16 +720,104 @@ impl RedisCluster {
                 "redis-cli --cluster create failed ({status:?}):\n{output}"
             ));
         }
-        cluster.wait_ready(CLUSTER_TIMEOUT)?;
+        cluster.wait_ready(CLUSTER_TIMEOUT, false)?;
+        if replicas > 0 {
+            cluster.wait_replicas_linked()?;
+        }
         Ok(cluster)
     }
 
-    fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
+    /// Each running node's role as it says itself (`ROLE`), by index:
+    /// `(true, None)` for a master, `(false, Some(master_port))` for a
+    /// replica; `None` for a node that is stopped, paused or not answering.
+    pub fn role(&self, index: usize) -> Option<(bool, Option<u16>)> {
+        let node = &self.nodes[index];
+        if !node.is_running() || node.is_paused() {
+            return None;
+        }
+        let Ok(Reply::Array(fields)) = command_at(node.addr(), &["ROLE"], Duration::from_secs(1))
+        else {
+            return None;
+        };
+        match fields.as_slice() {
+            [Reply::Bulk(kind), ..] if kind == b"master" => Some((true, None)),
+            [Reply::Bulk(kind), _, Reply::Int(port), ..] if kind == b"slave" => {
+                Some((false, u16::try_from(*port).ok()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The indices of the running nodes that are masters now.
+    pub fn masters(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.role(i) == Some((true, None)))
+            .collect()
+    }
+
+    /// The index of the replica of the node at `master`.
+    pub fn replica_of(&self, master: usize) -> Option<usize> {
+        let port = self.nodes[master].port;
+        (0..self.nodes.len()).find(|&i| self.role(i) == Some((false, Some(port))))
+    }
+
+    fn wait_replicas_linked(&self) -> Result<(), String> {
+        let deadline = Instant::now() + CLUSTER_TIMEOUT;
+        loop {
+            let down: Vec<u16> = (0..self.nodes.len())
+                .filter(|&i| matches!(self.role(i), Some((false, _))))
+                .filter(|&i| {
+                    let info = self.nodes[i]
+                        .command(&["INFO", "replication"])
+                        .ok()
+                        .and_then(|r| r.text())
+                        .unwrap_or_default();
+                    !info.contains("master_link_status:up")
+                })
+                .map(|i| self.nodes[i].port)
+                .collect();
+            if down.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "replicas on ports {down:?} never linked to their masters"
+                ));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the node at `replica` is a master (a failover) and every
+    /// running node reports `cluster_state:ok`; returns how long that took.
+    /// Panics after a minute.
+    pub fn wait_promoted(&self, replica: usize) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.role(replica) == Some((true, None))
+                && self.wait_ready(Duration::ZERO, true).is_ok()
+            {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < CLUSTER_TIMEOUT,
+                "port {} was not promoted within {CLUSTER_TIMEOUT:?}",
+                self.nodes[replica].port
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the nodes (only the running ones with `running_only`)
+    /// report `cluster_state:ok`, all slots assigned; one check when
+    /// `timeout` is zero.
+    fn wait_ready(&self, timeout: Duration, running_only: bool) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         loop {
             let not_ready: Vec<String> = self
                 .nodes
                 .iter()
+                .filter(|n| !running_only || (n.is_running() && !n.is_paused()))
                 .filter_map(|node| {
                     let info = node
                         .command(&["CLUSTER", "INFO"])
@@ -718,7 +835,11 @@ impl RedisCluster {
                 })
                 .collect();
             // A node that does not answer at all counts as not ready too.
-            let answering = self.nodes.iter().all(|n| n.command(&["PING"]).is_ok());
+            let answering = self
+                .nodes
+                .iter()
+                .filter(|n| !running_only || (n.is_running() && !n.is_paused()))
+                .all(|n| n.command(&["PING"]).is_ok());
             if not_ready.is_empty() && answering {
                 return Ok(());
             }
@@ -735,7 +856,7 @@ impl RedisCluster {
     /// Waits until every node reports `cluster_state:ok` with all slots
     /// assigned again (e.g. after restarting a node); panics after a minute.
     pub fn wait_until_ok(&self) {
-        self.wait_ready(CLUSTER_TIMEOUT)
+        self.wait_ready(CLUSTER_TIMEOUT, false)
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
@@ -744,7 +865,7 @@ impl RedisCluster {
         self.nodes.iter().map(RedisServer::url).collect()
     }
 
-    /// The three masters, in start order.
+    /// Every node, in start order ([`role`](Self::role) says which are masters).
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
     }
