@@ -179,6 +179,7 @@ DJANGO = Service(
     "examples/django_app",
     [*MANAGE, "runserver", "127.0.0.1:{port}", "--noreload"],
     env={
+        "DJANGO_SETTINGS_MODULE": "plantid.settings",
         "DJANGO_DEBUG": "1",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "JWT_SIGNING_KEY": secrets.token_urlsafe(50),

@@ -630,3 +630,65 @@ fn the_local_tier_answers_without_a_round_trip_and_can_be_turned_off() {
     assert_eq!(off.local_entries(), 0);
     assert_eq!(off.stats().hits, 2);
 }
+
+#[test]
+fn a_lease_request_that_timed_out_is_released_once_redis_answers() {
+    // A request queued behind a frozen Redis still runs when Redis resumes: the
+    // caller that gave up must not keep the key's lease (the ManualClock
+    // stands still, so it would never expire by itself).
+    let Some(mut server) = server_or_skip() else {
+        return;
+    };
+    let clock = ManualClock::new(NOW);
+    let prefix = unique_prefix("abandon");
+    let store = Store::redis(
+        &server.url(),
+        RedisOptions {
+            timeout: Duration::from_millis(100),
+            ..redis_options(Some(&clock), &prefix)
+        },
+    )
+    .unwrap();
+    let opts = SharedCacheOptions {
+        cache: CacheOptions {
+            ttl: Duration::from_secs(10),
+            xfetch_beta: 100.0,
+            ..CacheOptions::default()
+        },
+        local_ttl: Duration::from_secs(60),
+        ..options()
+    };
+    let a = SharedCache::new(store, opts, Some(11)).unwrap();
+    ready(&a);
+    let Step::Compute(f) = a.begin("k").unwrap() else {
+        panic!("a computes first");
+    };
+    std::thread::sleep(Duration::from_millis(50)); // a computation XFetch weighs
+    f.finish(Ok(Some(b"v".to_vec()))).unwrap();
+    // A read keeps a local copy (for the value's 10 s of freshness).
+    let mut tries = 0;
+    while a.local_entries() == 0 {
+        tries += 1;
+        assert!(tries < 50, "no local copy");
+        if let Step::Compute(f) = a.begin("k").unwrap() {
+            std::thread::sleep(Duration::from_millis(50));
+            f.finish(Ok(Some(b"v".to_vec()))).unwrap();
+        }
+    }
+    // 0.1 s before expiry the copy's early refresh is due; frozen, Redis
+    // times its lease request out, and the refresh goes on in-process.
+    clock.advance(9.9);
+    server.pause();
+    let step = a.begin("k").unwrap();
+    server.resume();
+    let Step::Compute(f) = step else {
+        panic!("the early refresh was not taken");
+    };
+    assert_eq!(f.fence(), Some(1), "the in-process tier's lease");
+    f.finish(Ok(Some(b"v2".to_vec()))).unwrap();
+    let leases =
+        Leases::new(Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap());
+    eventually("the abandoned lease is released", || {
+        leases.holder("cache:k").unwrap().is_none()
+    });
+}

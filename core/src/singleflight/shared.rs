@@ -571,9 +571,35 @@ impl SharedCache {
                 .await
             {
                 Ok(v) => return Ok(v),
-                Err(e) => self.fall_back(tier, e)?,
+                Err(e) => {
+                    if !tier.local && e.kind() == ErrorKind::StoreUnavailable {
+                        self.release_abandoned(&tier.leases, name, owner);
+                    }
+                    self.fall_back(tier, e)?;
+                }
             }
         }
+    }
+
+    /// A lease request that timed out may still reach Redis (queued behind a
+    /// pause) and be granted to this caller, who has moved on: release it by
+    /// its owner id once Redis answers, so that no caller of any process
+    /// waits for a holder that gave up. Retried until the lease would have
+    /// expired anyway.
+    fn release_abandoned(&self, leases: &Leases, name: &str, owner: &str) {
+        let (leases, name, owner) = (leases.clone(), name.to_owned(), owner.to_owned());
+        let ttl = self.inner.options.lease_ttl;
+        let _ = crate::runtime::detach(async move {
+            let deadline = tokio::time::Instant::now() + ttl;
+            let mut pause = Duration::from_millis(50);
+            while tokio::time::Instant::now() < deadline {
+                if leases.release_async(&name, &owner, 0).await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        });
     }
 
     fn owner(&self) -> String {
