@@ -286,7 +286,9 @@ pub fn forwarded(data: &[u8]) {
         0 => TrustedProxies::None,
         1 => TrustedProxies::cidrs(["loopback", "private"]).expect("named ranges"),
         2 => TrustedProxies::hops(u64::from(mode / 12)).expect("hops"),
-        _ => TrustedProxies::cidrs(["0.0.0.0/0", "::/0"]).expect("everything"),
+        // Every address, in the widest ranges accepted (a /0 is refused).
+        _ => TrustedProxies::cidrs(["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"])
+            .expect("every address"),
     };
     let untrusting = trusted == TrustedProxies::None || trusted == TrustedProxies::Hops(0);
     let options = ClientIpOptions {
