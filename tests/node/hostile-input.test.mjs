@@ -101,6 +101,8 @@ const BY_NAME = {
   jwks: () => JWKS,
   attempt: () => ({ username: 'u' }),
   password: () => 'pw',
+  encoded: () => 'pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$' + 'A'.repeat(43) + '=',
+  budgetKib: () => 1_048_576,
   storedHash: () => null,
   secs: () => 1,
   id_: () => 0,
@@ -153,7 +155,7 @@ const BY_CALLABLE = {
 const EXEMPT = {
   'NativeSingleFlight.wait': 'a follower waits for its leader by design',
   'JwksClient.getKeyCallback': 'added by lib/jwks.js (JavaScript): returns a callback, takes no argument',
-  setMemoryBudgetKib: 'process-wide setting: driven alone below, restored after',
+  'password.setMemoryBudgetKib': 'process-wide setting: driven alone below, restored after',
 };
 
 // ---- the surface ----------------------------------------------------------------------
@@ -189,20 +191,31 @@ function signatures() {
       CLASSES.add(cls);
       continue;
     }
+    m = /^export declare namespace (\w+)/.exec(line);
+    if (m) {
+      cls = m[1];
+      NAMESPACES.add(cls);
+      continue;
+    }
     if (line.startsWith('}')) cls = null;
     m = /^export declare function (\w+)\((.*)\):/.exec(line);
     if (m) sigs.set(m[1], splitParams(m[2]));
-    m = /^ {2}(?:static )?(\w+)\((.*)\)/.exec(line);
+    m = /^ {2}(?:static |export function )?(\w+)\((.*)\)/.exec(line);
     if (m && cls) sigs.set(`${cls}.${m[1]}`, splitParams(m[2]));
   }
   return sigs;
 }
 const CLASSES = new Set();
+const NAMESPACES = new Set();
 const SIGS = signatures();
 
 function publicCallables() {
   const names = [];
   for (const [name, obj] of Object.entries(native)) {
+    if (NAMESPACES.has(name)) {
+      for (const [f, fn] of Object.entries(obj)) if (typeof fn === 'function') names.push(`${name}.${f}`);
+      continue;
+    }
     if (typeof obj !== 'function' || name.startsWith('_')) continue;
     if (!CLASSES.has(name)) {
       names.push(name);
@@ -235,6 +248,7 @@ function call(name, replace) {
   if (replace) args[replace[0]] = replace[1];
   while (args.length && args[args.length - 1] === undefined && !replace) args.pop();
   if (!method) return native[owner](...args);
+  if (NAMESPACES.has(owner)) return native[owner][method](...args);
   if (method === 'constructor') return new native[owner](...args);
   if (typeof native[owner][method] === 'function' && !(method in native[owner].prototype)) {
     return native[owner][method](...args);
@@ -269,7 +283,8 @@ test('every public native callable has a case', () => {
       missing.push(`${name}: not in index.d.ts`);
       continue;
     }
-    const isStatic = method && method !== 'constructor' && !(method in native[owner].prototype);
+    const isStatic =
+      NAMESPACES.has(owner) || (method && method !== 'constructor' && !(method in native[owner].prototype));
     if (method && method !== 'constructor' && !isStatic && !(owner in INSTANCES)) {
       missing.push(`${name}: no INSTANCES factory for ${owner}`);
     }
@@ -311,10 +326,13 @@ test('hostile arguments give typed errors', { timeout: 600_000 }, async () => {
 });
 
 test('the memory budget setting refuses hostile values typed', async () => {
-  if (typeof native.setMemoryBudgetKib !== 'function') return;
-  const before = native.memoryBudgetKib?.();
-  for (const [label, value] of Object.entries(HOSTILE)) {
-    await outcome(() => native.setMemoryBudgetKib(value), `setMemoryBudgetKib(${label})`);
+  const { password } = native;
+  const before = password.setMemoryBudgetKib(password.memoryBudget().budgetKib);
+  try {
+    for (const [label, value] of Object.entries(HOSTILE)) {
+      await outcome(() => password.setMemoryBudgetKib(value), `setMemoryBudgetKib(${label})`);
+    }
+  } finally {
+    password.setMemoryBudgetKib(before);
   }
-  if (before !== undefined) native.setMemoryBudgetKib(before);
 });
