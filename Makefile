@@ -93,6 +93,38 @@ test-node: check-generated redis ## node --test
 .PHONY: test
 test: lint test-rust test-python test-node ## Everything CI runs
 
+# Fuzzing (not part of `make test`: it runs for minutes). Each target of
+# core/fuzz runs for FUZZ_SECONDS under libFuzzer with AddressSanitizer,
+# starting from the committed corpus core/fuzz/corpus/<target>/ (read, never
+# written: new inputs go to a scratch directory). A crash fails the run and
+# leaves its input in core/fuzz/artifacts/<target>/; copied to
+# core/tests/fuzz_regressions/<target>/, `cargo test` replays it for good.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= jwt jwks rate password forwarded
+
+.PHONY: fuzz
+fuzz: ## Fuzz every parser for FUZZ_SECONDS each (default 60; nightly + cargo-fuzz, installed when missing)
+	@command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	cd core/fuzz && cargo +nightly fuzz build
+	@set -o pipefail; scratch=$$(mktemp -d); summary="$$scratch/summary"; \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p "$$scratch/$$t" "core/fuzz/artifacts/$$t"; \
+		echo "fuzz $$t: $(FUZZ_SECONDS) s from core/fuzz/corpus/$$t"; \
+		if ! (cd core/fuzz && cargo +nightly fuzz run $$t "$$scratch/$$t" "corpus/$$t" -- \
+				-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+				-artifact_prefix="$$PWD/artifacts/$$t/") > "$$scratch/$$t.log" 2>&1; then \
+			tail -n 60 "$$scratch/$$t.log"; \
+			echo "fuzz $$t FAILED: the input is in core/fuzz/artifacts/$$t/;" \
+				"add it to core/tests/fuzz_regressions/$$t/ once fixed"; \
+			exit 1; \
+		fi; \
+		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' "$$scratch/$$t.log"); \
+		rate=$$(sed -n 's/^stat::average_exec_per_sec: *//p' "$$scratch/$$t.log"); \
+		cov=$$(grep -Eo 'cov: [0-9]+' "$$scratch/$$t.log" | tail -n 1); \
+		printf '  %-10s %12s execs %9s execs/s  %s\n' "$$t" "$$execs" "$$rate" "$$cov" | tee -a "$$summary"; \
+	done; \
+	echo "fuzz: no crash in $(FUZZ_SECONDS) s per target"; cat "$$summary"; rm -rf "$$scratch"
+
 .PHONY: demo
 demo: build ## Build everything and run the demo (embedded memory store; BASTION_REDIS_URL: on Redis)
 	$(PY) examples/demo.py

@@ -196,13 +196,33 @@ pub struct Error {
     retry_after: Option<f64>,
 }
 
+/// Longest error message kept, in bytes. Messages quote the offending input
+/// (a rate string, an algorithm name); a hostile input of megabytes must not
+/// come back whole in the error, its logs or its `repr`.
+pub const MAX_MESSAGE_LEN: usize = 512;
+
+/// `message`, cut at a character boundary to at most [`MAX_MESSAGE_LEN`]
+/// bytes (the cut marked with `…`).
+fn bounded_message(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_LEN {
+        let mut end = MAX_MESSAGE_LEN - '…'.len_utf8();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
 impl Error {
-    /// Builds an error of `kind` with `message`.
+    /// Builds an error of `kind` with `message` (at most
+    /// [`MAX_MESSAGE_LEN`] bytes of it are kept).
     #[cold]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
-            message: message.into(),
+            message: bounded_message(message.into()),
             claim: None,
             at: None,
             retry_after: None,

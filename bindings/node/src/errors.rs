@@ -87,6 +87,13 @@ pub fn arg<T: FromNapiValue>(
     T::from_unknown(value).map_err(|_| invalid_argument(format!("{name} must be {expected}")))
 }
 
+/// A string argument: anything else is `INVALID_ARGUMENT` naming the
+/// parameter (napi's own conversion error quotes the whole value, megabytes
+/// or a secret included).
+pub fn text(env: &Env, value: Unknown<'_>, name: &str) -> Result<String> {
+    arg(value, name, "a string").map_err(|e| to_js(env, e))
+}
+
 /// Converts an options-object argument: `undefined`/`null` give `None`, an
 /// object is read field by field, anything else is `INVALID_ARGUMENT`.
 pub fn options_arg<T: FromNapiValue>(

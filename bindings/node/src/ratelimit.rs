@@ -475,10 +475,11 @@ pub fn rate_limit_retry_after_header(
 pub fn rate_limiter_check_sync(
     env: &Env,
     limiter: &External<Limiter>,
-    key: String,
+    key: Unknown,
     out: Unknown,
 ) -> Result<u32> {
     errors::guard(|| {
+        let key: String = arg(key, "key", "a string")?;
         let limiter: &Limiter = limiter;
         let out: &mut [f64] = arg(out, "out", "a Float64Array")?;
         if limiter.inner.store().as_memory().is_none() {

@@ -17,7 +17,7 @@ use napi::bindgen_prelude::{Buffer, ClassInstance, Either, PromiseRaw, Unknown, 
 use napi::Env;
 use napi_derive::napi;
 
-use crate::errors::{self, arg, invalid_argument, options_arg, promise, Result};
+use crate::errors::{self, arg, invalid_argument, options_arg, promise, text, Result};
 use crate::store::Store;
 use crate::timespan::setting;
 
@@ -188,12 +188,16 @@ impl NativeSharedCache {
     /// The value of `key` from the local tier at once, or a promise of the
     /// value from the store or of this caller's turn to compute it (while
     /// another caller of any process computes, it waits).
-    #[napi(ts_return_type = "CacheStep | Promise<CacheStep>")]
+    #[napi(
+        ts_args_type = "key: string",
+        ts_return_type = "CacheStep | Promise<CacheStep>"
+    )]
     pub fn begin<'env>(
         &self,
         env: &'env Env,
-        key: String,
+        key: Unknown,
     ) -> Result<Either<CacheStep, PromiseRaw<'env, CacheStep>>> {
+        let key = text(env, key, "key")?;
         let pending = match self.inner.begin_now(&key) {
             Ok(Ok(step)) => return Ok(Either::A(self.steps.step(step))),
             Ok(Err(pending)) => pending,
@@ -228,13 +232,17 @@ impl NativeSharedCache {
     /// The computation threw (`errorName` is its name): nothing is stored,
     /// the lease is released. Resolves to a stale value when stale-if-error
     /// allows one, else `null`.
-    #[napi(ts_return_type = "Promise<CacheStep | null>")]
+    #[napi(
+        ts_args_type = "fill: number, errorName: string",
+        ts_return_type = "Promise<CacheStep | null>"
+    )]
     pub fn fail<'env>(
         &self,
         env: &'env Env,
         fill: f64,
-        error_name: String,
+        error_name: Unknown,
     ) -> Result<PromiseRaw<'env, Option<CacheStep>>> {
+        let error_name = text(env, error_name, "errorName")?;
         let f = self.take(fill).map_err(|e| errors::to_js(env, e))?;
         let e = computation_failed(&error_name);
         promise(
@@ -251,8 +259,9 @@ impl NativeSharedCache {
     }
 
     /// Removes `key`'s value (the next caller computes it).
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn invalidate<'env>(&self, env: &'env Env, key: String) -> Result<PromiseRaw<'env, ()>> {
+    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<void>")]
+    pub fn invalidate<'env>(&self, env: &'env Env, key: Unknown) -> Result<PromiseRaw<'env, ()>> {
+        let key = text(env, key, "key")?;
         let c = self.inner.clone();
         promise(
             env,
@@ -271,9 +280,9 @@ impl NativeSharedCache {
     }
 
     /// How many callers of this process wait for `key`'s computation now.
-    #[napi]
-    pub fn waiting(&self, key: String) -> u32 {
-        self.inner.waiting(&key) as u32
+    #[napi(ts_args_type = "key: string")]
+    pub fn waiting(&self, env: &Env, key: Unknown) -> Result<u32> {
+        Ok(self.inner.waiting(&text(env, key, "key")?) as u32)
     }
 
     /// How many values the local tier holds now.

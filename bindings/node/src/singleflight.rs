@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bastion_core::singleflight::{Follower, Joined, Leader, Role, SingleFlight as CoreFlights};
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{PromiseRaw, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
-use crate::errors::{self, invalid_argument, Result};
+use crate::errors::{self, invalid_argument, text, Result};
 use crate::settle;
 
 #[derive(Default)]
@@ -56,11 +56,11 @@ impl NativeSingleFlight {
 
     /// Joins `key`'s flight: a positive number for its leader, a negative
     /// one for a follower (pass its magnitude to `wait`).
-    #[napi]
-    pub fn begin(&self, key: String) -> f64 {
-        let role = self.inner.begin(&key);
+    #[napi(ts_args_type = "key: string")]
+    pub fn begin(&self, env: &Env, key: Unknown) -> Result<f64> {
+        let role = self.inner.begin(&text(env, key, "key")?);
         let mut parts = self.parts();
-        match role {
+        Ok(match role {
             Role::Leader(l) => parts.lead(l),
             Role::Follower(f) => {
                 parts.next += 1;
@@ -68,7 +68,7 @@ impl NativeSingleFlight {
                 parts.followers.insert(id, f);
                 -(id as f64)
             }
-        }
+        })
     }
 
     /// The leader `token` files its outcome under `slot`: every follower
@@ -122,15 +122,16 @@ impl NativeSingleFlight {
 
     /// Removes `key`'s flight: its followers still get its outcome; the next
     /// caller starts a new one.
-    #[napi]
-    pub fn forget(&self, key: String) {
-        self.inner.forget(&key);
+    #[napi(ts_args_type = "key: string")]
+    pub fn forget(&self, env: &Env, key: Unknown) -> Result<()> {
+        self.inner.forget(&text(env, key, "key")?);
+        Ok(())
     }
 
     /// How many callers are waiting for `key`'s flight now.
-    #[napi]
-    pub fn waiting(&self, key: String) -> u32 {
-        self.inner.waiting(&key) as u32
+    #[napi(ts_args_type = "key: string")]
+    pub fn waiting(&self, env: &Env, key: Unknown) -> Result<u32> {
+        Ok(self.inner.waiting(&text(env, key, "key")?) as u32)
     }
 
     /// How many flights are running.

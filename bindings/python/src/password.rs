@@ -261,8 +261,12 @@ pub fn argon2_hash_raw<'py>(
     secret: Option<&[u8]>,
     associated_data: Option<&[u8]>,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    // Built as a core error, so the quoted name is bounded like every message.
     let variant = Argon2Variant::from_name(variant).ok_or_else(|| {
-        InvalidArgumentError::new_err(format!("unknown Argon2 variant {variant:?}"))
+        errors::to_py(bastion_core::Error::new(
+            bastion_core::ErrorKind::InvalidArgument,
+            format!("unknown Argon2 variant {variant:?}"),
+        ))
     })?;
     let params = Argon2Params {
         variant,

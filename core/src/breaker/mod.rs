@@ -746,22 +746,22 @@ impl CircuitBreaker {
         }
         match core.state {
             BreakerState::Closed => {
-                core.counters.calls += 1;
+                core.counters.calls = core.counters.calls.saturating_add(1);
                 Ok(self.permit(core, now, false))
             }
             BreakerState::Open => {
-                core.counters.rejected += 1;
+                core.counters.rejected = core.counters.rejected.saturating_add(1);
                 Err(self.rejection(core.open_until - now))
             }
             BreakerState::HalfOpen => {
                 core.probes.retain(|p| p.1 > now);
                 if core.probes.len() < self.inner.options.half_open_max_calls as usize {
-                    core.counters.calls += 1;
+                    core.counters.calls = core.counters.calls.saturating_add(1);
                     let permit = self.permit(core, now, true);
                     core.probes.push((permit.id, now + self.inner.probe_micros));
                     Ok(permit)
                 } else {
-                    core.counters.rejected += 1;
+                    core.counters.rejected = core.counters.rejected.saturating_add(1);
                     // A probe slot frees when a probe reports or times out.
                     let soonest = core.probes.iter().map(|p| p.1).min().unwrap_or(now);
                     Err(self.rejection(soonest - now))
@@ -782,15 +782,15 @@ impl CircuitBreaker {
             let stale = now.saturating_sub(core.synced_at) >= sh.sync_interval;
             let answer = match core.state {
                 BreakerState::Closed => {
-                    core.counters.calls += 1;
+                    core.counters.calls = core.counters.calls.saturating_add(1);
                     Some(Ok(self.permit(&mut core, now, false)))
                 }
                 BreakerState::Open if now < core.open_until => {
-                    core.counters.rejected += 1;
+                    core.counters.rejected = core.counters.rejected.saturating_add(1);
                     Some(Err(self.rejection(core.open_until - now)))
                 }
                 BreakerState::HalfOpen if now < core.hold_until => {
-                    core.counters.rejected += 1;
+                    core.counters.rejected = core.counters.rejected.saturating_add(1);
                     Some(Err(self.rejection(core.hold_until - now)))
                 }
                 _ => None,
@@ -822,7 +822,7 @@ impl CircuitBreaker {
                     let mut core = self.inner.core.lock();
                     let transition = self.follow(&mut core, &snap, now, false);
                     let result = if snap.granted {
-                        core.counters.calls += 1;
+                        core.counters.calls = core.counters.calls.saturating_add(1);
                         Ok(Permit {
                             breaker: Some(Arc::clone(&self.inner)),
                             id,
@@ -832,7 +832,7 @@ impl CircuitBreaker {
                             shared: true,
                         })
                     } else {
-                        core.counters.rejected += 1;
+                        core.counters.rejected = core.counters.rejected.saturating_add(1);
                         if snap.state == BreakerState::HalfOpen {
                             core.hold_until = now + snap.wait.min(sh.sync_interval);
                         }
@@ -882,7 +882,7 @@ impl CircuitBreaker {
                 core.trips = core.trips.saturating_add(1);
                 let open = self.inner.options.open_micros(core.trips);
                 core.open_until = now.saturating_add(open);
-                core.counters.opened += 1;
+                core.counters.opened = core.counters.opened.saturating_add(1);
                 retry_after = Some(whole_seconds(open));
             }
             BreakerState::Closed => {
@@ -940,7 +940,7 @@ impl CircuitBreaker {
             core.pending = Pending::default();
         }
         if snap.state == BreakerState::Open {
-            core.counters.opened += 1;
+            core.counters.opened = core.counters.opened.saturating_add(1);
         }
         let retry_after = (snap.state == BreakerState::Open).then(|| whole_seconds(snap.left));
         (from != snap.state || snap.state == BreakerState::Open).then_some((
@@ -990,7 +990,10 @@ impl CircuitBreaker {
             if !sh.is_degraded() {
                 // Taken from this process's own state during an outage that
                 // has ended: its generation means nothing now.
-                self.inner.core.lock().counters.stale += 1;
+                {
+                    let mut core = self.inner.core.lock();
+                    core.counters.stale = core.counters.stale.saturating_add(1);
+                }
                 return None;
             }
         }
@@ -1029,7 +1032,7 @@ impl CircuitBreaker {
     ) -> Option<(bool, bool)> {
         let options = &self.inner.options;
         if permit.generation != core.generation {
-            core.counters.stale += 1;
+            core.counters.stale = core.counters.stale.saturating_add(1);
             return None;
         }
         let elapsed = now.saturating_sub(permit.started);
@@ -1037,7 +1040,7 @@ impl CircuitBreaker {
             && options.call_timeout.is_some_and(|t| elapsed > micros(t));
         let failure = match outcome {
             Outcome::Ignored => {
-                core.counters.ignored += 1;
+                core.counters.ignored = core.counters.ignored.saturating_add(1);
                 return None;
             }
             Outcome::Failure => true,
@@ -1046,12 +1049,15 @@ impl CircuitBreaker {
         let slow = options
             .slow_call_duration
             .is_some_and(|d| elapsed >= micros(d));
-        core.counters.timeouts += u64::from(timed_out);
-        core.counters.slow += u64::from(slow);
+        // The counters saturate: `add_admitted` takes counts from the caller
+        // (Node hands over its batches), so they may already be at the top.
+        let c = &mut core.counters;
+        c.timeouts = c.timeouts.saturating_add(u64::from(timed_out));
+        c.slow = c.slow.saturating_add(u64::from(slow));
         if failure {
-            core.counters.failures += 1;
+            c.failures = c.failures.saturating_add(1);
         } else {
-            core.counters.successes += 1;
+            c.successes = c.successes.saturating_add(1);
         }
         Some((failure, slow))
     }

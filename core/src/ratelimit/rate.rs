@@ -145,14 +145,22 @@ fn parse_window(part: &str, window: &str) -> Result<u64> {
             &format!("unknown unit {unit:?} (use second, minute, hour, day, week, month or year, or s, m, h, d)"),
         )
     })?;
-    let ms = amount * secs * 1000.0;
-    if !(ms.is_finite() && ms >= 1.0 && ms <= MAX_WINDOW_MS as f64) || ms.fract() != 0.0 {
+    // The unit in milliseconds is a whole number (1 for "ms"), so whole
+    // amounts give exact products; a decimal amount's binary rounding error
+    // (far below 1e-12 of the result) does not make a whole number of
+    // milliseconds fractional ("518892480ms", the canonical form of
+    // "6.0057d", must parse back).
+    let ms = amount * (secs * 1000.0);
+    let whole = ms.round();
+    if !(whole.is_finite() && whole >= 1.0 && whole <= MAX_WINDOW_MS as f64)
+        || (ms - whole).abs() > whole * 1e-12
+    {
         return Err(bad(
             part,
             "the window must be a whole number of milliseconds from 1 ms to 10 years",
         ));
     }
-    Ok(ms as u64)
+    Ok(whole as u64)
 }
 
 fn parse_one(part: &str) -> Result<Rate> {
@@ -240,6 +248,8 @@ mod tests {
             ("50/500ms", r(50, 500)),
             ("7/week", r(7, 604_800_000)),
             ("30/month", r(30, 2_592_000_000)),
+            ("10000032/6.0057d", r(10_000_032, 518_892_480)),
+            ("10000032/518892480ms", r(10_000_032, 518_892_480)),
         ];
         for (text, want) in cases {
             assert_eq!(Rate::parse(text).unwrap(), *want, "{text}");
