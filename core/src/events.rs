@@ -423,8 +423,18 @@ fn deliver_global(event: &Event) {
         .filter(|(min, _)| severity >= *min)
         .map(|(_, l)| Arc::clone(l))
         .collect();
-    for l in listeners {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(event)));
+    let run = move |event: &Event| {
+        for l in &listeners {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(event)));
+        }
+    };
+    // From the I/O thread through the blocking pool: a listener that waits
+    // (for Python's GIL, say) never stalls the store's I/O.
+    if crate::runtime::on_io_thread() {
+        let event = event.clone();
+        drop(crate::runtime::spawn_blocking(move || run(&event)));
+    } else {
+        run(event);
     }
 }
 
