@@ -9,8 +9,9 @@
 //! Besides its own listeners, every event also goes to the process-wide
 //! listeners ([`add_global`]): the Python `logging` bridge and the Node
 //! `EventEmitter` hang there. Events that happen on every request (an
-//! authentication, a rate-limit denial) are only built when someone listens
-//! ([`Listeners::emit_with`]): with no listener they cost one atomic load.
+//! authentication, a rate-limit denial) go to the process-wide listeners
+//! only, and are only built when one wants them ([`emit_global_with`]): with
+//! no listener they cost one atomic load.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};

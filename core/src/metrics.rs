@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use parking_lot::{const_mutex, const_rwlock, Mutex, RwLock};
 
 use crate::breaker::{BreakerState, BreakerStats};
-use crate::events::{Event, Listeners, Severity};
+use crate::events::{Event, Severity};
 use crate::store::Store;
 
 /// The most label sets one metric holds.
@@ -241,10 +241,10 @@ static VERIFIED_OK: OnceLock<[Counter; 3]> = OnceLock::new();
 
 /// Counts one verification (`kind`: `"access"`, `"refresh"`, `"api_key"`)
 /// and reports it as [`Event::AuthSucceeded`] or [`Event::AuthFailed`] to
-/// `listeners` (the process-wide ones when `None`), built only when someone
-/// listens. `subject` names who authenticated, never what was presented.
+/// the process-wide listeners (per-request events: a component's own
+/// listeners get its state changes only), built only when someone listens.
+/// `subject` names who authenticated, never what was presented.
 pub(crate) fn record_auth<T>(
-    listeners: Option<&Listeners>,
     kind: &'static str,
     result: &crate::Result<T>,
     subject: impl FnOnce(&T) -> String,
@@ -255,7 +255,7 @@ pub(crate) fn record_auth<T>(
                 .get_or_init(|| AUTH_KINDS.map(|k| TOKEN_VERIFICATIONS.counter(&[k, "ok", "none"])));
             let i = AUTH_KINDS.iter().position(|k| *k == kind).unwrap_or(0);
             ok[i].fetch_add(1, Ordering::Relaxed);
-            emit_to(listeners, Severity::Info, || Event::AuthSucceeded {
+            crate::events::emit_global_with(Severity::Info, || Event::AuthSucceeded {
                 kind,
                 subject: subject(v),
             });
@@ -263,15 +263,11 @@ pub(crate) fn record_auth<T>(
         Err(e) => {
             let reason = e.kind().code();
             TOKEN_VERIFICATIONS.add(&[kind, "failed", &reason.to_ascii_lowercase()], 1);
-            emit_to(listeners, Severity::Warning, || Event::AuthFailed { kind, reason });
+            crate::events::emit_global_with(Severity::Warning, || Event::AuthFailed {
+                kind,
+                reason,
+            });
         }
-    }
-}
-
-fn emit_to(listeners: Option<&Listeners>, severity: Severity, make: impl FnOnce() -> Event) {
-    match listeners {
-        Some(l) => l.emit_with(severity, make),
-        None => crate::events::emit_global_with(severity, make),
     }
 }
 

@@ -50,6 +50,9 @@ export type {
   UnlockOptions,
   BreakerOptions,
   BreakerStats,
+  Health,
+  StoreHealth,
+  BreakerHealth,
 } from '../index';
 import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions, BreakerOptions, BreakerStats } from '../index';
 import { EventEmitter } from 'node:events';
@@ -912,6 +915,34 @@ export function lockout(options: LockoutGuardOptions): {
 export function upstream(options: UpstreamOptions): UpstreamCall;
 /** Express error middleware: `HttpProblem`s and bastion's coded errors as problem+json; anything else passed on. */
 export function problemHandler(options?: { lockoutStatus?: 429 | 423 }): ErrorMiddleware;
+/** Every bastion metric in the Prometheus text format (`text/plain; version=0.0.4`). */
+export function metricsHandler(): Middleware;
+/** The health snapshot as JSON: 200 when every store answered, 503 otherwise. */
+export function healthHandler(): Middleware;
+
+/** A security event: its name, category, severity, log line and fields (identifiers only, never a secret or a token). */
+export interface SecurityEvent {
+  event: string;
+  category: '[AUTH]' | '[SECURITY]' | '[STORE]' | '[LOCKOUT]' | '[CIRCUIT]' | '[LOCK]' | '[RATELIMIT]';
+  severity: 'info' | 'warning' | 'error';
+  message: string;
+  [field: string]: string;
+}
+/** The process-wide emitter of every component's security events: `'event'` and each event's own name. */
+export declare class SecurityEvents extends EventEmitter {
+  /** The least severity delivered (`'warning'` unless lowered). */
+  readonly minSeverity: 'info' | 'warning' | 'error';
+  /** Lowers (never raises) the least severity delivered. */
+  setMinSeverity(severity: 'info' | 'warning' | 'error'): this;
+  on(event: string, listener: (e: SecurityEvent) => void): this;
+  once(event: string, listener: (e: SecurityEvent) => void): this;
+}
+export declare const events: SecurityEvents;
+/** Every metric in the Prometheus text format (version 0.0.4). */
+export declare function metrics(): string;
+/** The readiness snapshot: every live store pinged, every live breaker's state. */
+export declare function health(): Promise<Health>;
+export declare const METRICS_CONTENT_TYPE: 'text/plain; version=0.0.4; charset=utf-8';
 
 /** The framework-neutral layer the Express middleware is built on (node:http, Fastify, ...). */
 export declare namespace web {

@@ -4,7 +4,7 @@ use super::algorithm::{Algorithm, Lim, State, Verdict, MAX_EXACT_LIMIT};
 use super::rate::{parse_rates, Rate};
 use crate::clock::SharedClock;
 use crate::error::{err, Detail, Error, ErrorKind, Result};
-use crate::events::{Event, Listeners, Severity};
+use crate::events::{self, Event, Listeners, Severity};
 use crate::store::{
     self, push_escaped, script, tagged_key_parts, MemoryOptions, OutagePolicy, Reply, Script,
     Store, Txn,
@@ -682,11 +682,13 @@ impl RateLimiter {
         Ok(d)
     }
 
-    /// Counts a check in the metrics and reports a denial to listeners.
+    /// Counts a check in the metrics and reports a denial to the process-wide
+    /// listeners (a per-request event: the limiter's own listeners get its
+    /// outages only).
     fn count(&self, key: &str, d: &Decision) {
         self.decisions[usize::from(!d.allowed)].fetch_add(1, Ordering::Relaxed);
         if !d.allowed {
-            self.listeners.emit_with(Severity::Warning, || Event::RateLimited {
+            events::emit_global_with(Severity::Warning, || Event::RateLimited {
                 limiter: self.options.name.clone(),
                 key: key.to_owned(),
                 rate: d.rate.to_string(),

@@ -1323,7 +1323,7 @@ impl Decision for UpdateOwner {
 /// Counts an API-key verification and reports it to the process-wide
 /// listeners (the key's public id on success, the error code otherwise).
 fn report_verify(result: Result<ApiKeyRecord>) -> Result<ApiKeyRecord> {
-    crate::metrics::record_auth(None, "api_key", &result, |r| r.id().to_string());
+    crate::metrics::record_auth("api_key", &result, |r| r.id().to_string());
     result
 }
 

@@ -646,9 +646,7 @@ impl TokenService {
 
     /// Counts a verification and reports it (the subject only on success).
     fn report_verify(&self, kind: TokenKind, result: Result<(Object, String)>) -> Result<Object> {
-        crate::metrics::record_auth(Some(&self.listeners), kind.name(), &result, |(_, s)| {
-            s.clone()
-        });
+        crate::metrics::record_auth(kind.name(), &result, |(_, s)| s.clone());
         result.map(|(o, _)| o)
     }
 
