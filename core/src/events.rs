@@ -319,7 +319,10 @@ impl Event {
                 vec![("kind", (*kind).to_owned()), ("subject", subject.clone())]
             }
             Self::AuthFailed { kind, reason } => {
-                vec![("kind", (*kind).to_owned()), ("reason", (*reason).to_owned())]
+                vec![
+                    ("kind", (*kind).to_owned()),
+                    ("reason", (*reason).to_owned()),
+                ]
             }
             Self::RateLimited {
                 limiter,

@@ -251,8 +251,9 @@ pub(crate) fn record_auth<T>(
 ) {
     match result {
         Ok(v) => {
-            let ok = VERIFIED_OK
-                .get_or_init(|| AUTH_KINDS.map(|k| TOKEN_VERIFICATIONS.counter(&[k, "ok", "none"])));
+            let ok = VERIFIED_OK.get_or_init(|| {
+                AUTH_KINDS.map(|k| TOKEN_VERIFICATIONS.counter(&[k, "ok", "none"]))
+            });
             let i = AUTH_KINDS.iter().position(|k| *k == kind).unwrap_or(0);
             ok[i].fetch_add(1, Ordering::Relaxed);
             crate::events::emit_global_with(Severity::Info, || Event::AuthSucceeded {

@@ -100,7 +100,9 @@ fn rate_limit_decisions_are_counted_per_limiter_and_denials_reported() {
         .collect();
     assert_eq!(
         denials,
-        [r#"[RATELIMIT] rate_limited limiter="metrics-rl" key="client-1" rate="2/minute" retry_after="60""#]
+        [
+            r#"[RATELIMIT] rate_limited limiter="metrics-rl" key="client-1" rate="2/minute" retry_after="60""#
+        ]
     );
 }
 
@@ -190,9 +192,8 @@ fn auth_failures_reach_process_listeners_with_the_reason_only() {
     );
     let seen = seen.lock().unwrap();
     assert!(
-        seen.iter().any(
-            |e| e == r#"[AUTH] auth_failed kind="access" reason="TOKEN_EXPIRED""#
-        ),
+        seen.iter()
+            .any(|e| e == r#"[AUTH] auth_failed kind="access" reason="TOKEN_EXPIRED""#),
         "{seen:?}"
     );
 }
@@ -218,7 +219,10 @@ fn lockouts_and_unlocks_are_counted_per_lockout_and_reported_once_per_key() {
     assert_eq!(lockout.unlock(Some("metrics-user"), None).unwrap(), 1);
     let text = metrics::render();
     assert_eq!(
-        value(&text, r#"bastion_lockouts_total{lockout="metrics-lockout"}"#),
+        value(
+            &text,
+            r#"bastion_lockouts_total{lockout="metrics-lockout"}"#
+        ),
         Some(2)
     );
     assert_eq!(
@@ -310,7 +314,14 @@ fn health_pings_an_unreachable_redis_within_its_timeout() {
     assert_eq!(entry.error, Some("STORE_UNAVAILABLE"));
     assert!(!entry.url.contains("hunter2"));
     let text = metrics::render();
-    assert!(value(&text, r#"bastion_store_operations_total{store="redis",result="error"}"#).unwrap() >= 1);
+    assert!(
+        value(
+            &text,
+            r#"bastion_store_operations_total{store="redis",result="error"}"#
+        )
+        .unwrap()
+            >= 1
+    );
     drop(dead);
 }
 
@@ -327,7 +338,10 @@ fn label_values_are_escaped() {
     .unwrap();
     let text = metrics::render();
     assert_eq!(
-        value(&text, r#"bastion_breaker_state{breaker="quote\"back\\slash"}"#),
+        value(
+            &text,
+            r#"bastion_breaker_state{breaker="quote\"back\\slash"}"#
+        ),
         Some(0)
     );
 }

@@ -656,11 +656,7 @@ impl TokenService {
         self.report_verify(kind, result)
     }
 
-    async fn verify_checked_async(
-        &self,
-        token: &str,
-        kind: TokenKind,
-    ) -> Result<(Object, String)> {
+    async fn verify_checked_async(&self, token: &str, kind: TokenKind) -> Result<(Object, String)> {
         let c = self.check(token, Some(kind), true)?;
         let subject = c.subject.clone();
         let d = self.check_decision(&c);
