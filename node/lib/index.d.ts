@@ -54,7 +54,7 @@ export type {
   StoreHealth,
   BreakerHealth,
 } from '../index';
-import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions, BreakerOptions, BreakerStats } from '../index';
+import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions, BreakerOptions, BreakerStats, Health } from '../index';
 import { EventEmitter } from 'node:events';
 import { ApiKeys as NativeApiKeys, Lockout as NativeLockout } from '../index';
 
@@ -500,7 +500,7 @@ export function verifyAsync(
 export function decode(token: string, options: DecodeOptions & { complete: true }): Jwt | null;
 export function decode(token: string, options?: DecodeOptions): JwtPayload | null;
 
-/** A security event delivered to `onEvent` (never a token or a secret). */
+/** A security event delivered to `onEvent` or the process-wide `events` (never a token or a secret). */
 export interface SecurityEvent {
   /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"` (`component` says whose: `"revocation"`, `"ratelimit"`, `"lockout"`, ...), `"locked_out"`, `"unlocked"`. */
   event: string;
@@ -920,13 +920,12 @@ export function metricsHandler(): Middleware;
 /** The health snapshot as JSON: 200 when every store answered, 503 otherwise. */
 export function healthHandler(): Middleware;
 
-/** A security event: its name, category, severity, log line and fields (identifiers only, never a secret or a token). */
-export interface SecurityEvent {
-  event: string;
-  category: '[AUTH]' | '[SECURITY]' | '[STORE]' | '[LOCKOUT]' | '[CIRCUIT]' | '[LOCK]' | '[RATELIMIT]';
-  severity: 'info' | 'warning' | 'error';
+/** A security event on the process-wide emitter: also its severity and its log line. */
+export interface ProcessSecurityEvent extends SecurityEvent {
+  /** `'info'`, `'warning'` or `'error'`. */
+  severity: string;
+  /** The log line, starting with the category: `[SECURITY] token_reuse subject="42" family="..."`. */
   message: string;
-  [field: string]: string;
 }
 /** The process-wide emitter of every component's security events: `'event'` and each event's own name. */
 export declare class SecurityEvents extends EventEmitter {
@@ -934,8 +933,8 @@ export declare class SecurityEvents extends EventEmitter {
   readonly minSeverity: 'info' | 'warning' | 'error';
   /** Lowers (never raises) the least severity delivered. */
   setMinSeverity(severity: 'info' | 'warning' | 'error'): this;
-  on(event: string, listener: (e: SecurityEvent) => void): this;
-  once(event: string, listener: (e: SecurityEvent) => void): this;
+  on(event: string, listener: (e: ProcessSecurityEvent) => void): this;
+  once(event: string, listener: (e: ProcessSecurityEvent) => void): this;
 }
 export declare const events: SecurityEvents;
 /** Every metric in the Prometheus text format (version 0.0.4). */
