@@ -10,6 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 DOC = HERE.parent / "docs" / "benchmarks.md"
+IMG = HERE.parent / "docs" / "img"
 
 # (group, op substring, peer, minimum ratio) — the targets of the foundation issue.
 TARGETS = [
@@ -714,6 +715,108 @@ def hit_rows(hit: dict | None) -> list[str]:
     ]
 
 
+def _slug(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
+def _chart(
+    path: Path, title: str, labels: list[str], peer: str, peer_us: list[float], ours: list[float]
+) -> None:
+    """One horizontal bar chart: µs per operation (log scale) of the peer and of bastion per case,
+    each pair annotated with the speed-up."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(9, 0.55 * n + 1.4), dpi=100)
+    ys = range(n)
+    h = 0.38
+    ax.barh([y + h / 2 for y in ys], peer_us, height=h, color="#9a9a9a", label=peer)
+    ax.barh([y - h / 2 for y in ys], ours, height=h, color="#1f6feb", label="bastion")
+    for y, p, b in zip(ys, peer_us, ours, strict=True):
+        ax.text(max(p, b) * 1.08, y, f"{p / b:.1f}x", va="center", fontsize=9)
+    ax.set_yticks(list(ys), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlim(right=max(peer_us + ours) * 4)
+    ax.set_xlabel("µs per operation (log scale; lower is faster)")
+    ax.set_title(title, fontsize=11)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    IMG.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def charts(py: dict, node: dict) -> list[str]:
+    """Draws one chart per peer (docs/img/bench-<peer>.png) and returns the section embedding them."""
+    out = ["", "## Charts", "", "Each chart is drawn by `bench/report.py` from the tables on this page."]
+    groups: dict[str, list[tuple[str, float, float]]] = {}
+    for lang, rows in (("Python", py["rows"]), ("Node", node["rows"])):
+        for r in rows:
+            groups.setdefault(f"{r['peer']} ({lang})", []).append(
+                (f"{r['group']} {r['op']}", r["peer_us"], r["bastion_us"])
+            )
+    # A peer's algorithm is compared with bastion's algorithm of the same guarantee (a log of
+    # timestamps with the exact sliding window), in the same calling mode where both have it.
+    same = {
+        "moving_window": "sliding_window",
+        "drf_log": "sliding_window",
+        "fixed_window_from_first": "fixed_window",
+    }
+    for lang, path in (
+        ("Python", RESULTS / "ratelimit_python.json"),
+        ("Node", RESULTS / "ratelimit_node.json"),
+    ):
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        for where in ("memory", "redis"):
+            rows = data.get(where, {}).get("rows", [])
+            us = {id(r): r.get("us", r.get("us_per_decision")) for r in rows}
+            ours = [r for r in rows if r["library"] == "bastion"]
+            for r in rows:
+                if r["library"] == "bastion":
+                    continue
+                algorithm = same.get(r["algorithm"], r["algorithm"])
+                match = [o for o in ours if o["algorithm"] == algorithm]
+                match = [o for o in match if o.get("mode") == r.get("mode")] or match
+                if not match:
+                    continue
+                label = f"{where}: {r['case']} / bastion {algorithm}"
+                groups.setdefault(f"{r['library']} ({lang})", []).append((label, us[id(r)], us[id(match[0])]))
+    br_path = RESULTS / "breaker_python.json"
+    if br_path.exists():
+        br = json.loads(br_path.read_text())
+        cases = {r["case"]: r["us"] for r in br["overhead"]["rows"] + br["rejection"]["rows"]}
+        pairs = [
+            ("call(f), closed", "pybreaker call(f)", "bastion call(f)"),
+            ("decorator, closed", "pybreaker decorator", "bastion decorator"),
+            (
+                "call(f), open",
+                "pybreaker call(f) raising CircuitBreakerError",
+                "bastion call(f) raising CircuitOpenError",
+            ),
+        ]
+        rows = [(label, cases[p], cases[b]) for label, p, b in pairs if p in cases and b in cases]
+        if rows:
+            groups["pybreaker (Python)"] = rows
+    for peer, rows in groups.items():
+        name = f"bench-{_slug(peer)}.png"
+        _chart(
+            IMG / name,
+            f"bastion vs {peer}",
+            [label for label, _, _ in rows],
+            peer.split(" (")[0],
+            [p for _, p, _ in rows],
+            [b for _, _, b in rows],
+        )
+        out += ["", f"### bastion vs {peer}", "", f"![bastion vs {peer}](img/{name})"]
+    return out
+
+
 def main() -> None:
     py = json.loads((RESULTS / "python.json").read_text())
     node = json.loads((RESULTS / "node.json").read_text())
@@ -817,6 +920,7 @@ def main() -> None:
     lock_path = RESULTS / "lock.json"
     if lock_path.exists():
         lines += lock_section(json.loads(lock_path.read_text()))
+    lines += charts(py, node)
     if backend:
         lines += ["", "## Crypto backend (Rust, raw primitives)", "", backend]
     DOC.write_text("\n".join(lines) + "\n")

@@ -633,6 +633,16 @@ export declare class Verifier {
   get algorithms(): Array<string>
 }
 
+/**
+ * Calls `listener(event)` for every security event of every component whose
+ * severity is at least `minSeverity` (`"info"`, `"warning"` or `"error"`;
+ * default `"info"`). The object holds `event`, `category`, `severity`,
+ * `message` (the log line) and the event's fields. The listener stays for
+ * the process's life, runs on the JavaScript thread after the call that
+ * emitted the event, and does not keep the process alive.
+ */
+export declare function addEventListener(listener: (event: Record<string, string>) => void, minSeverity?: string): void
+
 /** How an `ApiKeyHasher` is set up besides its current pepper. */
 export interface ApiKeyHasherOptions {
   /** The version new digests carry (default 1): an integer from 0 to 2^32 - 1. */
@@ -706,6 +716,15 @@ export interface ApiKeysOptions {
   localGrace?: number
   /** Re-store a digest made with an older pepper after it verifies (default true). */
   rehashOnVerify?: boolean
+}
+
+/** One breaker in a health snapshot. */
+export interface BreakerHealth {
+  name: string
+  /** `"closed"`, `"open"` or `"half-open"`. */
+  state: string
+  /** `"local"`, `"shared"` or `"fallback"`. */
+  mode: string
 }
 
 /**
@@ -920,6 +939,23 @@ export interface HashOptions {
   salt?: string | Buffer
 }
 
+/**
+ * The readiness snapshot: resolves once every live store answered a `PING`
+ * (or its timeout passed), with every live breaker's state.
+ */
+export declare function health(): Promise<Health>
+
+/** A readiness snapshot. */
+export interface Health {
+  /**
+   * True when every store answered (open breakers do not make a process
+   * unready).
+   */
+  ok: boolean
+  stores: Array<StoreHealth>
+  breakers: Array<BreakerHealth>
+}
+
 /** How a `JwksClient` fetches and caches (times in seconds; every field optional). */
 export interface JwksClientOptions {
   /** How long a fetched set is fresh (300). */
@@ -1050,6 +1086,9 @@ export interface MemoryBudget {
   /** Held by running hashes. */
   inUseKib: number
 }
+
+/** Every metric in the Prometheus text format (version 0.0.4). */
+export declare function metrics(): string
 
 /**
  * Seconds in a span written as the `ms` package reads it (`"2h"`, `"7 days"`,
@@ -1247,6 +1286,20 @@ export interface SkippedKey {
   kid?: string
   /** Why it was skipped (never key material). */
   reason: string
+}
+
+/** One store in a health snapshot. */
+export interface StoreHealth {
+  /** `"memory"`, `"redis"` or `"redis-cluster"`. */
+  kind: string
+  /** The store's URL without credentials. */
+  url: string
+  /** Whether it answered a `PING` within its timeout. */
+  reachable: boolean
+  /** The round trip in milliseconds, when it answered. */
+  pingMs?: number
+  /** The error code when it did not (`"STORE_UNAVAILABLE"`). */
+  error?: string
 }
 
 /** Options of a `Store`. */

@@ -12,6 +12,7 @@
 //!   argon2-cffi and Django encodings.
 //! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
+//! - [`metrics`]: Prometheus counters and gauges, and the health snapshot.
 //! - [`breaker`]: the circuit breaker ([`breaker::CircuitBreaker`]).
 //! - [`singleflight`]: concurrent callers of one key share one computation.
 //! - [`lockout`]: account lockout after failed logins (django-axes semantics).
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod lockout;
+pub mod metrics;
 pub mod netaddr;
 pub mod password;
 pub mod ratelimit;

@@ -851,6 +851,7 @@ impl Lockout {
     }
 
     fn finish_failure(&self, attempt: &Attempt, keys: &[KeyRef], read: &Read) -> LockoutState {
+        crate::metrics::LOCKOUT_FAILURES.add(&[&self.options.name], 1);
         for (k, o) in keys.iter().zip(&read.outcomes) {
             if o.started {
                 self.listeners.emit(&Event::LockedOut {

@@ -7,6 +7,7 @@
 // problem+json (see docs/node.md#answers).
 
 const http = require('./http.js');
+const observability = require('./observability.js');
 const { invalidArgument } = require('./errors.js');
 
 /** Runs `step(req, res)` (a Promise of whether to go on) and calls `next` once, with any error. */
@@ -157,7 +158,36 @@ function problemHandler({ lockoutStatus = 429 } = {}) {
   };
 }
 
+/**
+ * `app.get('/metrics', metricsHandler())`: every bastion metric in the
+ * Prometheus text format (`text/plain; version=0.0.4`). It reveals
+ * operational detail: serve it where only the scraper reaches it.
+ */
+function metricsHandler() {
+  return function bastionMetrics(req, res) {
+    res.statusCode = 200;
+    res.setHeader('Content-Type', observability.CONTENT_TYPE);
+    res.end(observability.metrics());
+  };
+}
+
+/**
+ * `app.get('/health', healthHandler())`: the health snapshot as JSON, 200 when
+ * every store answered its ping within its timeout, 503 otherwise.
+ */
+function healthHandler() {
+  return function bastionHealth(req, res, next) {
+    observability.health().then((snapshot) => {
+      res.statusCode = snapshot.ok ? 200 : 503;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(snapshot));
+    }, next);
+  };
+}
+
 module.exports = {
+  metricsHandler,
+  healthHandler,
   rateLimit,
   authenticate,
   requireUser,

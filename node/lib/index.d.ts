@@ -50,8 +50,11 @@ export type {
   UnlockOptions,
   BreakerOptions,
   BreakerStats,
+  Health,
+  StoreHealth,
+  BreakerHealth,
 } from '../index';
-import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions, BreakerOptions, BreakerStats } from '../index';
+import type { Store, TokenPair, TokenServiceOptions, ApiKeysOptions, ApiKeyHasher, LockoutOptions, BreakerOptions, BreakerStats, Health } from '../index';
 import { EventEmitter } from 'node:events';
 import { ApiKeys as NativeApiKeys, Lockout as NativeLockout } from '../index';
 
@@ -497,7 +500,7 @@ export function verifyAsync(
 export function decode(token: string, options: DecodeOptions & { complete: true }): Jwt | null;
 export function decode(token: string, options?: DecodeOptions): JwtPayload | null;
 
-/** A security event delivered to `onEvent` (never a token or a secret). */
+/** A security event delivered to `onEvent` or the process-wide `events` (never a token or a secret). */
 export interface SecurityEvent {
   /** `"token_reuse"`, `"token_revoked"`, `"store_unavailable"` (`component` says whose: `"revocation"`, `"ratelimit"`, `"lockout"`, ...), `"locked_out"`, `"unlocked"`. */
   event: string;
@@ -912,6 +915,33 @@ export function lockout(options: LockoutGuardOptions): {
 export function upstream(options: UpstreamOptions): UpstreamCall;
 /** Express error middleware: `HttpProblem`s and bastion's coded errors as problem+json; anything else passed on. */
 export function problemHandler(options?: { lockoutStatus?: 429 | 423 }): ErrorMiddleware;
+/** Every bastion metric in the Prometheus text format (`text/plain; version=0.0.4`). */
+export function metricsHandler(): Middleware;
+/** The health snapshot as JSON: 200 when every store answered, 503 otherwise. */
+export function healthHandler(): Middleware;
+
+/** A security event on the process-wide emitter: also its severity and its log line. */
+export interface ProcessSecurityEvent extends SecurityEvent {
+  /** `'info'`, `'warning'` or `'error'`. */
+  severity: string;
+  /** The log line, starting with the category: `[SECURITY] token_reuse subject="42" family="..."`. */
+  message: string;
+}
+/** The process-wide emitter of every component's security events: `'event'` and each event's own name. */
+export declare class SecurityEvents extends EventEmitter {
+  /** The least severity delivered (`'warning'` unless lowered). */
+  readonly minSeverity: 'info' | 'warning' | 'error';
+  /** Lowers (never raises) the least severity delivered. */
+  setMinSeverity(severity: 'info' | 'warning' | 'error'): this;
+  on(event: string, listener: (e: ProcessSecurityEvent) => void): this;
+  once(event: string, listener: (e: ProcessSecurityEvent) => void): this;
+}
+export declare const events: SecurityEvents;
+/** Every metric in the Prometheus text format (version 0.0.4). */
+export declare function metrics(): string;
+/** The readiness snapshot: every live store pinged, every live breaker's state. */
+export declare function health(): Promise<Health>;
+export declare const METRICS_CONTENT_TYPE: 'text/plain; version=0.0.4; charset=utf-8';
 
 /** The framework-neutral layer the Express middleware is built on (node:http, Fastify, ...). */
 export declare namespace web {

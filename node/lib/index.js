@@ -7,7 +7,9 @@
 // (`CircuitBreaker`), single-flight (`SingleFlight`) and the cache shared
 // across processes (`SharedCache`), and the HTTP integration: Express
 // middleware (`rateLimit`, `authenticate`, `requireUser`, `requireRole`, `lockout`,
-// `upstream`, `problemHandler`) over a framework-neutral layer (`web`).
+// `upstream`, `problemHandler`, `metricsHandler`, `healthHandler`) over a
+// framework-neutral layer (`web`), and observability: the process-wide
+// security `events` emitter, `metrics()` (Prometheus text) and `health()`.
 // Every rule lives in the native core; every error carries the core's stable
 // `code`.
 
@@ -24,6 +26,7 @@ const { SingleFlight } = require('./singleflight.js');
 const { SharedCache } = require('./cache.js');
 const web = require('./http.js');
 const express = require('./express.js');
+const observability = require('./observability.js');
 
 // Inspection shows what identifies a key or a hasher, never the plaintext key
 // or a pepper, even with `util.inspect(x, { getters: true })`.
@@ -71,6 +74,12 @@ module.exports = {
   lockout: express.lockout,
   upstream: express.upstream,
   problemHandler: express.problemHandler,
+  metricsHandler: express.metricsHandler,
+  healthHandler: express.healthHandler,
+  events: observability.events,
+  metrics: observability.metrics,
+  health: observability.health,
+  METRICS_CONTENT_TYPE: observability.CONTENT_TYPE,
   HttpProblem: web.HttpProblem,
   web,
 };

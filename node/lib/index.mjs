@@ -42,6 +42,12 @@ export const {
   lockout,
   upstream,
   problemHandler,
+  metricsHandler,
+  healthHandler,
+  events,
+  metrics,
+  health,
+  METRICS_CONTENT_TYPE,
   HttpProblem,
   web,
 } = bastion;

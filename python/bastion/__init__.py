@@ -35,6 +35,9 @@
 - Client IP: :func:`client_ip` resolves the client address behind trusted
   proxies (X-Forwarded-For, Forwarded, X-Real-IP walked from the right);
   :func:`client_key` gives the rate-limit key (IPv6 grouped by a prefix).
+- Observability (:mod:`bastion.observability`): security events to :mod:`logging` (one logger
+  per category under ``bastion``, warnings and errors on by default), :func:`metrics` in the
+  Prometheus text format and the :func:`health` snapshot for readiness endpoints.
 - Time: :class:`ManualClock` drives every time-based rule in tests.
 - Errors: :mod:`bastion.exceptions`, all under :class:`BastionError`.
 """
@@ -114,6 +117,7 @@ from bastion.exceptions import (
     VerifyMismatchError,
     WeakSecretError,
 )
+from bastion.observability import add_event_listener, ahealth, health, log_events, metrics
 from bastion.password import (
     PasswordHasher,
     ahash_password,
@@ -124,6 +128,8 @@ from bastion.password import (
     verify_password,
 )
 from bastion.singleflight import SingleFlight
+
+log_events()
 
 try:
     __version__ = _version("bastion-engine")
@@ -194,14 +200,19 @@ __all__ = [
     "VerifyMismatchError",
     "WeakSecretError",
     "__version__",
+    "add_event_listener",
     "ahash_password",
+    "ahealth",
     "api_key_id",
     "averify_password",
     "check_signing_key_separate",
     "client_ip",
     "client_key",
     "hash_password",
+    "health",
     "identify_hash",
+    "log_events",
+    "metrics",
     "needs_rehash",
     "set_verified_token_cache_size",
     "sign",

@@ -36,17 +36,21 @@ __all__ = [
     "TokenPair",
     "TokenService",
     "Verifier",
+    "add_event_listener",
+    "ahealth",
     "api_key_id",
     "argon2_hash_raw",
     "check_signing_key_separate",
     "client_ip",
     "client_key",
+    "health",
     "identify_hash",
     "jwt_decode",
     "jwt_decode_complete",
     "jwt_encode",
     "jwt_get_unverified_header",
     "memory_budget",
+    "metrics",
     "set_memory_budget_kib",
     "set_verified_token_cache_size",
     "sign",
@@ -361,6 +365,20 @@ class Lockout:
     @property
     def parameters(self) -> list[list[str]]:
         """The parameter groups, in canonical order."""
+
+# ---- metrics and events ----------------------------------------------------------------
+
+def metrics() -> str:
+    """Every metric in the Prometheus text format (version 0.0.4)."""
+
+def health() -> dict[str, Any]:
+    """The readiness snapshot: ``ok``, ``stores`` (each pinged) and ``breakers`` (their states)."""
+
+def ahealth() -> Awaitable[dict[str, Any]]:
+    """Awaitable :func:`health`."""
+
+def add_event_listener(callback: Callable[[dict[str, str]], object], min_severity: str = "info") -> None:
+    """Calls ``callback(event)`` for every security event of at least ``min_severity``."""
 
 # ---- netaddr -------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ __all__ = [
     "RateLimitMiddleware",
     "Rule",
     "current_claims",
+    "observability_router",
     "problem",
     "require_role",
     "require_user",
@@ -583,3 +584,29 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def observability_router(*, metrics_path: str = "/metrics", health_path: str = "/health") -> Any:
+    """An ``APIRouter`` serving :func:`bastion.metrics` (the Prometheus text, content type
+    ``text/plain; version=0.0.4``) and :func:`bastion.ahealth` (JSON, 200 when every store answers,
+    503 otherwise): ``app.include_router(observability_router())``. The health pings run on the
+    native runtime, never blocking the event loop. Both reveal operational detail: mount them where
+    only the scraper and the orchestrator reach them, or give the router your own dependencies.
+    """
+    from fastapi import APIRouter
+    from starlette.responses import JSONResponse
+
+    from bastion.observability import CONTENT_TYPE, ahealth, metrics
+
+    router = APIRouter()
+
+    @router.get(metrics_path, include_in_schema=False)
+    async def bastion_metrics() -> Response:
+        return Response(metrics(), media_type=CONTENT_TYPE)
+
+    @router.get(health_path, include_in_schema=False)
+    async def bastion_health() -> Response:
+        snapshot = await ahealth()
+        return JSONResponse(snapshot, status_code=200 if snapshot["ok"] else 503)
+
+    return router

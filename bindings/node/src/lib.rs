@@ -15,6 +15,7 @@ mod events;
 mod jwks;
 mod lifecycle;
 mod lockout;
+mod metrics;
 mod netaddr;
 mod password;
 mod ratelimit;

@@ -14,6 +14,7 @@ mod jwks;
 mod lease;
 mod lifecycle;
 mod lockout;
+mod metrics;
 mod netaddr;
 mod password;
 mod ratelimit;
@@ -45,6 +46,8 @@ mod _native {
     use super::lifecycle::{TokenPair, TokenService};
     #[pymodule_export]
     use super::lockout::{Lockout, LockoutState};
+    #[pymodule_export]
+    use super::metrics::{add_event_listener, ahealth, health, metrics};
     #[pymodule_export]
     use super::netaddr::{client_ip, client_key};
     #[pymodule_export]

@@ -493,6 +493,12 @@ struct Inner {
     shared: Option<Shared>,
 }
 
+impl crate::metrics::Observe for Inner {
+    fn observe(self: Arc<Self>, out: &mut crate::metrics::Snapshot) {
+        out.breakers.push(CircuitBreaker { inner: self }.stats());
+    }
+}
+
 /// A circuit breaker. Cloning shares it.
 #[derive(Clone)]
 pub struct CircuitBreaker {
@@ -612,16 +618,16 @@ impl CircuitBreaker {
             pending: Pending::default(),
             remote_probes: 0,
         };
-        Ok(Self {
-            inner: Arc::new(Inner {
-                probe_micros: options.probe_micros(),
-                options,
-                clock,
-                core: Mutex::new(core),
-                listeners: Listeners::default(),
-                shared,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            probe_micros: options.probe_micros(),
+            options,
+            clock,
+            core: Mutex::new(core),
+            listeners: Listeners::default(),
+            shared,
+        });
+        crate::metrics::register(Arc::downgrade(&inner) as _);
+        Ok(Self { inner })
     }
 
     /// The listeners that receive this breaker's transition events.

@@ -4,13 +4,14 @@ use super::algorithm::{Algorithm, Lim, State, Verdict, MAX_EXACT_LIMIT};
 use super::rate::{parse_rates, Rate};
 use crate::clock::SharedClock;
 use crate::error::{err, Detail, Error, ErrorKind, Result};
-use crate::events::{Event, Listeners};
+use crate::events::{self, Event, Listeners, Severity};
 use crate::store::{
     self, push_escaped, script, tagged_key_parts, MemoryOptions, OutagePolicy, Reply, Script,
     Store, Txn,
 };
 use smallvec::SmallVec;
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 static RATELIMIT: Script = script!("ratelimit");
@@ -333,6 +334,8 @@ pub struct RateLimiter {
     local: Option<Fallback>,
     listeners: Listeners,
     clock: SharedClock,
+    /// Checks allowed and denied (`bastion_ratelimit_decisions_total`).
+    decisions: [crate::metrics::Counter; 2],
 }
 
 impl fmt::Debug for RateLimiter {
@@ -408,6 +411,7 @@ impl RateLimiter {
     pub fn new(store: Store, rates: Vec<Rate>, options: LimiterOptions) -> Result<Self> {
         check_name(&options.name)?;
         let (lims, suffixes) = limits_of(options.algorithm, &rates)?;
+        let options_name = options.name.clone();
         let clock = store.clock();
         let local = if options.outage_policy == OutagePolicy::Local && store.as_memory().is_none() {
             let local_rates = options.local_rates.clone().unwrap_or_else(|| rates.clone());
@@ -438,6 +442,10 @@ impl RateLimiter {
             local,
             listeners: Listeners::default(),
             clock,
+            decisions: [
+                crate::metrics::RATELIMIT_DECISIONS.counter(&[&options_name, "allowed"]),
+                crate::metrics::RATELIMIT_DECISIONS.counter(&[&options_name, "denied"]),
+            ],
         })
     }
 
@@ -661,12 +669,31 @@ impl RateLimiter {
         key: &str,
         out: Result<(Verdicts, i64)>,
     ) -> Result<Decision> {
-        match out {
+        let d = match out {
             Ok((v, at)) if v.len() == self.rates.len() => {
                 Ok(self.summarize(&self.rates, &v, None, at))
             }
             Ok(_) => Err(err!(Internal, "a rate-limit decision lost a limit")),
             Err(e) => self.on_outage(op, cost, key, e),
+        }?;
+        if op == Op::Check {
+            self.count(key, &d);
+        }
+        Ok(d)
+    }
+
+    /// Counts a check in the metrics and reports a denial to the process-wide
+    /// listeners (a per-request event: the limiter's own listeners get its
+    /// outages only).
+    fn count(&self, key: &str, d: &Decision) {
+        self.decisions[usize::from(!d.allowed)].fetch_add(1, Ordering::Relaxed);
+        if !d.allowed {
+            events::emit_global_with(Severity::Warning, || Event::RateLimited {
+                limiter: self.options.name.clone(),
+                key: key.to_owned(),
+                rate: d.rate.to_string(),
+                retry_after: d.retry_after.ceil() as u64,
+            });
         }
     }
 

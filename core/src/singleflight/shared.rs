@@ -384,6 +384,18 @@ impl std::fmt::Debug for SharedCache {
     }
 }
 
+impl crate::metrics::Observe for Inner {
+    fn observe(self: Arc<Self>, out: &mut crate::metrics::Snapshot) {
+        let s = *self.stats.lock();
+        out.caches.push((
+            self.options.namespace.clone(),
+            s.hits,
+            s.local_hits,
+            s.misses,
+        ));
+    }
+}
+
 /// The rest of [`SharedCache::begin_now`]: the store is asked.
 pub struct Pending {
     cache: SharedCache,
@@ -457,21 +469,21 @@ impl SharedCache {
                 }));
             near
         });
-        Ok(Self {
-            inner: Arc::new(Inner {
-                primary,
-                local,
-                near,
-                down_until: Mutex::new(None),
-                flights: SingleFlight::new(),
-                draws: Draws::new(seed)?,
-                listeners: Listeners::default(),
-                process: lease::new_owner_id()?,
-                seq: AtomicU64::new(0),
-                stats: Mutex::new(SharedCacheStats::default()),
-                options,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            primary,
+            local,
+            near,
+            down_until: Mutex::new(None),
+            flights: SingleFlight::new(),
+            draws: Draws::new(seed)?,
+            listeners: Listeners::default(),
+            process: lease::new_owner_id()?,
+            seq: AtomicU64::new(0),
+            stats: Mutex::new(SharedCacheStats::default()),
+            options,
+        });
+        crate::metrics::register(Arc::downgrade(&inner) as _);
+        Ok(Self { inner })
     }
 
     /// The options.

@@ -351,7 +351,9 @@ impl Store {
     /// A memory store.
     #[must_use]
     pub fn memory(options: MemoryOptions) -> Self {
-        Self::Memory(Arc::new(MemoryStore::new(options)))
+        let store = Arc::new(MemoryStore::new(options));
+        crate::metrics::register(Arc::downgrade(&store) as _);
+        Self::Memory(store)
     }
 
     /// A Redis store from a URL: `redis://[user:password@]host:port[/db]` for one
@@ -363,6 +365,7 @@ impl Store {
     /// it ready.
     pub fn redis(url: &str, options: RedisOptions) -> Result<Self> {
         let store = Arc::new(RedisStore::open(url, options)?);
+        crate::metrics::register(Arc::downgrade(&store) as _);
         let warm = Arc::clone(&store);
         drop(crate::runtime::spawn(async move { warm.warm_up().await }));
         Ok(Self::Redis(store))
@@ -470,6 +473,18 @@ impl Store {
             Self::Memory(m) => Some(m),
             Self::Redis(_) => None,
         }
+    }
+}
+
+impl crate::metrics::Observe for MemoryStore {
+    fn observe(self: Arc<Self>, out: &mut crate::metrics::Snapshot) {
+        out.stores.push(Store::Memory(self));
+    }
+}
+
+impl crate::metrics::Observe for RedisStore {
+    fn observe(self: Arc<Self>, out: &mut crate::metrics::Snapshot) {
+        out.stores.push(Store::Redis(self));
     }
 }
 

@@ -129,6 +129,8 @@ pub struct RedisStore {
     cluster: bool,
     /// The URL with any password removed, for Debug and errors.
     display: String,
+    /// Round trips answered and failed (`bastion_store_operations_total`).
+    ops: [crate::metrics::Counter; 2],
 }
 
 impl fmt::Debug for RedisStore {
@@ -212,6 +214,11 @@ impl RedisStore {
             ));
         };
         let (changed, _) = watch::channel(0);
+        let kind = if cluster { "redis-cluster" } else { "redis" };
+        let ops = [
+            crate::metrics::STORE_OPERATIONS.counter(&[kind, "ok"]),
+            crate::metrics::STORE_OPERATIONS.counter(&[kind, "error"]),
+        ];
         Ok(Self {
             shared: Arc::new(Shared {
                 target,
@@ -226,7 +233,14 @@ impl RedisStore {
             options,
             cluster,
             display,
+            ops,
         })
+    }
+
+    /// The URL without credentials (`redis://***@host:6379/0`).
+    #[must_use]
+    pub fn display(&self) -> &str {
+        &self.display
     }
 
     /// Calls `handler` with every message published on `channel` (the key
@@ -393,7 +407,10 @@ impl RedisStore {
     ) -> Result<T> {
         // The id of the connection used is only known inside `call`; a timeout
         // is charged to whatever connection is current.
-        match tokio::time::timeout(self.options.timeout, call).await {
+        let answer = tokio::time::timeout(self.options.timeout, call).await;
+        let counter = &self.ops[usize::from(!matches!(answer, Ok(Ok(_))))];
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match answer {
             Ok(Ok((v, id))) => {
                 self.note(id, Outcome::Ok);
                 Ok(v)

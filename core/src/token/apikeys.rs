@@ -525,25 +525,36 @@ impl ApiKeys {
     /// (`API_KEY_EXPIRED`) at the store's time. Returns the record (owner,
     /// name, rate limit, times).
     pub fn verify(&self, presented: &[u8]) -> Result<ApiKeyRecord> {
-        let (key, d) = self.prepare_verify(presented)?;
-        let outcome = self.store.run(d);
-        let (record, rehash) = self.finish_verify(&key, outcome)?;
-        if let Some(r) = rehash {
-            // Best effort: the key verified whatever happens to the rewrite.
-            let _ = self.store.run(r);
-        }
-        Ok(record)
+        let result = self.prepare_verify(presented).and_then(|(key, d)| {
+            let outcome = self.store.run(d);
+            let (record, rehash) = self.finish_verify(&key, outcome)?;
+            if let Some(r) = rehash {
+                // Best effort: the key verified whatever happens to the rewrite.
+                let _ = self.store.run(r);
+            }
+            Ok(record)
+        });
+        report_verify(result)
     }
 
     /// Async [`ApiKeys::verify`].
     pub async fn verify_async(&self, presented: &[u8]) -> Result<ApiKeyRecord> {
-        let (key, d) = self.prepare_verify(presented)?;
-        let outcome = self.store.run_async(d).await;
-        let (record, rehash) = self.finish_verify(&key, outcome)?;
-        if let Some(r) = rehash {
-            let _ = self.store.run_async(r).await;
-        }
-        Ok(record)
+        let result = match self.prepare_verify(presented) {
+            Ok((key, d)) => {
+                let outcome = self.store.run_async(d).await;
+                match self.finish_verify(&key, outcome) {
+                    Ok((record, rehash)) => {
+                        if let Some(r) = rehash {
+                            let _ = self.store.run_async(r).await;
+                        }
+                        Ok(record)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        report_verify(result)
     }
 
     // ---- revoking ----------------------------------------------------------------
@@ -1307,6 +1318,13 @@ impl Decision for UpdateOwner {
         }
         Ok(changed)
     }
+}
+
+/// Counts an API-key verification and reports it to the process-wide
+/// listeners (the key's public id on success, the error code otherwise).
+fn report_verify(result: Result<ApiKeyRecord>) -> Result<ApiKeyRecord> {
+    crate::metrics::record_auth("api_key", &result, |r| r.id().to_string());
+    result
 }
 
 #[cfg(test)]

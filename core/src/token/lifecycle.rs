@@ -629,24 +629,42 @@ impl TokenService {
 
     /// Verifies a token of the given kind and checks it is not revoked.
     pub fn verify_kind(&self, token: &str, kind: TokenKind) -> Result<Object> {
+        let result = self.verify_checked(token, kind);
+        self.report_verify(kind, result)
+    }
+
+    fn verify_checked(&self, token: &str, kind: TokenKind) -> Result<(Object, String)> {
         let c = self.check(token, Some(kind), true)?;
+        let subject = c.subject.clone();
         let d = self.check_decision(&c);
         if self.cached_valid(&d) {
-            return Ok(c.claims);
+            return Ok((c.claims, subject));
         }
         let outcome = self.store.run(d.clone());
-        self.finish_check(c, &d, outcome)
+        self.finish_check(c, &d, outcome).map(|o| (o, subject))
+    }
+
+    /// Counts a verification and reports it (the subject only on success).
+    fn report_verify(&self, kind: TokenKind, result: Result<(Object, String)>) -> Result<Object> {
+        crate::metrics::record_auth(kind.name(), &result, |(_, s)| s.clone());
+        result.map(|(o, _)| o)
     }
 
     /// Async [`TokenService::verify_kind`].
     pub async fn verify_kind_async(&self, token: &str, kind: TokenKind) -> Result<Object> {
+        let result = self.verify_checked_async(token, kind).await;
+        self.report_verify(kind, result)
+    }
+
+    async fn verify_checked_async(&self, token: &str, kind: TokenKind) -> Result<(Object, String)> {
         let c = self.check(token, Some(kind), true)?;
+        let subject = c.subject.clone();
         let d = self.check_decision(&c);
         if self.cached_valid(&d) {
-            return Ok(c.claims);
+            return Ok((c.claims, subject));
         }
         let outcome = self.store.run_async(d.clone()).await;
-        self.finish_check(c, &d, outcome)
+        self.finish_check(c, &d, outcome).map(|o| (o, subject))
     }
 
     // ---- rotating ---------------------------------------------------------------
