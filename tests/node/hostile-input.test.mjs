@@ -156,6 +156,7 @@ const EXEMPT = {
   'NativeSingleFlight.wait': 'a follower waits for its leader by design',
   'JwksClient.getKeyCallback': 'added by lib/jwks.js (JavaScript): returns a callback, takes no argument',
   'password.setMemoryBudgetKib': 'process-wide setting: driven alone below, restored after',
+  addEventListener: 'a process-wide listener stays registered: driven alone below',
 };
 
 // ---- the surface ----------------------------------------------------------------------
@@ -334,5 +335,14 @@ test('the memory budget setting refuses hostile values typed', async () => {
     }
   } finally {
     password.setMemoryBudgetKib(before);
+  }
+});
+
+test('a process-wide event listener refuses hostile values typed', async () => {
+  // A hostile listener or severity is refused before anything is registered; a valid pair
+  // registers for the rest of the process, so only errors are asked for.
+  for (const [label, value] of Object.entries(HOSTILE)) {
+    await outcome(() => native.addEventListener(value, 'error'), `addEventListener(${label}, 'error')`);
+    await outcome(() => native.addEventListener(() => {}, value), `addEventListener(fn, ${label})`);
   }
 });

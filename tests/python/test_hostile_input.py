@@ -209,6 +209,7 @@ EXEMPT: dict[str, str] = {
     "Flight.wait_async": "as Flight.wait",
     "CircuitBreaker.call": "calls an arbitrary Python function: its arguments are the caller's",
     "set_memory_budget_kib": "process-wide setting: exercised alone below, restored after",
+    "add_event_listener": "a process-wide listener stays registered: exercised alone below",
 }
 
 
@@ -382,3 +383,24 @@ def test_memory_budget_setting(label: str) -> None:
         assert outcome is None or typed(outcome), repr(outcome)
     finally:
         native.set_memory_budget_kib(before)
+
+
+@pytest.fixture(autouse=True)
+def _verified_token_cache_size_restored() -> Iterator[None]:
+    """The verified-token cache size is process-wide: a valid call changes it for later tests."""
+    size = native.set_verified_token_cache_size(4096)
+    native.set_verified_token_cache_size(size)
+    yield
+    native.set_verified_token_cache_size(size)
+
+
+@pytest.mark.parametrize("label", list(HOSTILE))
+def test_event_listener_registration(label: str) -> None:
+    # A hostile callback or severity is refused before anything is registered; a valid pair
+    # registers a listener for the rest of the process, so only errors are asked for.
+    for kwargs in (
+        {"callback": HOSTILE[label], "min_severity": "error"},
+        {"callback": lambda event: None, "min_severity": HOSTILE[label]},
+    ):
+        outcome = run_guarded(lambda kwargs=kwargs: native.add_event_listener(**kwargs))
+        assert outcome is None or typed(outcome), f"{kwargs}: {outcome!r}"
