@@ -69,7 +69,12 @@ pub fn ahealth(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// ``sys.unraisablehook``.
 #[pyfunction]
 #[pyo3(signature = (callback, min_severity = "info"))]
-pub fn add_event_listener(callback: Py<PyAny>, min_severity: &str) -> PyResult<()> {
+pub fn add_event_listener(py: Python<'_>, callback: Py<PyAny>, min_severity: &str) -> PyResult<()> {
+    if !callback.bind(py).is_callable() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "callback must be callable",
+        ));
+    }
     let min = Severity::parse(min_severity).map_err(|e| PyValueError::new_err(e.to_string()))?;
     events::add_global(
         min,
@@ -81,7 +86,8 @@ pub fn add_event_listener(callback: Py<PyAny>, min_severity: &str) -> PyResult<(
                     callback.call1(py, (d,))
                 });
                 if let Err(err) = delivered {
-                    err.write_unraisable(py, Some(callback.bind(py)));
+                    // Not the callback's repr: it is the application's object.
+                    err.write_unraisable(py, None);
                 }
             });
         }),
