@@ -650,7 +650,7 @@ impl Lockout {
         check_options(&mut options)?;
         let local = (options.outage_policy == OutagePolicy::Local && store.as_memory().is_none())
             .then(|| {
-                Store::memory(MemoryOptions {
+                Store::fallback_memory(MemoryOptions {
                     max_keys: LOCAL_KEYS,
                     shards: 16,
                     clock: Arc::clone(&options.clock),

@@ -281,8 +281,11 @@ pub struct Snapshot {
     pub breakers: Vec<BreakerStats>,
     /// Shared caches: namespace, hits, local hits, misses.
     pub caches: Vec<(String, u64, u64, u64)>,
-    /// Stores.
+    /// Stores the user made.
     pub stores: Vec<Store>,
+    /// In-process fallback stores that shared components made for their
+    /// outage policy `local` (internal: not in the health snapshot).
+    pub fallback_stores: Vec<Store>,
 }
 
 /// A component the registry reads from at render time.
@@ -443,12 +446,30 @@ pub fn render() -> String {
         "Keys held by the memory stores of this process.",
         "gauge",
     );
-    let keys: usize = snap
-        .stores
-        .iter()
-        .filter_map(|s| s.as_memory().map(|m| m.held_keys()))
-        .sum();
-    sample(&mut out, "bastion_memory_store_keys", &[], keys as u64);
+    let held = |stores: &[Store]| -> u64 {
+        stores
+            .iter()
+            .filter_map(|s| s.as_memory().map(|m| m.held_keys() as u64))
+            .sum()
+    };
+    sample(
+        &mut out,
+        "bastion_memory_store_keys",
+        &[],
+        held(&snap.stores),
+    );
+    header(
+        &mut out,
+        "bastion_fallback_store_keys",
+        "Keys held by the in-process fallback stores that shared (Redis) components keep for their outage policy local.",
+        "gauge",
+    );
+    sample(
+        &mut out,
+        "bastion_fallback_store_keys",
+        &[],
+        held(&snap.fallback_stores),
+    );
     out
 }
 
@@ -480,13 +501,16 @@ pub struct BreakerHealth {
     pub mode: &'static str,
 }
 
-/// A readiness snapshot: every live store pinged, every live breaker's state.
+/// A readiness snapshot: every live store the user made pinged (the
+/// in-process fallback stores shared components keep for their outage
+/// policy `local` are internal and left out), every live breaker's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Health {
     /// True when every store answered (open breakers do not make a process
     /// unready: they are its protection working).
     pub ok: bool,
-    /// The stores, memory ones included (always reachable).
+    /// The stores the user made, memory ones included (always reachable);
+    /// never a component's internal fallback store.
     pub stores: Vec<StoreHealth>,
     /// The breakers, one per name.
     pub breakers: Vec<BreakerHealth>,

@@ -16,8 +16,8 @@ use crate::events::event_fields;
 
 /// Every metric in the Prometheus text format (version 0.0.4).
 #[napi]
-pub fn metrics() -> String {
-    core_metrics::render()
+pub fn metrics(env: &Env) -> Result<String> {
+    errors::guarded(env, core_metrics::render)
 }
 
 /// One store in a health snapshot.
@@ -81,8 +81,10 @@ fn to_js(h: CoreHealth) -> Health {
     }
 }
 
-/// The readiness snapshot: resolves once every live store answered a `PING`
-/// (or its timeout passed), with every live breaker's state.
+/// The readiness snapshot: resolves once every live store the application
+/// made answered a `PING` (or its timeout passed), with every live breaker's
+/// state. The in-process fallback stores of Redis-backed components (outage
+/// policy `"local"`) are internal and not listed.
 #[napi(ts_return_type = "Promise<Health>")]
 pub fn health(env: &Env) -> Result<PromiseRaw<'_, Health>> {
     promise(

@@ -43,8 +43,10 @@ fn health_dict<'py>(py: Python<'py>, h: &Health) -> PyResult<Bound<'py, PyAny>> 
     Ok(d.into_any())
 }
 
-/// The readiness snapshot: every live store pinged (each bounded by its
-/// timeout, the GIL released), every live breaker's state.
+/// The readiness snapshot: every live store the application made pinged
+/// (each bounded by its timeout, the GIL released), every live breaker's
+/// state. The in-process fallback stores of Redis-backed components (outage
+/// policy ``"local"``) are internal and not listed.
 #[pyfunction]
 pub fn health(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     let h = py.detach(core_metrics::health);

@@ -416,7 +416,7 @@ impl RateLimiter {
         let local = if options.outage_policy == OutagePolicy::Local && store.as_memory().is_none() {
             let local_rates = options.local_rates.clone().unwrap_or_else(|| rates.clone());
             let (l, s) = limits_of(options.algorithm, &local_rates)?;
-            let mem = Store::memory(MemoryOptions {
+            let mem = Store::fallback_memory(MemoryOptions {
                 max_keys: 100_000,
                 clock: clock.clone(),
                 ..MemoryOptions::default()

@@ -274,6 +274,9 @@ pub struct MemoryStore {
     live: AtomicUsize,
     clock: SharedClock,
     cursor: AtomicUsize,
+    /// An in-process fallback a shared component made for itself (outage
+    /// policy `local`): left out of the health snapshot.
+    pub(super) fallback: bool,
 }
 
 impl fmt::Debug for MemoryStore {
@@ -297,7 +300,15 @@ impl MemoryStore {
             live: AtomicUsize::new(0),
             clock: options.clock,
             cursor: AtomicUsize::new(0),
+            fallback: false,
         }
+    }
+
+    /// Whether this is the in-process fallback of a shared component (made
+    /// by the component for its outage policy `local`, not by the user).
+    #[must_use]
+    pub fn is_fallback(&self) -> bool {
+        self.fallback
     }
 
     /// The store's clock.

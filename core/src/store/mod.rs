@@ -356,6 +356,19 @@ impl Store {
         Self::Memory(store)
     }
 
+    /// The in-process memory store a shared (Redis) component keeps for its
+    /// outage policy `local`. It is internal: the health snapshot leaves it
+    /// out (it lists the stores the user configured), and metrics count its
+    /// keys apart (`bastion_fallback_store_keys`).
+    #[must_use]
+    pub(crate) fn fallback_memory(options: MemoryOptions) -> Self {
+        let mut store = MemoryStore::new(options);
+        store.fallback = true;
+        let store = Arc::new(store);
+        crate::metrics::register(Arc::downgrade(&store) as _);
+        Self::Memory(store)
+    }
+
     /// A Redis store from a URL: `redis://[user:password@]host:port[/db]` for one
     /// server, `redis+cluster://host:port[,host:port...]` for a cluster (the
     /// nodes given are seeds; the others are discovered).
@@ -478,6 +491,10 @@ impl Store {
 
 impl crate::metrics::Observe for MemoryStore {
     fn observe(self: Arc<Self>, out: &mut crate::metrics::Snapshot) {
+        if self.fallback {
+            out.fallback_stores.push(Store::Memory(self));
+            return;
+        }
         out.stores.push(Store::Memory(self));
     }
 }
