@@ -32,7 +32,15 @@ impl Clock for SystemClock {
     }
 }
 
+/// The furthest a [`ManualClock`] reads from the epoch, in microseconds
+/// (2^61 µs, about 73,000 years either way). Readings are clamped to this,
+/// so the time arithmetic of every rule (a reading plus a duration, the
+/// difference of two readings) stays within `i64` whatever a test sets.
+pub const MANUAL_LIMIT_MICROS: i64 = 1 << 61;
+
 /// A clock that only moves when told to. Cloning shares the same time.
+/// Readings stay within ±[`MANUAL_LIMIT_MICROS`] (setting or advancing past
+/// it stops there; NaN counts as 0).
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock {
     micros: Arc<AtomicI64>,
@@ -49,13 +57,19 @@ impl ManualClock {
 
     /// Sets the time to `secs` seconds since the epoch.
     pub fn set(&self, secs: f64) {
-        self.micros.store(secs_to_micros(secs), Ordering::SeqCst);
+        self.micros
+            .store(bounded(secs_to_micros(secs)), Ordering::SeqCst);
     }
 
     /// Moves the time forward (or back, with a negative value) by `secs` seconds.
     pub fn advance(&self, secs: f64) {
-        self.micros
-            .fetch_add(secs_to_micros(secs), Ordering::SeqCst);
+        let by = secs_to_micros(secs);
+        // The closure always answers Some: the update cannot fail.
+        let _ = self
+            .micros
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |m| {
+                Some(bounded(m.saturating_add(by)))
+            });
     }
 }
 
@@ -63,6 +77,10 @@ impl Clock for ManualClock {
     fn now_micros(&self) -> i64 {
         self.micros.load(Ordering::SeqCst)
     }
+}
+
+fn bounded(micros: i64) -> i64 {
+    micros.clamp(-MANUAL_LIMIT_MICROS, MANUAL_LIMIT_MICROS)
 }
 
 fn secs_to_micros(secs: f64) -> i64 {
@@ -94,6 +112,23 @@ mod tests {
         assert_eq!(c.now_secs(), 1_002.0);
         c.set(5.0);
         assert_eq!(shared.now_secs(), 5.0);
+    }
+
+    #[test]
+    fn manual_clock_readings_stay_within_the_limit() {
+        let c = ManualClock::new(1e300);
+        assert_eq!(c.now_micros(), MANUAL_LIMIT_MICROS);
+        c.advance(1e300);
+        assert_eq!(c.now_micros(), MANUAL_LIMIT_MICROS);
+        c.advance(-1e300);
+        assert_eq!(c.now_micros(), -MANUAL_LIMIT_MICROS);
+        c.advance(f64::NEG_INFINITY);
+        assert_eq!(c.now_micros(), -MANUAL_LIMIT_MICROS);
+        c.set(f64::NAN);
+        assert_eq!(c.now_micros(), 0);
+        c.set(-1e300);
+        c.advance(1.0);
+        assert_eq!(c.now_micros(), -MANUAL_LIMIT_MICROS + 1_000_000);
     }
 
     #[test]

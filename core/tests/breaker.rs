@@ -522,3 +522,40 @@ fn a_cache_serves_stale_while_the_breaker_guarding_its_upstream_is_open() {
     assert_eq!(e.kind(), ErrorKind::CircuitOpen);
     assert_eq!(upstream_calls.load(Ordering::SeqCst), calls);
 }
+
+#[test]
+fn a_manual_clock_at_its_extremes_never_overflows_the_breaker() {
+    // A test clock set or advanced to absurd times (1e300 s) is clamped: the breaker's time
+    // arithmetic (an open time plus the reset timeout, a probe's deadline) used to overflow and
+    // panic when the clock read i64::MAX microseconds.
+    for (start, jump) in [
+        (1e300, -1e300),
+        (-1e300, 1e300),
+        (0.0, 1e300),
+        (0.0, -1e300),
+    ] {
+        let (b, clock, _) = breaker(BreakerOptions {
+            half_open_max_calls: 2,
+            ..reference()
+        });
+        clock.set(start);
+        for _ in 0..3 {
+            fail(&b);
+        }
+        assert_eq!(b.state(), BreakerState::Open);
+        clock.advance(jump);
+        let _ = b.stats();
+        if let Ok(p) = b.try_acquire() {
+            let _ = p.success();
+        }
+        clock.advance(jump);
+        b.half_open();
+        let first = b
+            .try_acquire()
+            .expect("a half-open breaker lets a probe through");
+        let _ = b.try_acquire();
+        drop(first);
+        let _ = b.record_admitted(u64::MAX, Outcome::Failure);
+        let _ = b.state();
+    }
+}

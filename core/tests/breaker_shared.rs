@@ -511,6 +511,9 @@ fn a_refusal_with_every_probe_taken_is_held_in_the_mirror_without_round_trips() 
     for _ in 0..3 {
         fail(&a);
     }
+    // b has followed the trip (its subscriber is connected and the trip's
+    // broadcast will not arrive late and reopen its mirror).
+    eventually("b sees the trip", || b.state() == BreakerState::Open);
     clock.advance(60.0);
     let probe = a.acquire().unwrap();
     // b asks Redis once: every probe slot is taken.

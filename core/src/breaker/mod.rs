@@ -478,6 +478,8 @@ struct Core {
     pending: Pending,
     /// Shared: probes in flight in every process, at the last read.
     remote_probes: u32,
+    /// Shared: [`Snapshot::sent`] of the newest reply followed.
+    followed: u64,
 }
 
 /// A transition to report once the lock is released.
@@ -617,6 +619,7 @@ impl CircuitBreaker {
             hold_until: 0,
             pending: Pending::default(),
             remote_probes: 0,
+            followed: 0,
         };
         let inner = Arc::new(Inner {
             probe_micros: options.probe_micros(),
@@ -757,20 +760,21 @@ impl CircuitBreaker {
             }
             BreakerState::Open => {
                 core.counters.rejected = core.counters.rejected.saturating_add(1);
-                Err(self.rejection(core.open_until - now))
+                Err(self.rejection(core.open_until.saturating_sub(now)))
             }
             BreakerState::HalfOpen => {
                 core.probes.retain(|p| p.1 > now);
                 if core.probes.len() < self.inner.options.half_open_max_calls as usize {
                     core.counters.calls = core.counters.calls.saturating_add(1);
                     let permit = self.permit(core, now, true);
-                    core.probes.push((permit.id, now + self.inner.probe_micros));
+                    core.probes
+                        .push((permit.id, now.saturating_add(self.inner.probe_micros)));
                     Ok(permit)
                 } else {
                     core.counters.rejected = core.counters.rejected.saturating_add(1);
                     // A probe slot frees when a probe reports or times out.
                     let soonest = core.probes.iter().map(|p| p.1).min().unwrap_or(now);
-                    Err(self.rejection(soonest - now))
+                    Err(self.rejection(soonest.saturating_sub(now)))
                 }
             }
         }
@@ -793,11 +797,11 @@ impl CircuitBreaker {
                 }
                 BreakerState::Open if now < core.open_until => {
                     core.counters.rejected = core.counters.rejected.saturating_add(1);
-                    Some(Err(self.rejection(core.open_until - now)))
+                    Some(Err(self.rejection(core.open_until.saturating_sub(now))))
                 }
                 BreakerState::HalfOpen if now < core.hold_until => {
                     core.counters.rejected = core.counters.rejected.saturating_add(1);
-                    Some(Err(self.rejection(core.hold_until - now)))
+                    Some(Err(self.rejection(core.hold_until.saturating_sub(now))))
                 }
                 _ => None,
             };
@@ -840,7 +844,7 @@ impl CircuitBreaker {
                     } else {
                         core.counters.rejected = core.counters.rejected.saturating_add(1);
                         if snap.state == BreakerState::HalfOpen {
-                            core.hold_until = now + snap.wait.min(sh.sync_interval);
+                            core.hold_until = now.saturating_add(snap.wait.min(sh.sync_interval));
                         }
                         Err(self.rejection(snap.wait))
                     };
@@ -908,6 +912,15 @@ impl CircuitBreaker {
     fn follow(&self, core: &mut Core, snap: &Snapshot, now: i64, force: bool) -> Transition {
         if !force && snap.generation < core.generation {
             return None;
+        }
+        if !snap.partial {
+            // Replies can arrive out of order (a background re-read sent
+            // before an acquire may answer after it): an older read does not
+            // undo what a newer one showed.
+            if !force && snap.sent < core.followed {
+                return None;
+            }
+            core.followed = core.followed.max(snap.sent);
         }
         let from = core.state;
         let moved = snap.generation != core.generation || snap.state != core.state;
@@ -1535,7 +1548,7 @@ impl CircuitBreaker {
             },
             generation: core.generation,
             retry_after: if core.state == BreakerState::Open && !open_over {
-                (core.open_until - now) as f64 / 1e6
+                core.open_until.saturating_sub(now) as f64 / 1e6
             } else {
                 0.0
             },
@@ -1732,5 +1745,48 @@ impl Drop for Permit {
         if let Some(inner) = self.breaker.take() {
             CircuitBreaker { inner }.record(self, Outcome::Ignored);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(state: BreakerState, left: i64, probes: u32, sent: u64) -> Snapshot {
+        Snapshot {
+            granted: false,
+            probe: false,
+            wait: 0,
+            state,
+            generation: 2,
+            left,
+            consecutive: 3,
+            probe_successes: 0,
+            from: None,
+            window: (0, 0, 0),
+            probes,
+            partial: false,
+            sent,
+        }
+    }
+
+    #[test]
+    fn an_older_read_answering_late_does_not_undo_a_newer_one() {
+        let b = CircuitBreaker::new(BreakerOptions::default()).unwrap();
+        let mut core = b.inner.core.lock();
+        // The newer read (sent second): half-open, every probe taken.
+        b.follow(&mut core, &read(BreakerState::HalfOpen, 0, 1, 2), 0, false);
+        core.hold_until = 1_000_000;
+        // The older one (sent first, before the probe was let through).
+        let late = b.follow(&mut core, &read(BreakerState::Open, 0, 0, 1), 0, false);
+        assert_eq!(late, None);
+        assert_eq!(core.state, BreakerState::HalfOpen);
+        assert_eq!(core.hold_until, 1_000_000, "the mirror still refuses");
+        // After an outage the first read is taken whatever its order.
+        b.follow(&mut core, &read(BreakerState::Open, 5, 0, 1), 0, true);
+        assert_eq!(core.state, BreakerState::Open);
+        // A newer read is followed.
+        b.follow(&mut core, &read(BreakerState::Closed, 0, 0, 3), 0, false);
+        assert_eq!(core.state, BreakerState::Closed);
     }
 }

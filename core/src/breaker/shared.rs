@@ -61,6 +61,10 @@ pub(super) struct Snapshot {
     /// From a broadcast: only state, generation, open time and failures in
     /// a row are known.
     pub partial: bool,
+    /// A script's reply: the order in which this process sent the call
+    /// (from 1); 0 for a broadcast. A reply to an older call that arrives
+    /// after a newer one is not followed.
+    pub sent: u64,
 }
 
 fn state_of(code: i64) -> Result<BreakerState> {
@@ -101,6 +105,7 @@ impl Snapshot {
             window: (small(n(9)?), small(n(10)?), small(n(11)?)),
             probes: small(n(12)?),
             partial: false,
+            sent: 0,
         })
     }
 
@@ -125,6 +130,7 @@ impl Snapshot {
             window: (0, 0, 0),
             probes: 0,
             partial: true,
+            sent: 0,
         })
     }
 }
@@ -167,6 +173,8 @@ pub(super) struct Shared {
     /// The same for the background retries while Redis is unreachable.
     pub recovering: AtomicU64,
     pub subscription: parking_lot::Mutex<Option<Subscription>>,
+    /// Script calls sent so far (numbers [`Snapshot::sent`]).
+    sent: AtomicU64,
 }
 
 impl Shared {
@@ -238,6 +246,7 @@ impl Shared {
             syncing: AtomicU64::new(0),
             recovering: AtomicU64::new(0),
             subscription: parking_lot::Mutex::new(None),
+            sent: AtomicU64::new(0),
         })
     }
 
@@ -278,7 +287,12 @@ impl Shared {
         script: &'static Script,
         extra: Vec<Vec<u8>>,
     ) -> Result<Snapshot> {
-        Snapshot::parse(crate::runtime::run(self.request(script, extra)).await??)
+        let sent = self.sent.fetch_add(1, Ordering::AcqRel) + 1;
+        let reply = crate::runtime::run(self.request(script, extra)).await??;
+        Ok(Snapshot {
+            sent,
+            ..Snapshot::parse(reply)?
+        })
     }
 
     /// One script call, blocking the calling thread (at most the store's
@@ -288,7 +302,12 @@ impl Shared {
         script: &'static Script,
         extra: Vec<Vec<u8>>,
     ) -> Result<Snapshot> {
-        Snapshot::parse(crate::runtime::block_on(self.request(script, extra))??)
+        let sent = self.sent.fetch_add(1, Ordering::AcqRel) + 1;
+        let reply = crate::runtime::block_on(self.request(script, extra))??;
+        Ok(Snapshot {
+            sent,
+            ..Snapshot::parse(reply)?
+        })
     }
 
     pub(super) fn report_args(batch: &Batch, token: Option<String>) -> Vec<Vec<u8>> {
