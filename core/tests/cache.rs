@@ -291,3 +291,41 @@ fn bad_options_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_full_cache_evicts_the_dead_then_the_soonest_to_expire_and_keeps_the_rest() {
+    let (c, clock) = cache(CacheOptions {
+        max_entries: 4,
+        negative_ttl: Some(Duration::from_secs(10)),
+        ..opts()
+    });
+    let value = |v: &str| {
+        let v = v.to_owned();
+        move || Ok(Some(v.clone()))
+    };
+    c.get("a", value("a")).unwrap(); // expires at +60
+    clock.advance(1.0);
+    c.get("none", || Ok(None)).unwrap(); // kept "nothing found": expires at +11
+    c.get("b", value("b")).unwrap(); // +61
+    c.get("c", value("c")).unwrap(); // +61
+                                     // Full: "none" expires first, so it goes (not "a", the oldest).
+    c.get("d", value("d")).unwrap();
+    assert_eq!(c.stats().evictions, 1);
+    let kept = |k: &str| {
+        c.get(k, || Ok(Some("recomputed".to_owned())))
+            .unwrap()
+            .source
+    };
+    assert_eq!(kept("a"), Source::Hit);
+    assert_eq!(kept("d"), Source::Hit);
+    // Replacing a value in a full cache evicts nothing.
+    c.invalidate("b");
+    c.get("b", value("b2")).unwrap();
+    c.get("b", value("b3")).unwrap();
+    assert_eq!(c.stats().evictions, 1);
+    // Every value dead: one insertion clears them all.
+    clock.advance(600.0);
+    c.get("e", value("e")).unwrap();
+    let s = c.stats();
+    assert_eq!((s.evictions, s.entries), (5, 1));
+}

@@ -22,9 +22,12 @@
 //!   (`None`) is kept for `negative_ttl`; without it, nothing is kept and the
 //!   next caller asks again.
 //! - **Bounded**: at most `max_entries` values; a full cache evicts expired
-//!   values first, then the value that expires soonest.
+//!   values first, then the value that expires soonest. Values are indexed
+//!   by expiry, so an insertion into a full cache costs O(log n) whatever
+//!   the keys (a flood of distinct keys cannot make each miss scan the
+//!   cache).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -288,10 +291,69 @@ pub struct CacheStats {
     pub entries: u64,
 }
 
+/// The values, and an index of them by expiry (ties by insertion order) for
+/// eviction in O(log n).
+struct Entries<V> {
+    map: HashMap<Arc<str>, (Entry<V>, u64)>,
+    by_expiry: BTreeMap<(i64, u64), Arc<str>>,
+    seq: u64,
+}
+
+impl<V> Entries<V> {
+    fn new() -> Self {
+        Self {
+            map: HashMap::new(),
+            by_expiry: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Entry<V>> {
+        self.map.get(key).map(|(e, _)| e)
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((e, seq)) = self.map.remove(key) {
+            self.by_expiry.remove(&(e.expires, seq));
+        }
+    }
+
+    fn insert(&mut self, key: &str, entry: Entry<V>) {
+        self.remove(key);
+        self.seq += 1;
+        let key: Arc<str> = Arc::from(key);
+        self.by_expiry
+            .insert((entry.expires, self.seq), Arc::clone(&key));
+        self.map.insert(key, (entry, self.seq));
+    }
+
+    /// Makes room for one more value under `max`: values expired past
+    /// every stale window go first, then the soonest to expire. Returns how
+    /// many were evicted.
+    fn make_room(&mut self, max: usize, now: i64, keep_stale: i64) -> u64 {
+        let mut evicted = 0;
+        while let Some((&(expires, _), _)) = self.by_expiry.first_key_value() {
+            let dead = expires.saturating_add(keep_stale) <= now;
+            if !dead && self.map.len() < max {
+                break;
+            }
+            if let Some((_, key)) = self.by_expiry.pop_first() {
+                self.map.remove(&key);
+                evicted += 1;
+            }
+        }
+        evicted
+    }
+}
+
 struct Inner<V> {
     options: CacheOptions,
     clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<String, Entry<V>>>,
+    entries: Mutex<Entries<V>>,
     flights: SingleFlight<Entry<V>>,
     draws: Draws,
     stats: Mutex<CacheStats>,
@@ -340,7 +402,7 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
             inner: Arc::new(Inner {
                 options,
                 clock,
-                entries: Mutex::new(HashMap::new()),
+                entries: Mutex::new(Entries::new()),
                 flights: SingleFlight::new(),
                 draws: Draws::new(seed)?,
                 stats: Mutex::new(CacheStats::default()),
@@ -507,24 +569,12 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
         let o = &self.inner.options;
         let keep_stale = o.stale_keep();
         let mut entries = self.inner.entries.lock();
-        if !entries.contains_key(key) && entries.len() >= o.max_entries {
-            // Expired past every stale window first, then the soonest to expire.
-            let before = entries.len();
-            entries.retain(|_, e| e.expires.saturating_add(keep_stale) > now);
-            let mut evicted = (before - entries.len()) as u64;
-            if entries.len() >= o.max_entries {
-                if let Some(k) = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.expires)
-                    .map(|(k, _)| k.clone())
-                {
-                    entries.remove(&k);
-                    evicted += 1;
-                }
-            }
+        entries.remove(key);
+        if entries.len() >= o.max_entries {
+            let evicted = entries.make_room(o.max_entries, now, keep_stale);
             self.count(|s| s.evictions += evicted);
         }
-        entries.insert(key.to_owned(), entry);
+        entries.insert(key, entry);
     }
 
     /// Removes `key`'s value (the next caller computes it).
