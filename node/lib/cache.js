@@ -62,7 +62,13 @@ class SharedCache {
     try {
       value = await fn();
     } catch (err) {
-      const stale = await this.#native.fail(step.fill, String((err && err.name) || 'Error'));
+      const coded = err !== null && typeof err === 'object' && typeof err.code === 'string';
+      const stale = await this.#native.fail(
+        step.fill,
+        String((err && err.name) || 'Error'),
+        coded ? err.code : null,
+        coded && typeof err.retryAfter === 'number' ? err.retryAfter : null,
+      );
       if (stale === null) throw err;
       return this.#load(stale);
     }

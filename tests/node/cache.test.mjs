@@ -112,6 +112,31 @@ test('errors reach the caller, are not kept, and name only their type for the wa
   assert.equal(await cache.get('k', async () => 5), 5);
 });
 
+test('waiters of a computation that met an outage get the outage, with its delay', async () => {
+  const cache = new SharedCache();
+  const race = async (failure) => {
+    let open;
+    const gate = new Promise((r) => {
+      open = r;
+    });
+    const leader = cache.get('k', async () => {
+      await gate;
+      throw failure;
+    });
+    const follower = cache.get('k', async () => 'never');
+    while (cache.waiting('k') === 0) await new Promise((r) => setTimeout(r, 1));
+    open();
+    await assert.rejects(leader, (e) => e === failure);
+    return follower;
+  };
+  // An open circuit met by the caller computing is the waiters' too (a web layer answers 503).
+  const open = Object.assign(new Error('circuit breaker is open'), { code: 'CIRCUIT_OPEN', retryAfter: 30 });
+  await assert.rejects(race(open), (e) => e.code === 'CIRCUIT_OPEN' && e.retryAfter === 30);
+  // A failure bound to the computing caller (its token) is not theirs.
+  const expired = Object.assign(new Error('the token has expired'), { code: 'TOKEN_EXPIRED' });
+  await assert.rejects(race(expired), (e) => e.code === 'INTERNAL' && e.retryAfter === undefined);
+});
+
 test('arguments and options are checked', async () => {
   const cache = new SharedCache();
   await assert.rejects(cache.get(1, async () => 1), (e) => e.code === 'INVALID_ARGUMENT');

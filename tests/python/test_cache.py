@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import redis_harness
 from bastion import BastionError, Cache, InvalidArgumentError, ManualClock, Store
+from bastion.exceptions import CircuitOpenError, ExpiredSignatureError
 from conftest import NOW, Forked, StoreFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,9 @@ def test_errors_reach_the_caller_and_are_not_kept() -> None:
     assert cache.get("k", lambda: 5) == 5
 
 
-def test_in_process_waiters_of_a_failed_computation_get_an_error_naming_its_type() -> None:
+def _leader_and_follower(failure: BaseException) -> list[BaseException]:
+    """A leader whose computation raises ``failure`` while a follower of the same process waits;
+    the errors both got."""
     cache = Cache()
     started = threading.Event()
     release = threading.Event()
@@ -90,7 +93,7 @@ def test_in_process_waiters_of_a_failed_computation_get_an_error_naming_its_type
     def slow_boom() -> None:
         started.set()
         release.wait(5)
-        raise KeyError("k")
+        raise failure
 
     errors: list[BaseException] = []
 
@@ -116,10 +119,26 @@ def test_in_process_waiters_of_a_failed_computation_get_an_error_naming_its_type
     release.set()
     t1.join()
     t2.join()
+    return errors
+
+
+def test_in_process_waiters_of_a_failed_computation_get_an_error_naming_its_type() -> None:
+    errors = _leader_and_follower(KeyError("k"))
     kinds = sorted(type(e).__name__ for e in errors)
     assert kinds == ["BastionError", "KeyError"]
-    follower_error = next(e for e in errors if isinstance(e, BastionError))
+    follower_error = next(e for e in errors if type(e) is BastionError)
     assert "KeyError" in str(follower_error) and "'k'" not in str(follower_error)
+
+
+def test_waiters_of_a_computation_that_met_an_outage_get_the_outage() -> None:
+    # An open circuit met by the caller computing is the waiters' too: they get it, with its delay
+    # (a web integration answers them 503 with Retry-After, as it answers the leader).
+    errors = _leader_and_follower(CircuitOpenError("circuit breaker is open", retry_after=30.0))
+    assert [type(e) for e in errors] == [CircuitOpenError, CircuitOpenError]
+    assert [e.retry_after for e in errors] == [30.0, 30.0]
+    # A failure bound to the computing caller (its token) is not theirs.
+    errors = _leader_and_follower(ExpiredSignatureError("the token has expired"))
+    assert sorted(type(e).__name__ for e in errors) == ["BastionError", "ExpiredSignatureError"]
 
 
 def test_nothing_found_is_kept_only_with_negative_ttl(clock: ManualClock) -> None:

@@ -229,11 +229,12 @@ impl NativeSharedCache {
         )
     }
 
-    /// The computation threw (`errorName` is its name): nothing is stored,
-    /// the lease is released. Resolves to a stale value when stale-if-error
-    /// allows one, else `null`.
+    /// The computation threw (`errorName` is its name; `code` and
+    /// `retryAfter` a bastion error's, passed on to the callers waiting when
+    /// it is an outage): nothing is stored, the lease is released. Resolves
+    /// to a stale value when stale-if-error allows one, else `null`.
     #[napi(
-        ts_args_type = "fill: number, errorName: string",
+        ts_args_type = "fill: number, errorName: string, code?: string | null, retryAfter?: number | null",
         ts_return_type = "Promise<CacheStep | null>"
     )]
     pub fn fail<'env>(
@@ -241,10 +242,16 @@ impl NativeSharedCache {
         env: &'env Env,
         fill: f64,
         error_name: Unknown,
+        code: Unknown,
+        retry_after: Unknown,
     ) -> Result<PromiseRaw<'env, Option<CacheStep>>> {
         let error_name = text(env, error_name, "errorName")?;
+        let code: Option<String> =
+            errors::arg(code, "code", "a string").map_err(|e| errors::to_js(env, e))?;
+        let retry_after: Option<f64> = errors::arg(retry_after, "retryAfter", "a number")
+            .map_err(|e| errors::to_js(env, e))?;
         let f = self.take(fill).map_err(|e| errors::to_js(env, e))?;
-        let e = computation_failed(&error_name);
+        let e = computation_failed(&error_name, code.as_deref(), retry_after);
         promise(
             env,
             async move { Ok(f.finish_async(Err(e)).await) },
@@ -254,8 +261,9 @@ impl NativeSharedCache {
 
     /// Gives a computation up without an outcome: a waiting caller takes over.
     #[napi]
-    pub fn abandon(&self, fill: f64) {
-        let _ = self.take(fill);
+    pub fn abandon(&self, env: &Env, fill: f64) -> Result<()> {
+        // Dropping the fill releases its lease (core code).
+        errors::guarded(env, || drop(self.take(fill)))
     }
 
     /// Removes `key`'s value (the next caller computes it).
@@ -282,20 +290,23 @@ impl NativeSharedCache {
     /// How many callers of this process wait for `key`'s computation now.
     #[napi(ts_args_type = "key: string")]
     pub fn waiting(&self, env: &Env, key: Unknown) -> Result<u32> {
-        Ok(self.inner.waiting(&text(env, key, "key")?) as u32)
+        let key = text(env, key, "key")?;
+        errors::guarded(env, || self.inner.waiting(&key) as u32)
     }
 
     /// How many values the local tier holds now.
     #[napi]
-    pub fn local_entries(&self) -> u32 {
-        u32::try_from(self.inner.local_entries()).unwrap_or(u32::MAX)
+    pub fn local_entries(&self, env: &Env) -> Result<u32> {
+        errors::guarded(env, || {
+            u32::try_from(self.inner.local_entries()).unwrap_or(u32::MAX)
+        })
     }
 
     /// Counts since the cache was made.
     #[napi(ts_return_type = "Record<string, number>")]
-    pub fn stats(&self) -> HashMap<String, f64> {
-        let s = self.inner.stats();
-        [
+    pub fn stats(&self, env: &Env) -> Result<HashMap<String, f64>> {
+        let s = errors::guarded(env, || self.inner.stats())?;
+        Ok([
             ("hits", s.hits),
             ("localHits", s.local_hits),
             ("misses", s.misses),
@@ -307,6 +318,6 @@ impl NativeSharedCache {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v as f64))
-        .collect()
+        .collect())
     }
 }

@@ -58,15 +58,18 @@ impl NativeSingleFlight {
     /// one for a follower (pass its magnitude to `wait`).
     #[napi(ts_args_type = "key: string")]
     pub fn begin(&self, env: &Env, key: Unknown) -> Result<f64> {
-        let role = self.inner.begin(&text(env, key, "key")?);
-        let mut parts = self.parts();
-        Ok(match role {
-            Role::Leader(l) => parts.lead(l),
-            Role::Follower(f) => {
-                parts.next += 1;
-                let id = parts.next;
-                parts.followers.insert(id, f);
-                -(id as f64)
+        let key = text(env, key, "key")?;
+        errors::guarded(env, || {
+            let role = self.inner.begin(&key);
+            let mut parts = self.parts();
+            match role {
+                Role::Leader(l) => parts.lead(l),
+                Role::Follower(f) => {
+                    parts.next += 1;
+                    let id = parts.next;
+                    parts.followers.insert(id, f);
+                    -(id as f64)
+                }
             }
         })
     }
@@ -77,7 +80,7 @@ impl NativeSingleFlight {
     pub fn complete(&self, env: &Env, token: f64, slot: f64) -> Result<u32> {
         let leader = self.parts().leaders.remove(&(token as u64));
         match leader {
-            Some(l) => Ok(l.complete(Ok(slot)) as u32),
+            Some(l) => errors::guarded(env, || l.complete(Ok(slot)) as u32),
             None => Err(errors::to_js(
                 env,
                 invalid_argument("not a leader of a running flight"),
@@ -88,8 +91,9 @@ impl NativeSingleFlight {
     /// The leader `token` goes away without an outcome: a waiting follower
     /// is handed the lead.
     #[napi]
-    pub fn abandon(&self, token: f64) {
-        drop(self.parts().leaders.remove(&(token as u64)));
+    pub fn abandon(&self, env: &Env, token: f64) -> Result<()> {
+        // Dropping a leader hands the lead to a waiting follower (core code).
+        errors::guarded(env, || drop(self.parts().leaders.remove(&(token as u64))))
     }
 
     /// Resolves, for follower `token`, to `["value", slot]` or, when the
@@ -124,20 +128,21 @@ impl NativeSingleFlight {
     /// caller starts a new one.
     #[napi(ts_args_type = "key: string")]
     pub fn forget(&self, env: &Env, key: Unknown) -> Result<()> {
-        self.inner.forget(&text(env, key, "key")?);
-        Ok(())
+        let key = text(env, key, "key")?;
+        errors::guarded(env, || self.inner.forget(&key))
     }
 
     /// How many callers are waiting for `key`'s flight now.
     #[napi(ts_args_type = "key: string")]
     pub fn waiting(&self, env: &Env, key: Unknown) -> Result<u32> {
-        Ok(self.inner.waiting(&text(env, key, "key")?) as u32)
+        let key = text(env, key, "key")?;
+        errors::guarded(env, || self.inner.waiting(&key) as u32)
     }
 
     /// How many flights are running.
     #[napi(getter)]
-    pub fn in_flight(&self) -> u32 {
-        self.inner.in_flight() as u32
+    pub fn in_flight(&self, env: &Env) -> Result<u32> {
+        errors::guarded(env, || self.inner.in_flight() as u32)
     }
 }
 

@@ -55,13 +55,21 @@ impl CacheFill {
     }
 }
 
-/// The core error the callers waiting get when the computation raised.
+/// The core error the callers waiting get when the computation raised: a
+/// bastion outage (its ``code`` and ``retry_after``) passes on as such.
 fn failure(exc: &Bound<'_, PyAny>) -> Error {
     let name = exc
         .get_type()
         .name()
         .map_or_else(|_| "?".to_owned(), |n| n.to_string());
-    computation_failed(&name)
+    let bastion = exc.is_instance_of::<crate::errors::BastionError>();
+    let code: Option<String> = bastion
+        .then(|| exc.getattr("code").ok()?.extract().ok())
+        .flatten();
+    let retry_after: Option<f64> = bastion
+        .then(|| exc.getattr("retry_after").ok()?.extract().ok())
+        .flatten();
+    computation_failed(&name, code.as_deref(), retry_after)
 }
 
 #[pymethods]

@@ -55,7 +55,7 @@ use super::cache::{stale_if_error, Answer, CacheOptions, Draws, Source, Standing
 use super::lease::{self, check_name, lease_key, mem_owned, Acquired, LeaseGuard, Leases};
 use super::near::Near;
 use super::{Joined, Leader, Role, SingleFlight};
-use crate::error::{err, Error, ErrorKind, Result};
+use crate::error::{err, Detail, Error, ErrorKind, Result};
 use crate::events::{Event, Listeners};
 use crate::store::{script, tagged_key, Decision, MemoryOptions, Reply, Script, Store, Txn, Value};
 use crate::timespan::micros;
@@ -439,7 +439,7 @@ impl SharedCache {
         options.validate()?;
         let local = store.as_redis().map(|_| {
             Arc::new(Tier {
-                leases: Leases::new(Store::memory(MemoryOptions {
+                leases: Leases::new(Store::fallback_memory(MemoryOptions {
                     max_keys: options.cache.max_entries.saturating_mul(2).max(16),
                     shards: 16,
                     clock: store.clock(),
@@ -990,18 +990,33 @@ impl Decision for Invalidate {
 /// The error the callers waiting for a computation get when it failed in
 /// another language's code: it names the failure's type only (`type_name`,
 /// letters, digits and `_ .` kept, at most 64), never its text, which may
-/// hold values.
+/// hold values. When the failure was a bastion outage (`code`
+/// `CIRCUIT_OPEN`, `STORE_UNAVAILABLE` or `JWKS_FETCH_FAILED`, with its
+/// `retry_after`), the waiters met the same outage: they get its kind and
+/// delay, so a web integration answers them 503 as it answers the caller
+/// that computed. Any other failure is `INTERNAL` for them (a failure bound
+/// to the computing caller, such as its token, is not theirs).
 #[must_use]
-pub fn computation_failed(type_name: &str) -> Error {
+pub fn computation_failed(type_name: &str, code: Option<&str>, retry_after: Option<f64>) -> Error {
     let name: String = type_name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
         .take(64)
         .collect();
-    err!(
-        Internal,
-        "the computation of this key failed in another caller ({name})"
-    )
+    let kind = match code {
+        Some("CIRCUIT_OPEN") => ErrorKind::CircuitOpen,
+        Some("STORE_UNAVAILABLE") => ErrorKind::StoreUnavailable,
+        Some("JWKS_FETCH_FAILED") => ErrorKind::JwksFetchFailed,
+        _ => ErrorKind::Internal,
+    };
+    let e = Error::new(
+        kind,
+        format!("the computation of this key failed in another caller ({name})"),
+    );
+    match retry_after.filter(|r| r.is_finite() && *r >= 0.0) {
+        Some(r) if kind != ErrorKind::Internal => e.with_detail(Detail::RetryAfter(r)),
+        _ => e,
+    }
 }
 
 /// A caller's turn to compute a key. [`Fill::finish`] stores the outcome
