@@ -500,11 +500,12 @@ export declare class NativeSharedCache {
    */
   finish(fill: number, value: Buffer | null): Promise<CacheStep>
   /**
-   * The computation threw (`errorName` is its name): nothing is stored,
-   * the lease is released. Resolves to a stale value when stale-if-error
-   * allows one, else `null`.
+   * The computation threw (`errorName` is its name; `code` and
+   * `retryAfter` a bastion error's, passed on to the callers waiting when
+   * it is an outage): nothing is stored, the lease is released. Resolves
+   * to a stale value when stale-if-error allows one, else `null`.
    */
-  fail(fill: number, errorName: string): Promise<CacheStep | null>
+  fail(fill: number, errorName: string, code?: string | null, retryAfter?: number | null): Promise<CacheStep | null>
   /** Gives a computation up without an outcome: a waiting caller takes over. */
   abandon(fill: number): void
   /** Removes `key`'s value (the next caller computes it). */
@@ -580,6 +581,22 @@ export declare class NativeTokenService {
   revokeAll(subject: string | number): Promise<undefined>
   /** Revokes one family of `subject`; resolves to whether it existed. */
   revokeFamily(subject: string | number, family: string): Promise<boolean>
+}
+
+/**
+ * How a request's rate-limit key is composed: each part names `'ip'`,
+ * `'user'` (the user, else `anon:` and the client), `'route'`, `'global'`,
+ * or is null for a value the application computes. Each part becomes its
+ * prefix and its text (over 256 bytes, holding `|` or looking like a digest:
+ * `sha256:<hex>`), joined with `|`: the same bytes as Python's `RequestKey`.
+ */
+export declare class RequestKey {
+  /** `parts`: `'ip'`, `'user'`, `'route'`, `'global'`, or null for a value. */
+  constructor(parts: Array<string | null>)
+  /** The key of one request. */
+  key(facts: RequestKeyFacts): string
+  /** The parts' names (null for a value part). */
+  get parts(): Array<string | undefined | null>
 }
 
 /**
@@ -940,8 +957,10 @@ export interface HashOptions {
 }
 
 /**
- * The readiness snapshot: resolves once every live store answered a `PING`
- * (or its timeout passed), with every live breaker's state.
+ * The readiness snapshot: resolves once every live store the application
+ * made answered a `PING` (or its timeout passed), with every live breaker's
+ * state. The in-process fallback stores of Redis-backed components (outage
+ * policy `"local"`) are internal and not listed.
  */
 export declare function health(): Promise<Health>
 
@@ -955,6 +974,79 @@ export interface Health {
   stores: Array<StoreHealth>
   breakers: Array<BreakerHealth>
 }
+
+/** A ready HTTP answer (`application/problem+json`). */
+export interface HttpAnswer {
+  /** The HTTP status. */
+  status: number
+  /** The headers, in order (`Content-Type` last). */
+  headers: Record<string, string>
+  /** The problem+json body. */
+  body: string
+  /** The stable error code (`RATE_LIMITED`, `TOKEN_EXPIRED`...). */
+  code: string
+  /** The detail: the kind of failure, never a token or a claim. */
+  detail: string
+}
+
+/**
+ * The answer to a bastion error by its `code`: 401 for token and API-key
+ * failures, 403 for a refused permission, 429 (or `lockoutStatus`: 423, 403...) for
+ * a lockout, 429 for a rate limit, 503 for an open circuit, an unreachable
+ * store or identity provider; null for a code that is a server error.
+ * `retryAfter` is the error's delay (1 s when null).
+ */
+export declare function httpAnswerFor(code: string, retryAfter?: number | null, lockoutStatus?: number | null): HttpAnswer | null
+
+/**
+ * The token of an `Authorization` header whose scheme is one of `schemes`
+ * (compared case-insensitively); null for credentials of another scheme.
+ * Throws `MALFORMED_TOKEN` for an empty header or a scheme of `schemes`
+ * without exactly one token after it.
+ */
+export declare function httpAuthorizationToken(header: string, schemes: string[]): string | null
+
+/**
+ * Whether the claim value `held` holds one of `roles`: an array (its string
+ * items) or a string of roles separated by whitespace (the `scope` form);
+ * anything else holds none.
+ */
+export declare function httpHoldsRole(held: unknown, roles: string[]): boolean
+
+/**
+ * The methods a rule covers: `'read'` (GET, HEAD, OPTIONS), `'write'`
+ * (POST, PUT, PATCH, DELETE), `'any'` / `'all'` (null: every method) or a
+ * list of methods (upper-cased, sorted, distinct). Throws
+ * `INVALID_ARGUMENT` for anything else.
+ */
+export declare function httpMethods(spec: string | string[]): Array<string> | null
+
+/**
+ * An `application/problem+json` answer (RFC 9457): `type` `about:blank`,
+ * `title` (the status's RFC 9110 reason phrase), `status`, `detail`, `code`
+ * and `retry_after` when given, then the members of `extra`.
+ */
+export declare function httpProblem(status: number, detail: string, code: string, options?: HttpProblemOptions | null): HttpAnswer
+
+/** The options of `httpProblem`. */
+export interface HttpProblemOptions {
+  /**
+   * Seconds until a retry may succeed: the `retry_after` member and the
+   * `Retry-After` header (whole seconds, rounded up, at least 1).
+   */
+  retryAfter?: number
+  /** Headers to send with it (checked: no CR, LF or NUL). */
+  headers?: Record<string, string>
+  /** Extension members, as the text of a JSON object. */
+  extra?: string
+}
+
+/**
+ * 401 with `WWW-Authenticate: Bearer`; with `error` (RFC 6750, default
+ * `'invalid_token'`) and `error_description` when a token was sent, `error`
+ * null when none was.
+ */
+export declare function httpUnauthorized(detail: string, code: string, error?: string | null): HttpAnswer
 
 /** How a `JwksClient` fetches and caches (times in seconds; every field optional). */
 export interface JwksClientOptions {
@@ -1200,10 +1292,31 @@ export declare function rateLimiterRunSync(limiter: ExternalObject<'RateLimiter'
 export declare function rateLimitHeaders(limiter: ExternalObject<'RateLimiter'>, snapshot: number[]): Record<string, string>
 
 /**
+ * The 429 answer to a denied decision snapshot: its rate-limit headers,
+ * `Retry-After` and a problem+json body naming the violated policy. Throws
+ * `INVALID_ARGUMENT` for an admitted decision.
+ */
+export declare function rateLimitProblem(limiter: ExternalObject<'RateLimiter'>, snapshot: number[]): HttpAnswer
+
+/**
  * `Retry-After` in whole seconds for a denied decision snapshot, `null`
  * when admitted.
  */
 export declare function rateLimitRetryAfterHeader(limiter: ExternalObject<'RateLimiter'>, snapshot: number[]): number | null
+
+/** What a request contributes to its key (`null` reads as absent). */
+export interface RequestKeyFacts {
+  /** The client key (`clientKey`). */
+  client: string
+  /** The authenticated user's id, if any. */
+  user?: string
+  /** The request method. */
+  method?: string
+  /** The route template, else the path. */
+  route?: string
+  /** One value per null part, in order. */
+  values?: Array<string>
+}
 
 /** Who revokes a key. */
 export interface RevokeApiKeyOptions {

@@ -12,6 +12,8 @@
 //!   argon2-cffi and Django encodings.
 //! - [`netaddr`]: client IP resolution behind trusted proxies.
 //! - [`events`]: security events delivered to listeners.
+//! - [`http`]: the HTTP rules of the web integrations (method categories,
+//!   rate-limit keys, problem+json answers).
 //! - [`metrics`]: Prometheus counters and gauges, and the health snapshot.
 //! - [`breaker`]: the circuit breaker ([`breaker::CircuitBreaker`]).
 //! - [`singleflight`]: concurrent callers of one key share one computation.
@@ -28,6 +30,7 @@ pub mod breaker;
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod http;
 pub mod lockout;
 pub mod metrics;
 pub mod netaddr;

@@ -265,3 +265,151 @@ fn client_ip_vectors() {
         failures.join("\n")
     );
 }
+
+/// `tests/vectors/http.json`: method categories, rate-limit keys and
+/// problem+json answers (core `http`), byte for byte.
+#[test]
+fn http_vectors() {
+    use bastion_core::http::{
+        answer_for, authorization_token, holds_role, problem, rate_limit_key, unauthorized, Answer,
+        Credentials, KeyFacts, KeyPart, Methods, RoleClaim,
+    };
+    let path = own_vectors_dir().join("http.json");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("tests/vectors/http.json")).unwrap();
+    let mut failures = Vec::new();
+    let mut applied = 0;
+    let mut check =
+        |name: &str, got: bastion_core::Result<Value>, case: &Map<String, Value>, key: &str| {
+            applied += 1;
+            let want_error = case.get("error").and_then(Value::as_str);
+            match (got, want_error) {
+                (Err(e), Some(code)) if e.code() == code => {}
+                (Ok(v), None) if v == case[key] => {}
+                (got, _) => failures.push(format!("{name}: got {got:?}")),
+            }
+        };
+    let answer_json = |a: Option<Answer>| match a {
+        None => Value::Null,
+        Some(a) => serde_json::json!({
+            "status": a.status,
+            "headers": a.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>(),
+            "body": a.body,
+        }),
+    };
+    for case in doc["methods"].as_array().unwrap() {
+        let c = case.as_object().unwrap();
+        let got = match &c["spec"] {
+            Value::String(s) => Methods::category(s),
+            v => Methods::list(&strs(Some(v)).unwrap()),
+        }
+        .map(|m| serde_json::to_value(m.names()).unwrap());
+        check(c["name"].as_str().unwrap(), got, c, "names");
+    }
+    for case in doc["keys"].as_array().unwrap() {
+        let c = case.as_object().unwrap();
+        let f = c["facts"].as_object().unwrap();
+        let values = strs(f.get("values")).unwrap();
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let got = (|| {
+            let parts = c["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().map_or(Ok(KeyPart::Value), KeyPart::parse))
+                .collect::<bastion_core::Result<Vec<_>>>()?;
+            KeyPart::check_count(parts.len())?;
+            let facts = KeyFacts {
+                client: f["client"].as_str().unwrap(),
+                user: f["user"].as_str(),
+                method: f["method"].as_str().unwrap(),
+                route: f["route"].as_str().unwrap(),
+                values: &values,
+            };
+            rate_limit_key(&parts, &facts).map(Value::String)
+        })();
+        check(c["name"].as_str().unwrap(), got, c, "key");
+    }
+    for case in doc["problems"].as_array().unwrap() {
+        let c = case.as_object().unwrap();
+        let headers: Vec<(String, String)> = c
+            .get("headers")
+            .and_then(Value::as_array)
+            .map(|h| {
+                h.iter()
+                    .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let got = problem(
+            u16::try_from(c["status"].as_u64().unwrap()).unwrap(),
+            c["detail"].as_str().unwrap(),
+            c["code"].as_str().unwrap(),
+            num(c.get("retry_after")),
+            &headers,
+            c.get("extra").and_then(Value::as_str),
+        )
+        .map(|a| answer_json(Some(a)));
+        check(c["name"].as_str().unwrap(), got, c, "answer");
+    }
+    for case in doc["unauthorized"].as_array().unwrap() {
+        let mut c = case.as_object().unwrap().clone();
+        // `error` is the RFC 6750 argument here; the expected failure is `raises`.
+        let error = c.remove("error");
+        if let Some(r) = c.get("raises").cloned() {
+            c.insert("error".into(), r);
+        }
+        let got = unauthorized(
+            c["detail"].as_str().unwrap(),
+            c["code"].as_str().unwrap(),
+            error.as_ref().and_then(Value::as_str),
+        )
+        .map(|a| answer_json(Some(a)));
+        check(c["name"].as_str().unwrap(), got, &c, "answer");
+    }
+    for case in doc["answers"].as_array().unwrap() {
+        let c = case.as_object().unwrap();
+        let lockout = c
+            .get("lockout_status")
+            .and_then(Value::as_u64)
+            .unwrap_or(429);
+        let got = answer_for(
+            c["code"].as_str().unwrap(),
+            num(c.get("retry_after")),
+            u16::try_from(lockout).unwrap(),
+        )
+        .map(answer_json);
+        check(c["name"].as_str().unwrap(), got, c, "answer");
+    }
+    for case in doc["authorization"].as_array().unwrap() {
+        let c = case.as_object().unwrap();
+        let schemes = strs(c.get("schemes")).unwrap();
+        let got = authorization_token(c["header"].as_str().unwrap(), &schemes).map(|t| match t {
+            Credentials::Token(t) => Value::String(t.to_owned()),
+            Credentials::OtherScheme => Value::Null,
+        });
+        check(c["name"].as_str().unwrap(), got, c, "token");
+    }
+    for case in doc["roles"].as_array().unwrap() {
+        let c = case.as_object().unwrap();
+        let wanted = strs(c.get("wanted")).unwrap();
+        let list: Vec<String> = c["held"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let held = match &c["held"] {
+            Value::String(t) => RoleClaim::Text(t),
+            Value::Array(_) => RoleClaim::List(&list),
+            _ => RoleClaim::None,
+        };
+        let got = Ok(Value::Bool(holds_role(held, &wanted)));
+        check(c["name"].as_str().unwrap(), got, c, "holds");
+    }
+    eprintln!("{applied} HTTP vectors applied");
+    assert!(applied >= 100, "http.json should hold at least 100 cases");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -77,6 +77,10 @@ function authenticate(options) {
 /** Admits requests with verified claims (`req.claims`, set by `authenticate`); 401 `NOT_AUTHENTICATED` otherwise. */
 function requireUser() {
   return function bastionRequireUser(req, res, next) {
+    if (req === null || typeof req !== 'object') {
+      next(invalidArgument('req must be a request object'));
+      return;
+    }
     if (req.claims && typeof req.claims === 'object') {
       next();
       return;
@@ -96,6 +100,10 @@ function requireRole(...args) {
   const roles = args.length === 1 && Array.isArray(args[0]) ? args[0] : args;
   const check = http.roleCheck(roles, options);
   return function bastionRequireRole(req, res, next) {
+    if (req === null || typeof req !== 'object') {
+      next(invalidArgument('req must be a request object'));
+      return;
+    }
     const answer = check(req.claims);
     if (answer !== null) {
       http.sendAnswer(res, answer);
@@ -145,7 +153,11 @@ function lockout(options) {
  * `STORE_UNAVAILABLE`, token errors) as problem+json; passes anything else on.
  * `lockoutStatus`: 429 (default) or 423.
  */
-function problemHandler({ lockoutStatus = 429 } = {}) {
+function problemHandler(options) {
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw invalidArgument('problemHandler options must be an object');
+  }
+  const { lockoutStatus = 429 } = options ?? {};
   if (lockoutStatus !== 429 && lockoutStatus !== 423) throw invalidArgument('lockoutStatus must be 429 or 423');
   // Express tells error handlers by their four parameters.
   return function bastionProblemHandler(err, req, res, next) {

@@ -10,110 +10,52 @@
 // writes answers. The Express middleware (express.js) is built on it.
 
 const crypto = require('node:crypto');
-const { STATUS_CODES } = require('node:http');
 const native = require('../index.js');
-const { RateLimiter } = require('./ratelimit.js');
+const { Decision, RateLimiter } = require('./ratelimit.js');
 const { seconds } = require('./timespan.js');
 const { invalidArgument } = require('./errors.js');
 
 const PROBLEM_JSON = 'application/problem+json';
-const READ_METHODS = Object.freeze(['GET', 'HEAD', 'OPTIONS']);
-const WRITE_METHODS = Object.freeze(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** Longest key part kept as is; longer parts are replaced by their SHA-256 (keys stay bounded). */
-const MAX_KEY_PART = 256;
 
-// ---- answers --------------------------------------------------------------------------------
-
-/** `Retry-After` as whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3); null for null. */
-function retryAfterSeconds(retryAfter) {
-  if (retryAfter === null || retryAfter === undefined) return null;
-  return Math.max(1, Math.ceil(retryAfter));
-}
+// ---- answers (the core's: the same bytes as the Python integrations') ------------------------
 
 /**
  * An `application/problem+json` answer (RFC 9457): `{ status, headers, body, code, detail }`,
- * the body `{"type":"about:blank","title":<reason phrase>,"status","detail","code"[,"retry_after"]}`
- * and `Retry-After` in the headers when `retryAfter` is given.
+ * the body `{"type":"about:blank","title":<RFC 9110 reason phrase>,"status","detail","code"
+ * [,"retry_after"], ...extra}` and `Retry-After` in the headers when `retryAfter` is given.
  */
-function problem(status, detail, { code, retryAfter = null, headers = null, extra = null } = {}) {
-  if (!Number.isInteger(status) || status < 400 || status > 599 || !STATUS_CODES[status]) {
-    throw invalidArgument('a problem status is a 4xx or 5xx HTTP status');
+function problem(status, detail, options) {
+  const { code, retryAfter = null, headers = null, extra = null } = checkedOptions(options, 'problem');
+  let text;
+  if (extra !== null && extra !== undefined) {
+    if (typeof extra !== 'object' || Array.isArray(extra)) throw invalidArgument('extra must be an object');
+    try {
+      text = JSON.stringify(extra);
+    } catch {
+      throw invalidArgument('extra must hold JSON values');
+    }
   }
-  if (typeof detail !== 'string' || typeof code !== 'string') {
-    throw invalidArgument('a problem needs a detail and a code (strings)');
-  }
-  const body = { type: 'about:blank', title: STATUS_CODES[status], status, detail, code };
-  const out = { ...(headers ?? {}) };
-  const secs = retryAfterSeconds(retryAfter);
-  if (secs !== null) {
-    body.retry_after = secs;
-    out['Retry-After'] = String(secs);
-  }
-  if (extra) Object.assign(body, extra);
-  out['Content-Type'] = PROBLEM_JSON;
-  return { status, headers: out, body: JSON.stringify(body), code, detail };
+  return native.httpProblem(status, detail, code, { retryAfter: retryAfter ?? undefined, headers: headers ?? undefined, extra: text });
 }
 
 /** 401 with `WWW-Authenticate: Bearer` (RFC 6750: `error` only when a token was sent). */
 function unauthorized(detail, code, error = 'invalid_token') {
-  const challenge = error === null ? 'Bearer' : `Bearer error="${error}", error_description="${detail}"`;
-  return problem(401, detail, { code, headers: { 'WWW-Authenticate': challenge } });
+  return native.httpUnauthorized(detail, code, error);
 }
 
-// A token failure's detail: the kind of failure, never the token or its claims.
-const TOKEN_REASONS = new Map([
-  ['TOKEN_EXPIRED', 'the token has expired'],
-  ['TOKEN_NOT_YET_VALID', 'the token is not valid yet'],
-  ['INVALID_ISSUED_AT', 'the token is not valid yet'],
-  ['TOKEN_REUSED', 'the token was already used'],
-  ['TOKEN_ALREADY_ROTATED', 'the token was already used'],
-  ['TOKEN_REVOKED', 'the token was revoked'],
-  ['INVALID_TOKEN_TYPE', 'the token is not an access token'],
-  ['INVALID_AUDIENCE', 'the token is not for this audience'],
-  ['INVALID_ISSUER', 'the token is not from a trusted issuer'],
-  ['INVALID_ALGORITHM', "the token's algorithm is not accepted"],
-  ['INVALID_SIGNATURE', "the token's signature is not valid"],
-  ['MISSING_CLAIM', 'the token lacks a required claim'],
-  ['MALFORMED_TOKEN', 'the token is malformed'],
-  ['INVALID_SUBJECT', 'the token is not valid'],
-  ['INVALID_JTI', 'the token is not valid'],
-  ['INVALID_NONCE', 'the token is not valid'],
-  ['INVALID_TOKEN', 'the token is not valid'],
-  ['KEY_NOT_FOUND', 'the token is not valid'],
-]);
-const API_KEY_CODES = new Set(['INVALID_API_KEY', 'API_KEY_EXPIRED', 'API_KEY_REVOKED']);
-
 /**
- * The HTTP answer for a bastion error (null for any other error): 401 for token and API-key
- * failures, 403 for a refused permission, 429 (or `lockoutStatus`) for a lockout, 429 for a rate
- * limit, 503 for an open circuit, an unreachable store or an identity provider's keys that cannot
- * be fetched. Details name the kind of failure only.
+ * The HTTP answer for a bastion error (null for any other error, and for server-side failures):
+ * 401 for token and API-key failures, 403 for a refused permission, 429 (or `lockoutStatus`) for
+ * a lockout, 429 for a rate limit, 503 for an open circuit, an unreachable store or an identity
+ * provider's keys that cannot be fetched. Details name the kind of failure only.
  */
-function answerFor(err, { lockoutStatus = 429 } = {}) {
+function answerFor(err, options) {
+  const { lockoutStatus = 429 } = checkedOptions(options, 'answerFor');
   if (err instanceof HttpProblem) return err.answer;
   const code = err !== null && typeof err === 'object' ? err.code : undefined;
   if (typeof code !== 'string') return null;
-  switch (code) {
-    case 'RATE_LIMITED':
-      return problem(429, 'too many requests', { code, retryAfter: err.retryAfter ?? 1 });
-    case 'ACCOUNT_LOCKED':
-      return problem(lockoutStatus, 'too many failed attempts: locked out', {
-        code,
-        retryAfter: err.retryAfter ?? 1,
-      });
-    case 'CIRCUIT_OPEN':
-      return problem(503, 'the upstream service is unavailable', { code, retryAfter: err.retryAfter ?? 1 });
-    case 'STORE_UNAVAILABLE':
-      return problem(503, 'the state store is unavailable', { code, retryAfter: 1 });
-    case 'JWKS_FETCH_FAILED':
-      return problem(503, "the identity provider's keys are unavailable", { code, retryAfter: 1 });
-    case 'PERMISSION_DENIED':
-      return problem(403, 'not allowed', { code });
-    default:
-      if (API_KEY_CODES.has(code)) return unauthorized('the API key is not valid', code);
-      if (TOKEN_REASONS.has(code)) return unauthorized(TOKEN_REASONS.get(code), code);
-      return null;
-  }
+  const retryAfter = typeof err.retryAfter === 'number' ? err.retryAfter : null;
+  return native.httpAnswerFor(code, retryAfter, lockoutStatus);
 }
 
 /**
@@ -134,8 +76,28 @@ class HttpProblem extends Error {
   }
 }
 
+function responseOf(res) {
+  if (res === null || typeof res !== 'object' || typeof res.setHeader !== 'function' || typeof res.end !== 'function') {
+    throw invalidArgument('res must be a node:http ServerResponse (or Express res)');
+  }
+  return res;
+}
+
+function isAnswer(answer) {
+  return (
+    answer !== null &&
+    typeof answer === 'object' &&
+    Number.isInteger(answer.status) &&
+    answer.headers !== null &&
+    typeof answer.headers === 'object' &&
+    typeof answer.body === 'string'
+  );
+}
+
 /** Writes `answer` on a node:http `ServerResponse` (Express's `res` too) and ends it. */
 function sendAnswer(res, answer) {
+  responseOf(res);
+  if (!isAnswer(answer)) throw invalidArgument('answer must be an answer of problem(), answerFor() ...');
   res.statusCode = answer.status;
   for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
   res.end(answer.body);
@@ -143,6 +105,10 @@ function sendAnswer(res, answer) {
 
 /** Sets `headers` on a `ServerResponse` that has not sent its headers yet. */
 function setHeaders(res, headers) {
+  responseOf(res);
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+    throw invalidArgument('headers must be an object of header values');
+  }
   if (res.headersSent) return;
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
 }
@@ -168,7 +134,11 @@ class ClientResolver {
   #ipOptions;
   #keyOptions;
 
-  constructor({ trustedProxies = null, proxyHeader = 'X-Forwarded-For', ipv6Prefix = null } = {}) {
+  constructor(options) {
+    const { trustedProxies = null, proxyHeader = 'X-Forwarded-For', ipv6Prefix = null } = checkedOptions(
+      options,
+      'ClientResolver',
+    );
     this.#ipOptions = { header: proxyHeader };
     if (trustedProxies !== null && trustedProxies !== undefined) this.#ipOptions.trustedProxies = trustedProxies;
     this.#keyOptions = { ...this.#ipOptions };
@@ -178,7 +148,7 @@ class ClientResolver {
 
   /** The client's address behind the trusted proxies, or null without a usable peer address. */
   ip(req) {
-    const peer = req.socket?.remoteAddress;
+    const peer = requestOf(req).socket?.remoteAddress;
     if (typeof peer !== 'string') return null;
     try {
       return native.clientIp(peer, req.headers ?? {}, this.#ipOptions);
@@ -190,7 +160,7 @@ class ClientResolver {
 
   /** The client's rate-limit key (IPv6 grouped by `ipv6Prefix`); `"unknown"` without a peer address. */
   key(req) {
-    const peer = req.socket?.remoteAddress;
+    const peer = requestOf(req).socket?.remoteAddress;
     if (typeof peer !== 'string') return 'unknown';
     try {
       return native.clientKey(peer, req.headers ?? {}, this.#keyOptions);
@@ -200,6 +170,12 @@ class ClientResolver {
       throw err;
     }
   }
+}
+
+/** `req` itself when it is a request object (node:http's, Express's); INVALID_ARGUMENT otherwise. */
+function requestOf(req) {
+  if (req === null || typeof req !== 'object') throw invalidArgument('req must be a request object');
+  return req;
 }
 
 function resolverOf(options) {
@@ -253,32 +229,20 @@ function ratesOf(rate) {
   return list.map(rateText).join(';');
 }
 
-const KEY_PARTS = new Set(['ip', 'user', 'route', 'global']);
-
 function partsOf(key) {
   const parts = Array.isArray(key) ? key : [key];
-  if (parts.length === 0) throw invalidArgument('key needs at least one part');
   for (const p of parts) {
-    if (typeof p === 'string' ? !KEY_PARTS.has(p) : typeof p !== 'function') {
+    if (typeof p !== 'string' && typeof p !== 'function') {
       throw invalidArgument("a key part is 'ip', 'user', 'route', 'global' or a function of the request");
     }
   }
   return parts;
 }
 
+/** The methods a rule covers (the core's categories), or null for every method. */
 function methodsOf(methods) {
-  if (methods === 'any') return null;
-  if (methods === 'read') return new Set(READ_METHODS);
-  if (methods === 'write') return new Set(WRITE_METHODS);
-  if (Array.isArray(methods) && methods.length > 0 && methods.every((m) => typeof m === 'string')) {
-    return new Set(methods.map((m) => m.toUpperCase()));
-  }
-  throw invalidArgument("methods is 'read', 'write', 'any' or a list of methods");
-}
-
-function bounded(part) {
-  if (part.length <= MAX_KEY_PART) return part;
-  return `sha256:${crypto.createHash('sha256').update(part).digest('hex')}`;
+  const names = native.httpMethods(methods);
+  return names === null ? null : new Set(names);
 }
 
 /** The request path without its query string. */
@@ -305,6 +269,7 @@ const tightest = new WeakMap();
  * (draft-ietf-httpapi-ratelimit-headers) and, when denied, `Retry-After`.
  */
 function rateLimitHeaders(decision) {
+  if (!(decision instanceof Decision)) throw invalidArgument('decision must be a Decision');
   return decision.headers();
 }
 
@@ -316,6 +281,9 @@ function rateLimitHeaders(decision) {
  */
 class RateLimitGate {
   #parts;
+  #key;
+  #functions;
+  #needs;
   #methods;
   #skip;
   #cost;
@@ -351,6 +319,13 @@ class RateLimitGate {
     if (typeof userClaim !== 'string' || userClaim === '') throw invalidArgument('userClaim must be a claim name');
     const rates = ratesOf(rate);
     this.#parts = partsOf(key);
+    this.#key = new native.RequestKey(this.#parts.map((p) => (typeof p === 'string' ? p : null)));
+    this.#functions = this.#parts.filter((p) => typeof p === 'function');
+    this.#needs = {
+      client: this.#parts.includes('ip') || this.#parts.includes('user'),
+      user: this.#parts.includes('user'),
+      route: this.#parts.includes('route'),
+    };
     this.#methods = methodsOf(methods);
     this.#skip = skip;
     this.#cost = cost;
@@ -364,28 +339,27 @@ class RateLimitGate {
     this.limiter = new RateLimiter(rates, limiterOptions);
   }
 
-  /** The key the request is counted under. */
+  /** The key the request is counted under: the core's composition (`RequestKey`), the same bytes as Python's. */
   async keyOf(req) {
-    const out = [];
-    for (const p of this.#parts) {
-      if (p === 'ip') out.push(`ip:${this.#clients.key(req)}`);
-      else if (p === 'user') {
-        // DRF's rule: the user's id when authenticated, else the client address.
-        const user = userIdOf(req, this.#userClaim);
-        out.push(user === null ? `anon:${this.#clients.key(req)}` : `user:${bounded(user)}`);
-      } else if (p === 'route') out.push(`route:${req.method} ${bounded(routeOf(req))}`);
-      else if (p === 'global') out.push('global');
-      else {
-        const v = await p(req);
-        if (typeof v !== 'string' || v === '') throw invalidArgument('a key function must return a non-empty string');
-        out.push(bounded(v));
-      }
+    requestOf(req);
+    const facts = { client: '', user: null, method: null, route: null, values: [] };
+    if (this.#needs.client) facts.client = this.#clients.key(req);
+    if (this.#needs.user) facts.user = userIdOf(req, this.#userClaim);
+    if (this.#needs.route) {
+      facts.method = String(req.method);
+      facts.route = routeOf(req);
     }
-    return out.join('|');
+    for (const f of this.#functions) {
+      const v = await f(req);
+      if (typeof v !== 'string') throw invalidArgument('a key function must return a non-empty string');
+      facts.values.push(v);
+    }
+    return this.#key.key(facts);
   }
 
   /** Whether this limit applies to the request (its methods, its skip function). */
   async applies(req) {
+    requestOf(req);
     if (this.#methods !== null && !this.#methods.has(String(req.method).toUpperCase())) return false;
     if (this.#skip !== null && (await this.#skip(req))) return false;
     return true;
@@ -394,17 +368,12 @@ class RateLimitGate {
   async check(req) {
     if (!(await this.applies(req))) return { allowed: true, headers: {}, answer: null, decision: null };
     const decision = await this.limiter.check(await this.keyOf(req), this.#cost);
-    const headers = rateLimitHeaders(decision);
     if (!decision.allowed) {
-      delete headers['Retry-After'];
       tightest.set(req, -1);
-      const answer = problem(429, 'too many requests', {
-        code: 'RATE_LIMITED',
-        retryAfter: decision.retryAfter,
-        headers,
-      });
+      const answer = decision.problem();
       return { allowed: false, headers: answer.headers, answer, decision };
     }
+    const headers = rateLimitHeaders(decision);
     const before = tightest.get(req);
     if (before !== undefined && before <= decision.remaining) {
       return { allowed: true, headers: {}, answer: null, decision };
@@ -481,16 +450,18 @@ class Authenticator {
     if (cookie !== null && (typeof cookie !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie))) {
       throw invalidArgument('cookie must be a cookie name');
     }
-    if (
-      !Array.isArray(headerTypes) ||
-      headerTypes.length === 0 ||
-      !headerTypes.every((t) => typeof t === 'string' && /^[A-Za-z][A-Za-z0-9-]*$/.test(t))
-    ) {
+    if (!Array.isArray(headerTypes) || !headerTypes.every((t) => typeof t === 'string')) {
       throw invalidArgument("headerTypes must be non-empty words such as 'Bearer'");
+    }
+    // The core checks the types (INVALID_ARGUMENT), then finds the empty header malformed.
+    try {
+      native.httpAuthorizationToken('', headerTypes);
+    } catch (err) {
+      if (err?.code !== 'MALFORMED_TOKEN') throw err;
     }
     if (typeof userClaim !== 'string' || userClaim === '') throw invalidArgument('userClaim must be a claim name');
     this.#cookie = cookie;
-    this.#headerTypes = new Set(headerTypes.map((t) => t.toLowerCase()));
+    this.#headerTypes = [...headerTypes];
     this.#optional = optional === true;
     this.userClaim = userClaim;
     if (o.tokens) {
@@ -516,15 +487,17 @@ class Authenticator {
 
   /** The token the request carries (the `Authorization` header, else the cookie), or null; throws a 401 problem for a malformed header. */
   tokenOf(req) {
-    const header = req.headers?.authorization;
+    const header = requestOf(req).headers?.authorization;
     if (header !== undefined) {
-      const text = typeof header === 'string' ? header : '';
-      const sp = text.indexOf(' ');
-      const kind = sp < 0 ? text : text.slice(0, sp);
-      const value = sp < 0 ? '' : text.slice(sp + 1).trim();
-      if (!this.#headerTypes.has(kind.toLowerCase()) || value === '' || /\s/.test(value)) {
-        throw new HttpProblem(unauthorized('malformed authorization header', 'MALFORMED_TOKEN'));
+      // The core reads the header (the scheme compared case-insensitively, one token after it);
+      // a malformed header, or another scheme, is refused here.
+      let value = null;
+      try {
+        value = native.httpAuthorizationToken(typeof header === 'string' ? header : '', this.#headerTypes);
+      } catch (err) {
+        if (err?.code !== 'MALFORMED_TOKEN') throw err;
       }
+      if (value === null) throw new HttpProblem(unauthorized('malformed authorization header', 'MALFORMED_TOKEN'));
       return value;
     }
     if (this.#cookie !== null) {
@@ -535,6 +508,7 @@ class Authenticator {
   }
 
   async check(req) {
+    requestOf(req);
     let token;
     try {
       token = this.tokenOf(req);
@@ -565,30 +539,23 @@ function pick(o, names) {
   return out;
 }
 
-/** The roles in `claims[claim]`: a list of strings, or a space-separated string. */
-function rolesOf(claims, claim) {
-  const held = claims ? claims[claim] : undefined;
-  if (typeof held === 'string') return held.split(/\s+/).filter(Boolean);
-  if (Array.isArray(held)) return held.filter((r) => typeof r === 'string');
-  return [];
-}
-
 /**
  * A role check: `check(claims)` gives null when the claims hold one of `roles` (in `claim`,
  * default `roles`), a 401 problem without claims, a 403 problem (`PERMISSION_DENIED`) without
  * the role.
  */
-function roleCheck(roles, { claim = 'roles' } = {}) {
+function roleCheck(roles, options) {
+  const { claim = 'roles' } = checkedOptions(options, 'roleCheck');
   if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => typeof r === 'string' && r !== '')) {
     throw invalidArgument('requireRole needs at least one role name');
   }
   if (typeof claim !== 'string' || claim === '') throw invalidArgument('claim must be a claim name');
-  const wanted = new Set(roles);
+  const wanted = [...roles];
   return (claims) => {
     if (!claims || typeof claims !== 'object') {
       return unauthorized('authentication required', 'NOT_AUTHENTICATED', null);
     }
-    if (rolesOf(claims, claim).some((r) => wanted.has(r))) return null;
+    if (native.httpHoldsRole(claims[claim], wanted)) return null;
     return problem(403, 'this needs another role', { code: 'PERMISSION_DENIED' });
   };
 }
@@ -632,6 +599,7 @@ class LoginGuard {
 
   /** The attempt the request makes: `{ username, ipAddress, userAgent }` (absent values left out). */
   attempt(req) {
+    requestOf(req);
     const out = {};
     const username = this.#username(req);
     if (typeof username === 'string' && username !== '') out.username = username;
@@ -719,7 +687,6 @@ module.exports = {
   problem,
   unauthorized,
   answerFor,
-  retryAfterSeconds,
   HttpProblem,
   sendAnswer,
   setHeaders,

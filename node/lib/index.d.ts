@@ -662,6 +662,12 @@ export declare class Decision {
    * draft-ietf-httpapi-ratelimit-headers). Set them on the response as they are.
    */
   headers(): Record<string, string>;
+  /**
+   * The 429 answer to this denied decision: the rate-limit headers, `Retry-After` and a
+   * problem+json body naming the violated policy (the same bytes as Python's). Throws
+   * `INVALID_ARGUMENT` when admitted.
+   */
+  problem(): HttpAnswer;
   /** `Retry-After` in whole seconds (rounded up, at least 1) for a denied request; `null` when admitted. */
   retryAfterHeader(): number | null;
   /** Every field as a plain object (what `JSON.stringify` writes). */
@@ -914,7 +920,7 @@ export function lockout(options: LockoutGuardOptions): {
 };
 export function upstream(options: UpstreamOptions): UpstreamCall;
 /** Express error middleware: `HttpProblem`s and bastion's coded errors as problem+json; anything else passed on. */
-export function problemHandler(options?: { lockoutStatus?: 429 | 423 }): ErrorMiddleware;
+export function problemHandler(options?: { lockoutStatus?: number }): ErrorMiddleware;
 /** Every bastion metric in the Prometheus text format (`text/plain; version=0.0.4`). */
 export function metricsHandler(): Middleware;
 /** The health snapshot as JSON: 200 when every store answered, 503 otherwise. */
@@ -953,8 +959,7 @@ export declare namespace web {
   ): HttpAnswer;
   function unauthorized(detail: string, code: string, error?: string | null): HttpAnswer;
   /** The answer for a bastion error (by `err.code`), or null for any other error. */
-  function answerFor(err: unknown, options?: { lockoutStatus?: 429 | 423 }): HttpAnswer | null;
-  function retryAfterSeconds(retryAfter: number | null | undefined): number | null;
+  function answerFor(err: unknown, options?: { lockoutStatus?: number }): HttpAnswer | null;
   function sendAnswer(res: ServerResponse, answer: HttpAnswer): void;
   function setHeaders(res: ServerResponse, headers: Record<string, string>): void;
   /** The rate-limit headers of a decision (the core's plus `RateLimit-Limit` / `-Remaining` / `-Reset`). */

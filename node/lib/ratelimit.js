@@ -85,6 +85,15 @@ class Decision {
     return native.rateLimitHeaders(this.#context.handle, this.#snapshot);
   }
 
+  /**
+   * The 429 answer to this denied decision (`{ status, headers, body, code, detail }`): the
+   * rate-limit headers, `Retry-After` and a problem+json body naming the violated policy, the
+   * same bytes as Python's `Decision.problem()`. Throws `INVALID_ARGUMENT` when admitted.
+   */
+  problem() {
+    return native.rateLimitProblem(this.#context.handle, this.#snapshot);
+  }
+
   /** `Retry-After` in whole seconds (rounded up, at least 1) when denied, else null. */
   retryAfterHeader() {
     return native.rateLimitRetryAfterHeader(this.#context.handle, this.#snapshot);

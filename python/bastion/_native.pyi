@@ -18,6 +18,7 @@ __all__ = [
     "CreatedApiKey",
     "Decision",
     "Flight",
+    "HttpAnswer",
     "IssuedApiKey",
     "JwksClient",
     "Key",
@@ -30,6 +31,7 @@ __all__ = [
     "ManualClock",
     "PasswordHasher",
     "RateLimiter",
+    "RequestKey",
     "SharedCache",
     "SingleFlight",
     "Store",
@@ -44,6 +46,12 @@ __all__ = [
     "client_ip",
     "client_key",
     "health",
+    "http_answer_for",
+    "http_authorization_token",
+    "http_holds_role",
+    "http_methods",
+    "http_problem",
+    "http_unauthorized",
     "identify_hash",
     "jwt_decode",
     "jwt_decode_complete",
@@ -372,7 +380,8 @@ def metrics() -> str:
     """Every metric in the Prometheus text format (version 0.0.4)."""
 
 def health() -> dict[str, Any]:
-    """The readiness snapshot: ``ok``, ``stores`` (each pinged) and ``breakers`` (their states)."""
+    """The readiness snapshot: ``ok``, ``stores`` (each store the application made, pinged; not the
+    in-process fallback stores of Redis-backed components) and ``breakers`` (their states)."""
 
 def ahealth() -> Awaitable[dict[str, Any]]:
     """Awaitable :func:`health`."""
@@ -413,6 +422,92 @@ def client_key(
     """:func:`client_ip` as a rate-limit key: IPv6 grouped by ``ipv6_prefix`` (``"2001:db8:1:2::/64"``)."""
 
 # ---- secrets -------------------------------------------------------------------------
+
+# ---- HTTP rules (core http) ----------------------------------------------------------------------
+
+@final
+class HttpAnswer:
+    """A ready HTTP answer (``application/problem+json``)."""
+
+    @property
+    def status(self) -> int:
+        """The HTTP status."""
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers, in order, ``Content-Type`` last (a new dict on each access)."""
+    @property
+    def body(self) -> bytes:
+        """The problem+json body."""
+    @property
+    def code(self) -> str:
+        """The stable error code (``RATE_LIMITED``, ``TOKEN_EXPIRED`` ...)."""
+    @property
+    def detail(self) -> str:
+        """The detail: the kind of failure, never a token or a claim."""
+
+def http_methods(spec: str | Sequence[str]) -> list[str] | None:
+    """The methods a rule covers: ``"read"`` (GET, HEAD, OPTIONS), ``"write"`` (POST, PUT, PATCH,
+    DELETE), ``"any"`` / ``"all"`` (None: every method) or a list of methods (upper-cased, sorted,
+    distinct). Raises ``InvalidArgumentError`` for anything else."""
+
+@final
+class RequestKey:
+    """How a request's rate-limit key is composed: each part names ``"ip"``, ``"user"`` (the user,
+    else ``anon:`` and the client), ``"route"``, ``"global"``, or is None for a value the
+    application computes. Each part becomes its prefix and its text (over 256 bytes, holding ``|``
+    or starting with ``sha256:``: ``sha256:<hex>``), joined with ``|``: the same bytes as Node's."""
+
+    def __new__(cls, parts: Sequence[str | None]) -> RequestKey: ...
+    def key(
+        self,
+        client: str,
+        user: str | None = None,
+        method: str = "",
+        route: str = "",
+        values: Sequence[str] = ...,
+    ) -> str:
+        """The key of one request: ``client`` (its client key), ``user`` (the authenticated user's
+        id, if any), ``method``, ``route`` (the route template, else the path) and ``values`` (one
+        per None part, in order)."""
+    @property
+    def parts(self) -> list[str | None]:
+        """The parts' names (None for a value part)."""
+
+def http_problem(
+    status: int,
+    detail: str,
+    code: str,
+    *,
+    retry_after: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: str | None = None,
+) -> HttpAnswer:
+    """An ``application/problem+json`` answer (RFC 9457): ``type`` ``about:blank``, ``title`` (the
+    RFC 9110 reason phrase), ``status``, ``detail``, ``code`` and ``retry_after`` (whole seconds,
+    rounded up, at least 1; also ``Retry-After``) when given, then the members of ``extra`` (the
+    text of a JSON object). Headers are checked: no CR, LF or NUL."""
+
+def http_authorization_token(header: str, schemes: Sequence[str]) -> str | None:
+    """The token of an ``Authorization`` header whose scheme is one of ``schemes`` (compared
+    case-insensitively); None for credentials of another scheme. Raises ``DecodeError``
+    (``MALFORMED_TOKEN``) for an empty header or a scheme of ``schemes`` without exactly one token
+    after it."""
+
+def http_holds_role(held: object, roles: Sequence[str]) -> bool:
+    """Whether the claim value ``held`` holds one of ``roles``: a list (its str items) or a string
+    of roles separated by whitespace (the ``scope`` form); anything else holds none."""
+
+def http_unauthorized(detail: str, code: str, error: str | None = "invalid_token") -> HttpAnswer:
+    """401 with ``WWW-Authenticate: Bearer``; with ``error`` and ``error_description`` when a token
+    was sent, ``error=None`` when none was (RFC 6750)."""
+
+def http_answer_for(
+    code: str, retry_after: float | None = None, lockout_status: int = 429
+) -> HttpAnswer | None:
+    """The answer to a bastion error by its ``code`` (None for a server-side failure): 401 for
+    token and API-key failures, 403 for a refused permission, ``lockout_status`` (429, 423, 403...)
+    for a lockout, 429 for a rate limit, 503 for an open circuit or an unreachable store or
+    identity provider. ``retry_after`` is the error's delay (1 s when None)."""
 
 def validate_secret(secret: str | bytes, purpose: str = "HS256") -> None:
     """Raises ``WeakSecretError`` unless ``secret`` is fit for ``purpose``.
@@ -1121,6 +1216,10 @@ class Decision:
         """``Retry-After`` in whole seconds (at least 1) when denied, else None."""
     def headers(self) -> dict[str, str]:
         """The rate-limit response headers for this decision."""
+    def problem(self) -> HttpAnswer:
+        """The 429 answer to this denied decision: the rate-limit headers, ``Retry-After`` and a
+        problem+json body naming the violated policy (the same bytes as Node's). Raises
+        ``InvalidArgumentError`` for an admitted decision."""
     def __bool__(self) -> bool: ...
 
 @final

@@ -39,11 +39,14 @@ from bastion._native import (
     Decision,
     Lockout,
     RateLimiter,
+    RequestKey,
     Store,
     TokenService,
     Verifier,
     client_ip,
     client_key,
+    http_authorization_token,
+    http_holds_role,
 )
 from bastion.breaker import CircuitBreaker
 from bastion.cache import Cache
@@ -63,8 +66,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NO_CLAIMS = object()
 
 
@@ -82,6 +83,19 @@ class Problem(HTTPException):
         """The problem a bastion error maps to, or None."""
         answer = _http.answer_for(error, lockout_status=lockout_status)
         return None if answer is None else cls(answer)
+
+
+def _conn(conn: Any) -> HTTPConnection:
+    """``conn`` itself when it is a Starlette request (or WebSocket); TypeError otherwise."""
+    if not isinstance(conn, HTTPConnection):
+        raise TypeError(f"expected a Starlette Request, not {type(conn).__name__}")
+    return conn
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    return value
 
 
 def _response(answer: _http.Answer) -> Response:
@@ -122,15 +136,19 @@ class Guard:
     ) -> None:
         if tokens is not None and verifier is not None:
             raise exc.InvalidArgumentError("give tokens or verifier, not both")
-        if lockout_status not in (423, 429):
+        if lockout_status not in (423, 429) or isinstance(lockout_status, bool):
             raise exc.InvalidArgumentError("lockout_status must be 423 or 429")
-        types = tuple(header_types)
-        if not types or any(not t or " " in t for t in types):
+        types = (header_types,) if isinstance(header_types, str) else tuple(header_types)
+        if any(not isinstance(t, str) for t in types):
             raise exc.InvalidArgumentError("header_types must be non-empty words such as 'Bearer'")
+        try:  # the core checks the types first (InvalidArgumentError), then finds "" malformed
+            http_authorization_token("", list(types))
+        except exc.DecodeError:
+            pass
         self.store = store if store is not None else Store()
         self.tokens = tokens
         self.verifier = verifier
-        self.header_types = tuple(t.lower() for t in types)
+        self.header_types = list(types)
         self.cookie = cookie
         self.trusted_proxies = trusted_proxies
         self.proxy_header = proxy_header
@@ -152,6 +170,8 @@ class Guard:
     def install(self, app: Any) -> None:
         """Stores the guard on ``app.state.bastion`` and answers :class:`Problem` and bastion's own
         errors (token, rate limit, lockout, open circuit, unreachable store) as problem+json."""
+        if not callable(getattr(app, "add_exception_handler", None)) or not hasattr(app, "state"):
+            raise TypeError(f"expected a FastAPI or Starlette app, not {type(app).__name__}")
         app.state.bastion = self
 
         async def on_problem(_: Request, error: Exception) -> Response:
@@ -170,7 +190,7 @@ class Guard:
     @staticmethod
     def of(conn: HTTPConnection) -> Guard:
         """The guard installed on the request's app."""
-        guard = getattr(conn.app.state, "bastion", None)
+        guard = getattr(getattr(_conn(conn).app, "state", None), "bastion", None)
         if not isinstance(guard, Guard):
             raise RuntimeError("no bastion Guard on this app: call guard.install(app) at start-up")
         return guard
@@ -179,7 +199,8 @@ class Guard:
 
     def client(self, conn: HTTPConnection) -> str:
         """The client's rate-limit key: its address behind the trusted proxies (IPv6 grouped)."""
-        peer = conn.client.host if conn.client else "0.0.0.0"  # noqa: S104 - no peer: one shared key
+        client = _conn(conn).client
+        peer = client.host if client else "0.0.0.0"  # noqa: S104 - no peer: one shared key
         try:
             return client_key(
                 peer,
@@ -195,11 +216,13 @@ class Guard:
     def token(self, conn: HTTPConnection) -> str | None:
         """The access token the request carries: the ``Authorization`` header (one of
         ``header_types``), else the cookie; None when there is none. A malformed header is a 401."""
-        header = conn.headers.get("authorization")
+        header = _conn(conn).headers.get("authorization")
         if header is not None:
-            kind, _, value = header.partition(" ")
-            value = value.strip()
-            if kind.lower() not in self.header_types or not value or " " in value:
+            try:
+                value = http_authorization_token(header, self.header_types)
+            except exc.DecodeError:
+                value = None
+            if value is None:  # malformed, or another scheme: this API takes these types only
                 raise Problem(_http.unauthorized("malformed authorization header", "MALFORMED_TOKEN"))
             return value
         if self.cookie is not None:
@@ -209,7 +232,7 @@ class Guard:
     async def claims(self, conn: HTTPConnection) -> dict[str, Any] | None:
         """The verified claims of the request's access token (None without one; :class:`Problem`
         401 for a bad one). Verified once per request."""
-        cached = conn.scope.get("bastion.claims", _NO_CLAIMS)
+        cached = _conn(conn).scope.get("bastion.claims", _NO_CLAIMS)
         if cached is not _NO_CLAIMS:
             return cached  # type: ignore[no-any-return]
         token = self.token(conn)
@@ -232,8 +255,10 @@ class Guard:
 
     def user_id(self, claims: dict[str, Any] | None) -> str | None:
         """The user id of verified claims (None when anonymous)."""
-        if not claims:
+        if claims is None:
             return None
+        if not isinstance(claims, dict):
+            raise TypeError(f"claims must be a dict or None, not {type(claims).__name__}")
         user = claims.get(self.user_claim)
         return None if user is None else str(user)
 
@@ -252,6 +277,7 @@ class Guard:
         users cost the same as wrong passwords), failures are counted per username and client
         address, a success resets the username's count. Returns whether the password matched;
         raises :class:`Problem` 429 (or 423) with ``Retry-After`` when locked out."""
+        _conn(request)
         if self.lockout is None:
             raise RuntimeError("the Guard has no lockout: Guard(lockout=Lockout(...))")
         try:
@@ -268,7 +294,8 @@ class Guard:
 
     def client_ip(self, conn: HTTPConnection) -> str | None:
         """The client's address behind the trusted proxies, for the lockout (None without a peer)."""
-        peer = conn.client.host if conn.client else None
+        client = _conn(conn).client
+        peer = client.host if client else None
         if peer is None:
             return None
         try:
@@ -290,6 +317,14 @@ class Guard:
         and, with ``cache`` and ``key``, once for every concurrent caller of every process sharing
         the cache's store (a stale value is served while the circuit is open when the cache allows
         it)."""
+        if not callable(fn):
+            raise TypeError("fn must be a coroutine function")
+        if breaker is not None and not isinstance(breaker, CircuitBreaker):
+            raise TypeError(f"breaker must be a bastion CircuitBreaker, not {type(breaker).__name__}")
+        if cache is not None and not isinstance(cache, Cache):
+            raise TypeError(f"cache must be a bastion Cache, not {type(cache).__name__}")
+        if key is not None:
+            _text(key, "key")
         if cache is not None and key is None:
             raise exc.InvalidArgumentError("a cached upstream call needs a key")
 
@@ -325,16 +360,13 @@ def require_role(*roles: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
     """Dependency factory: the verified claims when they hold one of ``roles`` (in the guard's
     ``roles_claim``, a list or a space-separated string); 401 without a token, 403 without the
     role."""
-    if not roles:
-        raise exc.InvalidArgumentError("require_role needs at least one role")
-    wanted = frozenset(roles)
+    if not roles or not all(isinstance(r, str) and r for r in roles):
+        raise exc.InvalidArgumentError("require_role needs at least one role name")
+    wanted = list(roles)
 
     async def dependency(request: Request) -> dict[str, Any]:
         claims = await require_user(request)
-        held = claims.get(Guard.of(request).roles_claim)
-        if isinstance(held, str):
-            held = held.split()
-        if not isinstance(held, list) or wanted.isdisjoint(r for r in held if isinstance(r, str)):
+        if not http_holds_role(claims.get(Guard.of(request).roles_claim), wanted):
             raise Problem(_http.problem(403, "this needs another role", code="PERMISSION_DENIED"))
         return claims
 
@@ -343,13 +375,7 @@ def require_role(*roles: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
 
 def _parts(key: Any) -> tuple[Any, ...]:
     parts = tuple(key) if isinstance(key, (list, tuple)) else (key,)
-    if not parts:
-        raise exc.InvalidArgumentError("key needs at least one part")
     for p in parts:
-        if isinstance(p, str) and p not in ("ip", "user", "route", "global"):
-            raise exc.InvalidArgumentError(
-                f"unknown key part {p!r}: use 'ip', 'user', 'route', 'global' or a function"
-            )
         if not isinstance(p, str) and not callable(p):
             raise exc.InvalidArgumentError(
                 "a key part is 'ip', 'user', 'route', 'global' or a function of the request"
@@ -357,41 +383,36 @@ def _parts(key: Any) -> tuple[Any, ...]:
     return parts
 
 
-# Longer key parts (a user id, a path, a key function's result) are counted under their digest, so
-# keys stay bounded whatever the request holds. The same composition as the Node integration's, so
-# a Python and a Node service sharing a store share the limits of one client.
-MAX_KEY_PART = 256
+class _Key:
+    """How a limit keys a request: the core's composition (``RequestKey``, the same bytes as
+    Node's), fed with what the request holds: the client, the user, the route and the values of
+    the key functions (sync or async)."""
 
+    __slots__ = ("functions", "key", "needs_client", "needs_route", "needs_user")
 
-def _bounded(part: str) -> str:
-    if len(part) <= MAX_KEY_PART:
-        return part
-    return "sha256:" + hashlib.sha256(part.encode()).hexdigest()
+    def __init__(self, parts: tuple[Any, ...]) -> None:
+        self.key = RequestKey([p if isinstance(p, str) else None for p in parts])
+        self.functions = [p for p in parts if not isinstance(p, str)]
+        self.needs_client = "ip" in parts or "user" in parts
+        self.needs_user = "user" in parts
+        self.needs_route = "route" in parts
 
-
-async def _key(guard: Guard, conn: HTTPConnection, parts: tuple[Any, ...]) -> str:
-    out = []
-    for p in parts:
-        if p == "ip":
-            out.append("ip:" + guard.client(conn))
-        elif p == "user":
-            # DRF's rule: the user's id when authenticated, else the client address.
-            user = guard.user_id(await guard.claims(conn))
-            out.append("user:" + _bounded(user) if user is not None else "anon:" + guard.client(conn))
-        elif p == "route":
-            route = conn.scope.get("route")
-            path = getattr(route, "path", None) or conn.url.path
-            out.append(f"route:{conn.scope.get('method', 'WS')} {_bounded(path)}")
-        elif p == "global":
-            out.append("global")
-        else:
-            v = p(conn)
+    async def of(self, guard: Guard, conn: HTTPConnection) -> str:
+        client = guard.client(conn) if self.needs_client else ""
+        user = guard.user_id(await guard.claims(conn)) if self.needs_user else None
+        method = route = ""
+        if self.needs_route:
+            method = conn.scope.get("method", "WS")
+            route = getattr(conn.scope.get("route"), "path", None) or conn.url.path
+        values = []
+        for f in self.functions:
+            v = f(conn)
             if inspect.isawaitable(v):
                 v = await v
-            if not isinstance(v, str) or not v:
+            if not isinstance(v, str):
                 raise exc.InvalidArgumentError("a key function must return a non-empty string")
-            out.append(_bounded(v))
-    return "|".join(out)
+            values.append(v)
+        return self.key.key(client, user, method, route, values)
 
 
 def _default_name(prefix: str, rates: Sequence[str], parts: tuple[Any, ...]) -> str:
@@ -401,7 +422,10 @@ def _default_name(prefix: str, rates: Sequence[str], parts: tuple[Any, ...]) -> 
 
 
 def _rates(rates: str | Sequence[str]) -> list[str]:
-    return [rates] if isinstance(rates, str) else list(rates)
+    out = [rates] if isinstance(rates, str) else list(rates)
+    for r in out:
+        _text(r, "a rate")
+    return out
 
 
 class RateLimit:
@@ -429,6 +453,7 @@ class RateLimit:
     ) -> None:
         self.rates = _rates(rates)
         self.parts = _parts(key)
+        self.key = _Key(self.parts)
         self.name = name or _default_name("dep", self.rates, self.parts)
         self.cost = cost
         self.exempt = exempt
@@ -442,6 +467,8 @@ class RateLimit:
         return f"RateLimit({self.rates!r}, name={self.name!r})"
 
     def limiter(self, guard: Guard) -> RateLimiter:
+        if not isinstance(guard, Guard):
+            raise TypeError(f"guard must be a Guard, not {type(guard).__name__}")
         if self._limiter is None:
             self._limiter = RateLimiter(
                 self.rates,
@@ -452,22 +479,15 @@ class RateLimit:
         return self._limiter
 
     async def __call__(self, request: Request, response: Response) -> Decision | None:
+        if not isinstance(response, Response):
+            raise TypeError(f"response must be a Starlette Response, not {type(response).__name__}")
         guard = Guard.of(request)
         if self.exempt is not None and self.exempt(await guard.claims(request)):
             return None
-        decision = await self.limiter(guard).acheck(await _key(guard, request, self.parts), self.cost)
-        headers = decision.headers()
+        decision = await self.limiter(guard).acheck(await self.key.of(guard, request), self.cost)
         if not decision.allowed:
-            raise Problem(
-                _http.problem(
-                    429,
-                    "too many requests",
-                    code="RATE_LIMITED",
-                    retry_after=decision.retry_after,
-                    headers={k: v for k, v in headers.items() if k != "Retry-After"},
-                )
-            )
-        for k, v in headers.items():
+            raise Problem(decision.problem())
+        for k, v in decision.headers().items():
             response.headers[k] = v
         return decision
 
@@ -489,21 +509,14 @@ class Rule:
         name: str | None = None,
         exempt: Callable[[dict[str, Any] | None], bool] | None = None,
     ) -> None:
-        if not prefix.startswith("/"):
+        if not _text(prefix, "prefix").startswith("/"):
             raise exc.InvalidArgumentError("prefix must start with '/'")
-        if methods == "read":
-            self.methods: frozenset[str] | None = READ_METHODS
-        elif methods == "write":
-            self.methods = WRITE_METHODS
-        elif methods == "any":
-            self.methods = None
-        elif isinstance(methods, str):
-            raise exc.InvalidArgumentError("methods is 'read', 'write', 'any' or a list of methods")
-        else:
-            self.methods = frozenset(m.upper() for m in methods)
+        names = _http.methods(methods if isinstance(methods, str) else list(methods))
+        self.methods: frozenset[str] | None = None if names is None else frozenset(names)
         self.prefix = prefix
         self.rates = _rates(rates)
         self.parts = _parts(key)
+        self.key = _Key(self.parts)
         self.name = name or _default_name(
             "mw", self.rates, (prefix, *sorted(self.methods or ["*"]), *self.parts)
         )
@@ -514,7 +527,9 @@ class Rule:
         return f"Rule({self.rates!r}, prefix={self.prefix!r}, name={self.name!r})"
 
     def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.prefix) and (self.methods is None or method in self.methods)
+        _text(method, "method")
+        _text(path, "path")
+        return path.startswith(self.prefix) and (self.methods is None or method.upper() in self.methods)
 
 
 class RateLimitMiddleware:
@@ -527,6 +542,10 @@ class RateLimitMiddleware:
     def __init__(
         self, app: ASGIApp, *, guard: Guard, rules: Sequence[Rule], outage_policy: str = "local"
     ) -> None:
+        if not isinstance(guard, Guard):
+            raise TypeError(f"guard must be a Guard, not {type(guard).__name__}")
+        if isinstance(rules, (str, bytes)) or not all(isinstance(r, Rule) for r in rules):
+            raise TypeError("rules must be a list of Rule")
         if not rules:
             raise exc.InvalidArgumentError("rules must not be empty")
         self.app = app
@@ -537,6 +556,8 @@ class RateLimitMiddleware:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not isinstance(scope, dict) or not isinstance(scope.get("type"), str):
+            raise TypeError("scope must be an ASGI scope (a dict with a 'type')")
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -549,17 +570,9 @@ class RateLimitMiddleware:
                     continue
                 if rule.exempt is not None and rule.exempt(await self.guard.claims(conn)):
                     continue
-                decision = await limiter.acheck(await _key(self.guard, conn, rule.parts))
+                decision = await limiter.acheck(await rule.key.of(self.guard, conn))
                 if not decision.allowed:
-                    headers = {k: v for k, v in decision.headers().items() if k != "Retry-After"}
-                    answer = _http.problem(
-                        429,
-                        "too many requests",
-                        code="RATE_LIMITED",
-                        retry_after=decision.retry_after,
-                        headers=headers,
-                    )
-                    await _response(answer)(scope, receive, send)
+                    await _response(decision.problem())(scope, receive, send)
                     return
                 if tightest is None or decision.remaining < tightest.remaining:
                     tightest = decision

@@ -233,6 +233,25 @@ onAll('headers follow the conventions', async ({ make, clock }) => {
   });
   assert.equal(d.policy, 'api');
   assert.equal(d.decidedAt, T0 + 0.5);
+  // The answer to the refusal: the same bytes as Python's (tests/python/test_ratelimit.py).
+  const a = d.problem();
+  assert.equal(a.status, 429);
+  assert.deepEqual(Object.entries(a.headers), [
+    ['X-RateLimit-Limit', '2'],
+    ['X-RateLimit-Remaining', '0'],
+    ['X-RateLimit-Reset', String(T0 + 61)],
+    ['RateLimit-Policy', '"api";q=2;w=60, "api.2";q=100;w=3600'],
+    ['RateLimit', '"api";r=0;t=60'],
+    ['Retry-After', '60'],
+    ['Content-Type', 'application/problem+json'],
+  ]);
+  assert.equal(
+    a.body,
+    '{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"too many requests",' +
+      '"code":"RATE_LIMITED","retry_after":60,"violated-policies":["api"]}',
+  );
+  const admitted = await make('2/minute', { name: 'api-ok' }).check('k');
+  assert.throws(() => admitted.problem(), (err) => err.code === 'INVALID_ARGUMENT');
 });
 
 onAll('limiters of one name share state; other names do not', async ({ make, clock }) => {

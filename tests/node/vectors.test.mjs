@@ -486,3 +486,56 @@ describe('client_ip.json', () => {
     });
   }
 });
+
+// ---- http.json --------------------------------------------------------------------------
+
+describe('http.json', () => {
+  const doc = load(new URL('http.json', OWN));
+  const answer = (a) =>
+    a === null ? null : { status: a.status, headers: Object.entries(a.headers), body: a.body };
+  const expect = (c, got, field) => {
+    if ('error' in c) assert.equal(got[0], c.error);
+    else assert.deepEqual(got, ['valid', c[field]]);
+  };
+  for (const c of doc.methods) {
+    test(`methods: ${c.name}`, () => expect(c, outcome(() => native.httpMethods(c.spec)), 'names'));
+  }
+  for (const c of doc.keys) {
+    test(`keys: ${c.name}`, () => {
+      const got = outcome(() => new native.RequestKey(c.parts).key(c.facts));
+      expect(c, got, 'key');
+    });
+  }
+  for (const c of doc.problems) {
+    test(`problems: ${c.name}`, () => {
+      const options = {
+        retryAfter: c.retry_after,
+        headers: c.headers ? Object.fromEntries(c.headers) : undefined,
+        extra: c.extra,
+      };
+      const got = outcome(() => answer(native.httpProblem(c.status, c.detail, c.code, options)));
+      expect(c, got, 'answer');
+    });
+  }
+  for (const c of doc.unauthorized) {
+    test(`unauthorized: ${c.name}`, () => {
+      const got = outcome(() => answer(native.httpUnauthorized(c.detail, c.code, c.error)));
+      if ('raises' in c) assert.equal(got[0], c.raises);
+      else assert.deepEqual(got, ['valid', c.answer]);
+    });
+  }
+  for (const c of doc.roles) {
+    test(`roles: ${c.name}`, () => assert.equal(native.httpHoldsRole(c.held, c.wanted), c.holds));
+  }
+  for (const c of doc.authorization) {
+    test(`authorization: ${c.name}`, () => {
+      expect(c, outcome(() => native.httpAuthorizationToken(c.header, c.schemes)), 'token');
+    });
+  }
+  for (const c of doc.answers) {
+    test(`answers: ${c.name}`, () => {
+      const got = outcome(() => answer(native.httpAnswerFor(c.code, c.retry_after, c.lockout_status)));
+      expect(c, got, 'answer');
+    });
+  }
+});

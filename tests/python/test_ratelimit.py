@@ -127,6 +127,30 @@ def test_headers() -> None:
     assert d.headers()["Retry-After"] == "60"
 
 
+def test_a_denied_decision_answers_with_the_core_problem() -> None:
+    clock = ManualClock(NOW)
+    rl = RateLimiter("2/minute;100/hour", store=Store(clock=clock), name="api")
+    with pytest.raises(InvalidArgumentError):
+        rl.check("k").problem()  # admitted: nothing to answer
+    clock.advance(0.5)
+    rl.check("k")
+    a = rl.check("k").problem()
+    assert a.status == 429 and a.code == "RATE_LIMITED"
+    assert list(a.headers.items()) == [
+        ("X-RateLimit-Limit", "2"),
+        ("X-RateLimit-Remaining", "0"),
+        ("X-RateLimit-Reset", str(int(NOW) + 61)),
+        ("RateLimit-Policy", '"api";q=2;w=60, "api.2";q=100;w=3600'),
+        ("RateLimit", '"api";r=0;t=60'),
+        ("Retry-After", "60"),
+        ("Content-Type", "application/problem+json"),
+    ]
+    assert a.body == (
+        b'{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"too many requests",'
+        b'"code":"RATE_LIMITED","retry_after":60,"violated-policies":["api"]}'
+    )
+
+
 def test_bad_input_gives_typed_errors() -> None:
     rl = RateLimiter("5/minute")
     for bad_key in [None, 5, b"bytes", ["x"]]:

@@ -539,3 +539,84 @@ def test_client_ip_vectors(case: dict[str, Any]) -> None:
 
 def test_client_ip_vector_count() -> None:
     assert len(CLIENT_IP) >= 40
+
+
+# ---- http.json -------------------------------------------------------------------------------
+
+HTTP = load(OWN / "http.json")
+
+
+def _answer(a: Any) -> Any:
+    if a is None:
+        return None
+    return {"status": a.status, "headers": [[k, v] for k, v in a.headers.items()], "body": a.body.decode()}
+
+
+def _expect(case: dict[str, Any], got: tuple[str, Any], field: str) -> None:
+    if "error" in case:
+        assert got[0] == case["error"]
+    else:
+        assert got == ("valid", case[field])
+
+
+@pytest.mark.parametrize("case", HTTP["methods"], ids=[c["name"] for c in HTTP["methods"]])
+def test_http_methods_vectors(case: dict[str, Any]) -> None:
+    _expect(case, code_of(lambda: native.http_methods(case["spec"])), "names")
+
+
+@pytest.mark.parametrize("case", HTTP["keys"], ids=[c["name"] for c in HTTP["keys"]])
+def test_http_key_vectors(case: dict[str, Any]) -> None:
+    f = case["facts"]
+
+    def key() -> str:
+        k = native.RequestKey(case["parts"])
+        return k.key(f["client"], f["user"], f["method"], f["route"], f["values"])
+
+    _expect(case, code_of(key), "key")
+
+
+@pytest.mark.parametrize("case", HTTP["problems"], ids=[c["name"] for c in HTTP["problems"]])
+def test_http_problem_vectors(case: dict[str, Any]) -> None:
+    headers = dict(case["headers"]) if "headers" in case else None
+    got = code_of(
+        lambda: _answer(
+            native.http_problem(
+                case["status"],
+                case["detail"],
+                case["code"],
+                retry_after=case.get("retry_after"),
+                headers=headers,
+                extra=case.get("extra"),
+            )
+        )
+    )
+    _expect(case, got, "answer")
+
+
+@pytest.mark.parametrize("case", HTTP["unauthorized"], ids=[c["name"] for c in HTTP["unauthorized"]])
+def test_http_unauthorized_vectors(case: dict[str, Any]) -> None:
+    got = code_of(lambda: _answer(native.http_unauthorized(case["detail"], case["code"], case["error"])))
+    if "raises" in case:
+        assert got[0] == case["raises"]
+    else:
+        assert got == ("valid", case["answer"])
+
+
+@pytest.mark.parametrize("case", HTTP["answers"], ids=[c["name"] for c in HTTP["answers"]])
+def test_http_answer_vectors(case: dict[str, Any]) -> None:
+    got = code_of(
+        lambda: _answer(
+            native.http_answer_for(case["code"], case.get("retry_after"), case.get("lockout_status", 429))
+        )
+    )
+    _expect(case, got, "answer")
+
+
+@pytest.mark.parametrize("case", HTTP["authorization"], ids=[c["name"] for c in HTTP["authorization"]])
+def test_http_authorization_vectors(case: dict[str, Any]) -> None:
+    _expect(case, code_of(lambda: native.http_authorization_token(case["header"], case["schemes"])), "token")
+
+
+@pytest.mark.parametrize("case", HTTP["roles"], ids=[c["name"] for c in HTTP["roles"]])
+def test_http_role_vectors(case: dict[str, Any]) -> None:
+    assert native.http_holds_role(case["held"], case["wanted"]) is case["holds"]

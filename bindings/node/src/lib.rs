@@ -12,6 +12,7 @@ mod breaker;
 mod clock;
 mod errors;
 mod events;
+mod http;
 mod jwks;
 mod lifecycle;
 mod lockout;

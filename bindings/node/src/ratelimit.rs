@@ -456,6 +456,20 @@ pub fn rate_limit_headers<'env>(
     headers.map_err(|e: napi::Error| napi::Error::new(e.status.into(), e.reason))
 }
 
+/// The 429 answer to a denied decision snapshot: its rate-limit headers,
+/// `Retry-After` and a problem+json body naming the violated policy. Throws
+/// `INVALID_ARGUMENT` for an admitted decision.
+#[napi(ts_args_type = "limiter: ExternalObject<'RateLimiter'>, snapshot: number[]")]
+pub fn rate_limit_problem(
+    env: &Env,
+    limiter: Unknown,
+    snapshot: Unknown,
+) -> Result<crate::http::HttpAnswer> {
+    errors::guard(|| bastion_core::http::rate_limited(&read_args(limiter, snapshot)?))
+        .map(crate::http::HttpAnswer::from)
+        .map_err(|e| errors::to_js(env, e))
+}
+
 /// `Retry-After` in whole seconds for a denied decision snapshot, `null`
 /// when admitted.
 #[napi(ts_args_type = "limiter: ExternalObject<'RateLimiter'>, snapshot: number[]")]

@@ -9,6 +9,7 @@ mod breaker;
 mod clock;
 mod errors;
 mod events;
+mod http;
 mod json;
 mod jwks;
 mod lease;
@@ -38,6 +39,11 @@ mod _native {
     use super::breaker::{BreakerPermit, CircuitBreaker};
     #[pymodule_export]
     use super::clock::ManualClock;
+    #[pymodule_export]
+    use super::http::{
+        http_answer_for, http_authorization_token, http_holds_role, http_methods, http_problem,
+        http_unauthorized, HttpAnswer, RequestKey,
+    };
     #[pymodule_export]
     use super::jwks::{JwksClient, KeySet};
     #[pymodule_export]

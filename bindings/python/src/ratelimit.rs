@@ -181,6 +181,15 @@ impl Decision {
         Ok(d)
     }
 
+    /// The 429 answer to this denied decision: the rate-limit headers,
+    /// ``Retry-After`` and a problem+json body naming the violated policy.
+    /// Raises ``InvalidArgumentError`` for an admitted decision.
+    fn problem(&self) -> PyResult<crate::http::HttpAnswer> {
+        bastion_core::http::rate_limited(&self.inner)
+            .py_err()
+            .map(crate::http::HttpAnswer::new)
+    }
+
     fn __bool__(&self) -> bool {
         self.inner.allowed
     }

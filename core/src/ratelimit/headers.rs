@@ -33,6 +33,13 @@ impl Decision {
         }
     }
 
+    /// The policy name of the binding limit (the one that denied, else the
+    /// one with the least left): the name in the `RateLimit` header.
+    #[must_use]
+    pub fn binding_policy_name(&self) -> String {
+        self.policy_name(self.binding())
+    }
+
     /// The index of the binding limit in [`Decision::limits`].
     fn binding(&self) -> usize {
         self.denied_by.unwrap_or_else(|| {

@@ -23,7 +23,9 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.request import Request
 
+from bastion._native import http_authorization_token
 from bastion.exceptions import (
+    DecodeError,
     ExpiredSignatureError,
     InvalidTokenError,
     PyJWTError,
@@ -87,15 +89,15 @@ def _raw_token(request: HttpRequest) -> tuple[str | None, bool]:
     js = jwt_settings()
     header = request.META.get(js.header_name)
     if header:
-        parts = header.split()
-        if parts and parts[0] in js.header_types:
-            if len(parts) != 2:
-                raise exceptions.AuthenticationFailed(
-                    _("Authorization header must contain two space-delimited values"),
-                    code="bad_authorization_header",
-                )
-            return parts[1], False
-        return None, False
+        # The core reads the header (the scheme compared case-insensitively, one token after it);
+        # another scheme is left to the other authentication classes, as simplejwt does.
+        try:
+            return http_authorization_token(header, list(js.header_types)), False
+        except DecodeError:
+            raise exceptions.AuthenticationFailed(
+                _("Authorization header must contain two space-delimited values"),
+                code="bad_authorization_header",
+            ) from None
     cookie = bastion_setting("JWT_COOKIE")
     if cookie is not None:
         value = request.COOKIES.get(cookie["ACCESS"])

@@ -72,12 +72,22 @@ def check_config(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         builders.append(("SIMPLE_JWT", token_service))
     if lockout_enabled():
         builders.append(("AXES_* lockout settings", get_lockout))
+        builders.append(("the lockout answer's status (AXES_HTTP_RESPONSE_CODE)", _lockout_answer))
     for what, build in builders:
         try:
             build()
         except (ImproperlyConfigured, BastionError, TypeError, ValueError) as e:
             errors.append(Error(f"{what} cannot be used: {e}", id="bastion.E001"))
     return errors
+
+
+def _lockout_answer() -> Any:
+    """The answer a locked attempt gets: its status must be a 4xx (429, 423, 403...)."""
+    from bastion._native import http_answer_for
+
+    from .lockout import lockout_status
+
+    return http_answer_for("ACCOUNT_LOCKED", 1.0, lockout_status())
 
 
 def _jwt_signing_key() -> tuple[str, Any] | None:

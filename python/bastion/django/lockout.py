@@ -38,7 +38,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from bastion import Lockout, LockoutState
-from bastion._http import problem
+from bastion._native import http_answer_for
 from bastion.exceptions import InvalidArgumentError
 
 from .conf import bastion_setting, cached, get_clock, get_store, request_client_ip, seconds
@@ -194,7 +194,9 @@ def on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **_: Any) 
     record_login_success(request, user)
 
 
-def _status() -> int:
+def lockout_status() -> int:
+    """The lockout answer's status: ``AXES_HTTP_RESPONSE_CODE``, else ``BASTION['LOCKOUT_STATUS']``
+    (checked by ``manage.py check``: a 4xx)."""
     status = getattr(settings, "AXES_HTTP_RESPONSE_CODE", None) or bastion_setting("LOCKOUT_STATUS")
     return int(status)
 
@@ -204,14 +206,8 @@ def lockout_response(request: HttpRequest) -> HttpResponse | None:
     state: LockoutState | None = getattr(request, _STATE_ATTR, None)
     if state is None or not state.locked:
         return None
-    return django_response(
-        problem(
-            _status(),
-            "Too many failed login attempts. Try again later.",
-            code="ACCOUNT_LOCKED",
-            retry_after=state.retry_after,
-        )
-    )
+    answer = http_answer_for("ACCOUNT_LOCKED", state.retry_after, lockout_status())
+    return None if answer is None else django_response(answer)
 
 
 class LockoutMiddleware(HybridMiddleware):

@@ -10,11 +10,12 @@ Rules come from ``BASTION["RATELIMIT_RULES"]``, a list of dicts:
 ``paths``
     Path prefixes the rule covers (default: every path).
 ``methods``
-    ``"read"`` (GET, HEAD, OPTIONS), ``"write"`` (POST, PUT, PATCH, DELETE), ``"all"`` (default),
-    or a list of methods.
+    ``"read"`` (GET, HEAD, OPTIONS), ``"write"`` (POST, PUT, PATCH, DELETE), ``"all"`` (default;
+    ``"any"`` is the same), or a list of methods.
 ``key``
-    ``"user_or_ip"`` (default: the user when authenticated, else the client address), ``"user"``
-    (authenticated requests only), ``"ip"`` (trusted-proxy aware) or ``"global"`` (one count for all).
+    ``"user_or_ip"`` (default: ``user:<pk>`` when authenticated, else ``anon:<client address>``),
+    ``"user"`` (authenticated requests only), ``"ip"`` (trusted-proxy aware) or ``"global"`` (one
+    count for all). Keys are composed by the core, the same as the FastAPI and Node integrations'.
 ``exempt``
     ``["staff"]``, ``["superuser"]``: users the rule does not count.
 ``group``
@@ -48,7 +49,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
 from bastion import Decision, RateLimiter
-from bastion._http import Answer, problem
+from bastion._http import Answer, methods
+from bastion._native import RequestKey
+from bastion.exceptions import InvalidArgumentError
 
 from .conf import DECISIONS_ATTR, bastion_setting, cached, limiter, record_decision, request_client_key
 
@@ -56,9 +59,14 @@ __all__ = ["HybridMiddleware", "RateLimitMiddleware", "Rule", "rules", "too_many
 
 log = logging.getLogger("bastion.django")
 
-READ = frozenset({"GET", "HEAD", "OPTIONS"})
-WRITE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-KEYS = ("user_or_ip", "user", "ip", "global")
+# A rule's key: the core's composition of these parts (``"user"`` also counts anonymous requests
+# by client address; the middleware skips them for a ``"user"`` rule).
+KEYS = {
+    "user_or_ip": RequestKey(["user"]),
+    "user": RequestKey(["user"]),
+    "ip": RequestKey(["ip"]),
+    "global": RequestKey(["global"]),
+}
 RULE_FIELDS = {"name", "rate", "paths", "methods", "key", "exempt", "group", "outage_policy"}
 
 
@@ -74,7 +82,7 @@ class Rule:
     outage_policy: str
 
     def matches(self, path: str, method: str) -> bool:
-        if self.methods is not None and method not in self.methods:
+        if self.methods is not None and method.upper() not in self.methods:
             return False
         return not self.paths or path.startswith(self.paths)
 
@@ -97,19 +105,13 @@ def _rule(spec: Any) -> Rule:
         raise ImproperlyConfigured(
             f"rate-limit rule {spec['name']!r}: unknown keys {', '.join(sorted(unknown))}"
         )
-    methods = spec.get("methods", "all")
-    if methods == "all":
-        method_set = None
-    elif methods == "read":
-        method_set = READ
-    elif methods == "write":
-        method_set = WRITE
-    elif isinstance(methods, (list, tuple)):
-        method_set = frozenset(m.upper() for m in methods)
-    else:
+    try:
+        names = methods(spec.get("methods", "all"))
+    except (InvalidArgumentError, TypeError):
         raise ImproperlyConfigured(
-            f"rate-limit rule {spec['name']!r}: methods is 'read', 'write', 'all' or a list"
-        )
+            f"rate-limit rule {spec['name']!r}: methods is 'read', 'write', 'all' or a list of methods"
+        ) from None
+    method_set = None if names is None else frozenset(names)
     key = spec.get("key", "user_or_ip")
     if key not in KEYS:
         raise ImproperlyConfigured(f"rate-limit rule {spec['name']!r}: key is one of {', '.join(KEYS)}")
@@ -174,29 +176,22 @@ def _key(rule: Rule, request: HttpRequest, user: Any) -> str | None:
         ("staff" in rule.exempt and user.is_staff) or ("superuser" in rule.exempt and user.is_superuser)
     ):
         return None
-    if rule.key == "global":
-        return "global"
-    if rule.key in ("user", "user_or_ip") and user is not None:
-        return f"user:{user.pk}"
-    if rule.key == "user":
+    if rule.key == "user" and user is None:
         return None
-    return f"ip:{request_client_key(request)}"
+    client = request_client_key(request) if rule.key in ("ip", "user_or_ip") else ""
+    return KEYS[rule.key].key(client, None if user is None else str(user.pk))
 
 
 def too_many_requests(decision: Decision) -> HttpResponse:
-    """429 with ``Retry-After``, the rate-limit headers and an RFC 9457 problem body."""
-    retry_after = decision.retry_after_header() or 1
-    log.info("[RATELIMIT] %s denied (%s), retry after %s s", decision.policy, decision.rate, retry_after)
-    return django_response(
-        problem(
-            429,
-            f"Rate limit {decision.rate} exceeded; retry in {retry_after} s.",
-            code="RATE_LIMITED",
-            retry_after=retry_after,
-            headers=decision.headers(),
-            **{"violated-policies": [decision.policy]},
-        )
+    """429 with ``Retry-After``, the rate-limit headers and an RFC 9457 problem body naming the
+    violated policy (the core's answer, the same as FastAPI's and Node's)."""
+    log.info(
+        "[RATELIMIT] %s denied (%s), retry after %s s",
+        decision.policy,
+        decision.rate,
+        decision.retry_after_header(),
     )
+    return django_response(decision.problem())
 
 
 def django_response(answer: Answer) -> HttpResponse:

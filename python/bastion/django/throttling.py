@@ -26,8 +26,12 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from bastion import Decision
+from bastion._native import RequestKey
 
 from .conf import bastion_setting, limiter, record_decision, request_client_key
+
+_USER_KEY = RequestKey(["user"])
+_IP_KEY = RequestKey(["ip"])
 
 __all__ = [
     "AnonRateThrottle",
@@ -68,10 +72,11 @@ class SimpleRateThrottle(BaseThrottle):
         return request_client_key(request._request)
 
     def user_or_ident(self, request: Request) -> str:
-        """``user:<pk>`` for an authenticated user, else ``ip:<address>``."""
+        """``user:<pk>`` for an authenticated user, else ``anon:<address>`` (the core's key, the
+        same as the middleware's and the FastAPI and Node integrations')."""
         if request.user and request.user.is_authenticated:
-            return f"user:{request.user.pk}"
-        return f"ip:{self.get_ident(request)}"
+            return _USER_KEY.key("", str(request.user.pk))
+        return _USER_KEY.key(self.get_ident(request))
 
     def _policy(self) -> str | None:
         return None
@@ -101,7 +106,7 @@ class AnonRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if request.user and request.user.is_authenticated:
             return None
-        return f"ip:{self.get_ident(request)}"
+        return _IP_KEY.key(self.get_ident(request))
 
 
 class UserRateThrottle(SimpleRateThrottle):

@@ -74,6 +74,18 @@ def test_bad_settings_fail_the_check(configure: Any) -> None:
     assert "bastion.E001" in ids()
 
 
+@pytest.mark.parametrize("status", [200, 503, 499, "teapot"])
+def test_a_lockout_status_that_is_not_a_4xx_fails_the_check(configure: Any, status: Any) -> None:
+    # Found at start-up, not as a server error on the first locked attempt.
+    configure(AXES_HTTP_RESPONSE_CODE=status)
+    assert "bastion.E001" in ids()
+
+
+def test_django_axes_403_is_a_lockout_status(configure: Any) -> None:
+    configure(AXES_HTTP_RESPONSE_CODE=403)
+    assert "bastion.E001" not in ids()
+
+
 def test_axes_permanent_lock_is_reported(configure: Any) -> None:
     configure(AXES_COOLOFF_TIME=None)
     assert ids() == {"bastion.W007"}
