@@ -120,6 +120,7 @@ process.stdin.once('data', async () => {
   stopping = true;
   await Promise.all(drivers);
   clearInterval(ticker);
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  process.exit(0);
+  // Exit once the report is flushed: a pipe takes 64 KiB at a time, and exiting with more
+  // pending would cut the report (the long runs of `make scale` write more than that).
+  process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0));
 });

@@ -95,7 +95,8 @@ def test_the_demo_on_redis(redis_server: redis_harness.RedisServer) -> None:
     assert f"Redis at {redis_server.url}" in out
     check_report(out)
     # One breaker through Redis: the first service opened it for the second.
-    assert "already open (shared through Redis): 503 CIRCUIT_OPEN" in out
+    breaker = out.split("A failing upstream")[1].split("\n==")[0]
+    assert "already open (shared through Redis): 503 CIRCUIT_OPEN" in breaker, breaker
     shared = out.split("sharing one Redis")[1]
     assert "FastAPI 50 × 200 + 5 × 429, Express 50 × 200 + 5 × 429: 100 admitted in all" in shared
     assert "FastAPI 401, Express 401, FastAPI 401, Express 401, FastAPI 429" in shared
