@@ -25,12 +25,26 @@ function invalid(message) {
   return err;
 }
 
+/** What a permit reports through: its breaker's `record` and `isProbe` (made by CircuitBreaker only). */
+class Port {
+  constructor(record, isProbe) {
+    this.record = record;
+    this.isProbe = isProbe;
+  }
+}
+
 /** The right to make one call; report it once with success(), failure() or ignore(). */
 class BreakerPermit {
   #breaker;
   #id;
 
+  /** Made by `CircuitBreaker.acquire()` / `tryAcquire()`; anything else is `INVALID_ARGUMENT`. */
   constructor(breaker, id) {
+    // An unreported permit is reported when collected: a permit of anything but a breaker would
+    // throw from the finalizer, where nothing can catch it.
+    if (!(breaker instanceof Port) || typeof id !== 'number') {
+      throw invalid('a BreakerPermit is made by CircuitBreaker.acquire() or tryAcquire()');
+    }
     this.#breaker = breaker;
     this.#id = id;
     unreported.register(this, { breaker, id }, this);
@@ -148,10 +162,10 @@ class CircuitBreaker extends EventEmitter {
     this.#timeoutMs = this.#native.callTimeoutMs;
     this.#abortController = abortController;
     const nat = this.#native;
-    this.#port = {
-      record: (id, outcome) => this.#after(nat.record(id, outcome)),
-      isProbe: (id) => nat.isProbe(id),
-    };
+    this.#port = new Port(
+      (id, outcome) => this.#after(nat.record(id, outcome)),
+      (id) => nat.isProbe(id),
+    );
     this.#fast = nat.fastGeneration;
     this.#eligible = this.#fast >= 0;
     this.#shared = nat.shared;

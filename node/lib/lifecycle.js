@@ -31,7 +31,12 @@ class TokenService {
       if (typeof claims !== 'object' || Array.isArray(claims)) {
         return Promise.reject(invalidArgument('claims must be an object'));
       }
-      text = JSON.stringify(claims);
+      try {
+        text = JSON.stringify(claims);
+      } catch (e) {
+        // A BigInt, a cycle, nesting deeper than the stack: the claims' shape, not a crash.
+        return Promise.reject(invalidArgument(`the claims cannot be serialised as JSON: ${e.message}`));
+      }
     }
     return callNative(() => this.#inner.issuePair(subject, text));
   }
@@ -47,7 +52,11 @@ class TokenService {
   }
 
   /** Revokes one token; `by` is the subject asking (it must own the token unless `admin`). */
-  revoke(token, { by = null, admin = false } = {}) {
+  revoke(token, options) {
+    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+      return Promise.reject(invalidArgument('options must be an object: { by, admin }'));
+    }
+    const { by = null, admin = false } = options ?? {};
     return callNative(() => this.#inner.revoke(token, by, admin));
   }
 

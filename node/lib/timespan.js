@@ -4,6 +4,7 @@
 // package: "2h", "7 days", "1.5h"; a bare number in a string is milliseconds).
 
 const native = require('../index.js');
+const { invalidArgument } = require('./errors.js');
 
 /** Seconds in `text`, or undefined when it is not a span. */
 function parseSeconds(text) {
@@ -21,6 +22,7 @@ function parseSeconds(text) {
  * Undefined when `span` is neither.
  */
 function after(span, from) {
+  if (typeof from !== 'number') throw invalidArgument('from must be a number of seconds since the epoch');
   if (typeof span === 'number') return from + span;
   if (typeof span === 'string') {
     const secs = parseSeconds(span);

@@ -55,7 +55,9 @@ def _split(rules: Iterable[ErrorRule]) -> tuple[tuple[type[BaseException], ...],
         elif callable(rule):
             predicates.append(rule)
         else:
-            raise TypeError(f"an error rule must be an exception type or a predicate, not {rule!r}")
+            raise TypeError(
+                f"an error rule must be an exception type or a predicate, not {type(rule).__name__}"
+            )
     return tuple(types), tuple(predicates)
 
 

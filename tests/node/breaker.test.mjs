@@ -355,3 +355,33 @@ test('calls admitted without a call into the addon keep every rule of the core',
   for (let i = 0; i < 10; i++) await b.call(ok, 1);
   assert.equal(b.stats().successes, s.successes + 10);
 });
+
+test('a ManualClock at absurd times neither aborts nor hangs the breaker', () => {
+  // Set or advanced by 1e300 s the clock read i64::MAX microseconds, and the breaker's time
+  // arithmetic overflowed: a Rust panic inside tryAcquire, with its core lock held (the process
+  // hung). The clock now stops at about 73,000 years either side of the epoch.
+  const script = `
+    const { CircuitBreaker, ManualClock } = require(${JSON.stringify(LIB)});
+    for (const [start, jump] of [[0, 1e300], [0, -1e300], [1e300, -1e300], [-1e300, 1e300], [9.2e12, 9.2e12]]) {
+      const clock = new ManualClock(start);
+      const b = new CircuitBreaker({ failMax: 1, resetTimeout: 60, halfOpenMaxCalls: 2, clock });
+      const p = b.acquire();
+      p.failure();
+      if (b.state !== 'open') throw new Error('not open at ' + start);
+      clock.advance(jump);
+      b.stats();
+      b.tryAcquire()?.success();
+      clock.advance(jump);
+      b.halfOpen();
+      const first = b.tryAcquire();
+      b.tryAcquire();
+      first?.ignore();
+      b.close();
+    }
+    console.log('alive');
+  `;
+  const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(out.signal, null, `killed by ${out.signal} (a hang or an abort)`);
+  assert.equal(out.status, 0, out.stderr.slice(0, 2000));
+  assert.equal(out.stdout.trim(), 'alive');
+});

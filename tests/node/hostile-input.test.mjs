@@ -15,39 +15,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { native, SECRET } from './helpers.mjs';
+import { HOSTILE as BASE_HOSTILE } from './hostile-values.mjs';
 
 const DTS = readFileSync(fileURLToPath(new URL('../../node/index.d.ts', import.meta.url)), 'utf8');
 
-function deep(depth, make) {
-  let v = make(null);
-  for (let i = 0; i < depth; i += 1) v = make(v);
-  return v;
-}
-
-const MB2 = 'x'.repeat(2 * 1024 * 1024);
-const HOSTILE = {
-  undefined: undefined,
-  null: null,
-  object: {},
-  array: ['a', 1, null],
-  fn: () => 1,
-  symbol: Symbol('s'),
-  bigint: 2n ** 64n,
-  float: 1.5,
-  nan: NaN,
-  inf: Infinity,
-  '-inf': -Infinity,
-  negative: -1,
-  '2**64': 2 ** 64,
-  empty: '',
-  nul: 'a\u0000b',
-  surrogate: '\ud800',
-  'huge-str': MB2,
-  'huge-buffer': Buffer.from(MB2),
-  'non-utf8': Buffer.from([0xff, 0xfe, 0x80, 0x20, 0xc3, 0x28]),
-  'deep-array': deep(100_000, (v) => (v === null ? [] : [v])),
-  'deep-object': deep(100_000, (v) => (v === null ? {} : { a: v })),
-};
+const HOSTILE = BASE_HOSTILE;
 
 // ---- valid arguments ------------------------------------------------------------------
 
@@ -75,6 +47,7 @@ const INSTANCES = {
   NativeTokenService: () => new native.NativeTokenService(KEY, store(), null, CLOCK),
   Store: store,
   Verifier: () => new native.Verifier(KEY, { algorithms: ['HS256'] }, CLOCK),
+  RequestKey: () => new native.RequestKey(['ip', 'user', 'route', null]),
 };
 
 // Valid values of required parameters, by name (then by callable where a name means two things).
@@ -122,6 +95,15 @@ const BY_NAME = {
   secretKey: () => SECRET.split('').reverse().join(''),
   production: () => false,
   peer: () => '10.0.0.1',
+  facts: () => ({ client: '10.0.0.1', user: 'u', method: 'GET', route: '/x', values: ['v'] }),
+  spec: () => 'read',
+  header: () => 'Bearer abc',
+  schemes: () => ['Bearer'],
+  held: () => 'read admin',
+  roles: () => ['admin'],
+  status: () => 429,
+  detail: () => 'too many requests',
+  code: () => 'RATE_LIMITED',
   headers: () => [['X-Forwarded-For', '1.2.3.4']],
   text: () => '5m',
   limiter,

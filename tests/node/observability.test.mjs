@@ -3,6 +3,8 @@
 // process: each test names its own components and reads its own series.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { bastion, NOW, SECRET, rejectsCode, eventually } from './helpers.mjs';
 import { express, serve } from './express-helpers.mjs';
 
@@ -121,4 +123,32 @@ test('health reports an unreachable Redis without its password', async () => {
   assert.equal(entry.error, 'STORE_UNAVAILABLE');
   assert.ok(!JSON.stringify(snapshot).includes('hunter2'));
   assert.equal(dead.kind, 'redis');
+});
+
+test('health lists the configured stores, not the components\' outage fallbacks', () => {
+  // A fresh process: its only stores are the ones made here.
+  const pkg = fileURLToPath(new URL('../../node/lib/index.js', import.meta.url));
+  const child = `
+    const { Store, RateLimiter, Lockout, SharedCache, health, metrics } = require(${JSON.stringify(pkg)});
+    const dead = new Store('redis://127.0.0.1:1/0', { timeoutMs: 50, connectTimeoutMs: 50 });
+    // Each keeps an in-process fallback store for its outage policy 'local'.
+    const limiter = new RateLimiter('5/minute', { store: dead, name: 'obs-fallback' });
+    const lockout = new Lockout({ store: dead });
+    const cache = new SharedCache(dead, { namespace: 'obsfallback' });
+    const mine = new Store();
+    limiter.hit('alice').then(async (d) => {
+      if (!d.allowed) throw new Error('the fallback store did not decide');
+      const gauges = Object.fromEntries([...metrics().matchAll(/^(bastion_[a-z_]+_keys) (\\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+      const stores = (await health()).stores.map((s) => [s.kind, s.url]);
+      console.log(JSON.stringify({ stores, gauges, kept: [lockout, cache, mine].length }));
+      process.exit(0);
+    });
+  `;
+  const seen = JSON.parse(execFileSync(process.execPath, ['-e', child], { encoding: 'utf8', timeout: 60_000 }));
+  assert.deepEqual(seen.stores.sort(), [
+    ['memory', 'memory://'],
+    ['redis', 'redis://127.0.0.1:1/0'],
+  ]);
+  assert.equal(seen.gauges.bastion_memory_store_keys, 0);
+  assert.ok(seen.gauges.bastion_fallback_store_keys >= 1, JSON.stringify(seen.gauges));
 });

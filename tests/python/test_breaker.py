@@ -392,3 +392,39 @@ def test_pybreaker_errors_carry_retry_after_and_are_circuit_open_errors() -> Non
     assert 29 < open_.value.retry_after <= 30
     with pytest.raises(InvalidArgumentError):
         pybreaker.CircuitBreaker(state_storage=object())
+
+
+ABSURD_CLOCK_CHILD = """
+from bastion import CircuitBreaker, ManualClock
+for start, jump in [(0, 1e300), (0, -1e300), (1e300, -1e300), (-1e300, 1e300), (9.2e12, 9.2e12)]:
+    clock = ManualClock(start)
+    b = CircuitBreaker("absurd", fail_max=1, reset_timeout=60, half_open_max_calls=2, clock=clock)
+    b.acquire().failure()
+    assert b.state == "open", start
+    clock.advance(jump)
+    b.stats()
+    p = b.try_acquire()
+    if p is not None:
+        p.success()
+    clock.advance(jump)
+    b.half_open()
+    first = b.try_acquire()
+    b.try_acquire()
+    if first is not None:
+        first.ignore()
+    b.close()
+print("alive")
+"""
+
+
+def test_a_manual_clock_at_absurd_times_neither_panics_nor_hangs_the_breaker() -> None:
+    # Set or advanced by 1e300 s the clock read i64::MAX microseconds and the breaker's time
+    # arithmetic overflowed: a Rust panic with the breaker's lock held, which hung the process.
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", ABSURD_CLOCK_CHILD], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "alive"

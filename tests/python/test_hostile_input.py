@@ -17,58 +17,19 @@ function cannot go untested.
 from __future__ import annotations
 
 import ast
-import asyncio
-import faulthandler
 import inspect
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bastion import BastionError
 from bastion import _native as native
 from conftest import HMAC_SECRET
+from hostile_values import HOSTILE as BASE_HOSTILE
+from hostile_values import call_in_loop, run_guarded, typed
 
 STUB = Path(native.__file__).with_name("_native.pyi")
-MB2 = "x" * (2 * 1024 * 1024)
-
-
-def deep_list(depth: int) -> Any:
-    v: Any = []
-    for _ in range(depth):
-        v = [v]
-    return v
-
-
-def deep_dict(depth: int) -> Any:
-    v: Any = {}
-    for _ in range(depth):
-        v = {"a": v}
-    return v
-
-
-HOSTILE: dict[str, Any] = {
-    "none": None,
-    "object": object(),
-    "float": 1.5,
-    "nan": math.nan,
-    "inf": math.inf,
-    "-inf": -math.inf,
-    "negative": -1,
-    "2**64": 2**64,
-    "-2**64": -(2**64),
-    "empty": "",
-    "nul": "a\x00b",
-    "surrogate": "\ud800",
-    "huge-str": MB2,
-    "huge-bytes": MB2.encode(),
-    "non-utf8": b"\xff\xfe\x80 \xc3\x28",
-    "deep-list": deep_list(100_000),
-    "deep-dict": deep_dict(100_000),
-    "list": ["a", 1, None],
-    "dict": {"a": object()},
-}
+HOSTILE: dict[str, Any] = dict(BASE_HOSTILE)
 
 
 # ---- valid arguments -------------------------------------------------------------------
@@ -134,6 +95,7 @@ INSTANCES: dict[str, Callable[[], Any]] = {
     "Decision": lambda: native.RateLimiter("5/minute", store=store()).check("k"),
     "LimitStatus": lambda: native.RateLimiter("5/minute", store=store()).check("k").limits[0],
     "RateLimiter": lambda: native.RateLimiter("5/minute", store=store()),
+    "RequestKey": lambda: native.RequestKey(["ip", "user", "route", None]),
 }
 
 # Valid values of required parameters, by name (then by callable, where a name means two things).
@@ -187,6 +149,16 @@ BY_NAME: dict[str, Callable[[], Any]] = {
     "value": lambda: b"v",
     "fn_": lambda: lambda: 1,
     "production": lambda: False,
+    "parts": lambda: ["ip", None],
+    "client": lambda: "10.0.0.1",
+    "spec": lambda: "read",
+    "header": lambda: "Bearer abc",
+    "schemes": lambda: ["Bearer"],
+    "held": lambda: "read admin",
+    "roles": lambda: ["admin"],
+    "status": lambda: 429,
+    "detail": lambda: "too many requests",
+    "code": lambda: "RATE_LIMITED",
 }
 BY_CALLABLE: dict[tuple[str, str], Callable[[], Any]] = {
     ("Verifier.__new__", "key"): lambda: KEY,
@@ -299,30 +271,7 @@ def call(name: str, replace: tuple[str, Any] | None = None) -> Any:
     positional_only = {a.arg for a in f.args.posonlyargs}
     args = [kwargs.pop(p) for p in list(kwargs) if p in positional_only]
 
-    # Inside a running loop, so the awaitable (a-prefixed) twins can start.
-    async def run() -> Any:
-        result = fn(*args, **kwargs)
-        if inspect.isawaitable(result):
-            return await asyncio.wait_for(result, 10)
-        return result
-
-    return asyncio.run(run())
-
-
-def typed(outcome: BaseException) -> bool:
-    return isinstance(outcome, (TypeError, OverflowError, ValueError, BastionError))
-
-
-def run_guarded(fn: Callable[[], Any]) -> BaseException | None:
-    # A hang dumps every thread's stack and ends the run instead of stalling CI.
-    faulthandler.dump_traceback_later(60, exit=True)
-    try:
-        fn()
-    except BaseException as e:  # a panic is a BaseException: it must be seen too
-        return e
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-    return None
+    return call_in_loop(fn, args, kwargs)
 
 
 CASES = [n for n in public_callables() if n not in EXEMPT]

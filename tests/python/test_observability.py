@@ -5,8 +5,11 @@ components and reads only its own series (or differences)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -148,6 +151,33 @@ def test_health_reports_an_unreachable_redis_without_its_password() -> None:
     assert entry["reachable"] is False and entry["error"] == "STORE_UNAVAILABLE"
     assert "hunter2" not in str(snapshot)
     del dead
+
+
+FALLBACK_CHILD = """
+import json, re
+from bastion import Lockout, RateLimiter, Store, health, metrics
+from bastion._native import SharedCache
+dead = Store("redis://127.0.0.1:1/0", timeout=0.05, connect_timeout=0.05)
+# Each keeps an in-process fallback store for its outage policy "local".
+limiter = RateLimiter("5/minute", store=dead, name="obs-fallback")
+lockout = Lockout(store=dead)
+cache = SharedCache(dead, namespace="obsfallback")
+mine = Store()
+assert limiter.hit("alice").allowed  # decided on the fallback store: Redis is down
+gauges = dict(re.findall(r"^(bastion_[a-z_]+_keys) (\\d+)$", metrics(), re.M))
+print(json.dumps({"stores": [[s["kind"], s["url"]] for s in health()["stores"]], "gauges": gauges}))
+"""
+
+
+def test_health_lists_the_configured_stores_not_the_outage_fallbacks() -> None:
+    # A fresh process: its only stores are the ones made here.
+    out = subprocess.run(
+        [sys.executable, "-c", FALLBACK_CHILD], capture_output=True, text=True, timeout=60, check=True
+    )
+    seen = json.loads(out.stdout)
+    assert sorted(seen["stores"]) == [["memory", "memory://"], ["redis", "redis://127.0.0.1:1/0"]]
+    assert seen["gauges"]["bastion_memory_store_keys"] == "0"
+    assert int(seen["gauges"]["bastion_fallback_store_keys"]) >= 1
 
 
 def test_redis_store_round_trips_are_counted(redis_server: Any, redis_prefix: str) -> None:

@@ -218,6 +218,13 @@ impl NativeCircuitBreaker {
         keep(&self.permits, permit)
     }
 
+    /// Hands the calls and successes counted on the JavaScript side to the
+    /// core (negative or NaN counts as 0).
+    fn hand_over(&self, calls: f64, successes: f64) {
+        self.inner
+            .add_admitted(calls.max(0.0) as u64, successes.max(0.0) as u64);
+    }
+
     fn take(&self, id: f64) -> Option<CorePermit> {
         self.permits
             .lock()
@@ -355,11 +362,11 @@ impl NativeCircuitBreaker {
     /// A permit id (1 or more) for one call; when rejected, no error is
     /// built and the answer is `-1 - retryAfter` (seconds), at most -1.
     #[napi]
-    pub fn try_acquire(&self, env: &Env) -> f64 {
-        let id = match self.inner.try_acquire() {
+    pub fn try_acquire(&self, env: &Env) -> Result<f64> {
+        let id = errors::guarded(env, || match self.inner.try_acquire() {
             Ok(p) => self.keep(p),
             Err(r) => -1.0 - r.retry_after,
-        };
+        });
         self.flush(env);
         id
     }
@@ -367,12 +374,12 @@ impl NativeCircuitBreaker {
     /// Shared through Redis: `tryAcquire` when the mirror can answer (a
     /// permit id, or `-1 - retryAfter`), else 0: ask with `tryAcquireAsync`.
     #[napi]
-    pub fn try_acquire_now(&self, env: &Env) -> f64 {
-        let id = match self.inner.try_acquire_now() {
+    pub fn try_acquire_now(&self, env: &Env) -> Result<f64> {
+        let id = errors::guarded(env, || match self.inner.try_acquire_now() {
             Some(Ok(p)) => self.keep(p),
             Some(Err(r)) => -1.0 - r.retry_after,
             None => 0.0,
-        };
+        });
         self.flush(env);
         id
     }
@@ -399,11 +406,11 @@ impl NativeCircuitBreaker {
     /// change, 1 open, 2 half-open, 3 closed), else 4: the permit is kept;
     /// report it with `recordAsync`.
     #[napi]
-    pub fn record_now(&self, env: &Env, id: f64, outcome: u32) -> u32 {
+    pub fn record_now(&self, env: &Env, id: f64, outcome: u32) -> Result<u32> {
         let Some(permit) = self.take(id) else {
-            return 0;
+            return Ok(0);
         };
-        let code = match permit.record_now(outcome_of(outcome)) {
+        let code = errors::guarded(env, || match permit.record_now(outcome_of(outcome)) {
             Ok(to) => state_code(to),
             Err(permit) => {
                 self.permits
@@ -413,7 +420,7 @@ impl NativeCircuitBreaker {
                     .insert(id as u64, permit);
                 4
             }
-        };
+        });
         self.flush(env);
         code
     }
@@ -443,18 +450,24 @@ impl NativeCircuitBreaker {
 
     /// Whether permit `id` is a half-open probe.
     #[napi]
-    pub fn is_probe(&self, id: f64) -> bool {
-        let p = self.permits.lock().unwrap_or_else(|e| e.into_inner());
-        p.open.get(&(id as u64)).is_some_and(CorePermit::is_probe)
+    pub fn is_probe(&self, env: &Env, id: f64) -> Result<bool> {
+        errors::guarded(env, || {
+            let p = self.permits.lock().unwrap_or_else(|e| e.into_inner());
+            p.open.get(&(id as u64)).is_some_and(CorePermit::is_probe)
+        })
     }
 
     /// Reports permit `id` (0 success, 1 failure, 2 neither); returns the
     /// state the report moved the breaker to, or null. Reporting an id again
     /// (or an unknown one) does nothing.
     #[napi]
-    pub fn record(&self, env: &Env, id: f64, outcome: u32) -> Option<&'static str> {
-        let permit = self.take(id)?;
-        let to = permit.record(outcome_of(outcome)).map(BreakerState::as_str);
+    pub fn record(&self, env: &Env, id: f64, outcome: u32) -> Result<Option<&'static str>> {
+        let Some(permit) = self.take(id) else {
+            return Ok(None);
+        };
+        let to = errors::guarded(env, || {
+            permit.record(outcome_of(outcome)).map(BreakerState::as_str)
+        });
         self.flush(env);
         to
     }
@@ -464,16 +477,17 @@ impl NativeCircuitBreaker {
     /// timing, closed, no failure in a row yet), or -1 when every call must
     /// come here. It can change only in a call into this object.
     #[napi(getter)]
-    pub fn fast_generation(&self) -> f64 {
-        self.inner.fast_generation().map_or(-1.0, |g| g as f64)
+    pub fn fast_generation(&self, env: &Env) -> Result<f64> {
+        errors::guarded(env, || {
+            self.inner.fast_generation().map_or(-1.0, |g| g as f64)
+        })
     }
 
     /// Hands over the calls admitted and the successes counted on the
     /// JavaScript side.
     #[napi]
-    pub fn add_admitted(&self, calls: f64, successes: f64) {
-        self.inner
-            .add_admitted(calls.max(0.0) as u64, successes.max(0.0) as u64);
+    pub fn add_admitted(&self, env: &Env, calls: f64, successes: f64) -> Result<()> {
+        errors::guarded(env, || self.hand_over(calls, successes))
     }
 
     /// Reports a call the JavaScript side admitted in `generation` (0
@@ -488,21 +502,22 @@ impl NativeCircuitBreaker {
         outcome: u32,
         calls: f64,
         successes: f64,
-    ) -> Option<&'static str> {
-        self.add_admitted(calls, successes);
+    ) -> Result<Option<&'static str>> {
         let outcome = outcome_of(outcome);
-        let to = self
-            .inner
-            .record_admitted(generation.max(0.0) as u64, outcome)
-            .map(BreakerState::as_str);
+        let to = errors::guarded(env, || {
+            self.hand_over(calls, successes);
+            self.inner
+                .record_admitted(generation.max(0.0) as u64, outcome)
+                .map(BreakerState::as_str)
+        });
         self.flush(env);
         to
     }
 
     /// `"closed"`, `"open"` or `"half-open"`.
     #[napi(getter)]
-    pub fn state(&self) -> &'static str {
-        self.inner.state().as_str()
+    pub fn state(&self, env: &Env) -> Result<&'static str> {
+        errors::guarded(env, || self.inner.state().as_str())
     }
 
     /// The breaker's name.
@@ -513,8 +528,8 @@ impl NativeCircuitBreaker {
 
     /// Whether the state is shared through Redis.
     #[napi(getter)]
-    pub fn shared(&self) -> bool {
-        self.inner.stats().mode != "local"
+    pub fn shared(&self, env: &Env) -> Result<bool> {
+        errors::guarded(env, || self.inner.stats().mode != "local")
     }
 
     /// The message of this breaker's `CIRCUIT_OPEN` error (the JavaScript
@@ -541,9 +556,9 @@ impl NativeCircuitBreaker {
 
     /// A snapshot of the state and counters.
     #[napi]
-    pub fn stats(&self) -> BreakerStats {
-        let s = self.inner.stats();
-        BreakerStats {
+    pub fn stats(&self, env: &Env) -> Result<BreakerStats> {
+        let s = errors::guarded(env, || self.inner.stats())?;
+        Ok(BreakerStats {
             name: s.name,
             state: s.state.as_str().to_owned(),
             retry_after: s.retry_after,
@@ -564,7 +579,7 @@ impl NativeCircuitBreaker {
             stale: s.stale as f64,
             opened: s.opened as f64,
             mode: s.mode.to_owned(),
-        }
+        })
     }
 
     /// Shared through Redis: resolves once the shared state has been read
@@ -579,22 +594,25 @@ impl NativeCircuitBreaker {
 
     /// Opens the breaker now, for its open time.
     #[napi]
-    pub fn open(&self, env: &Env) {
-        self.inner.open();
+    pub fn open(&self, env: &Env) -> Result<()> {
+        let r = errors::guarded(env, || self.inner.open());
         self.flush(env);
+        r
     }
 
     /// Closes the breaker now, clearing its counts.
     #[napi]
-    pub fn close(&self, env: &Env) {
-        self.inner.close();
+    pub fn close(&self, env: &Env) -> Result<()> {
+        let r = errors::guarded(env, || self.inner.close());
         self.flush(env);
+        r
     }
 
     /// Moves the breaker to half-open now: the next call is a probe.
     #[napi]
-    pub fn half_open(&self, env: &Env) {
-        self.inner.half_open();
+    pub fn half_open(&self, env: &Env) -> Result<()> {
+        let r = errors::guarded(env, || self.inner.half_open());
         self.flush(env);
+        r
     }
 }

@@ -76,6 +76,12 @@ pub fn guard<T>(f: impl FnOnce() -> bastion_core::Result<T>) -> bastion_core::Re
     })
 }
 
+/// Runs a core call that cannot fail under [`guard`]: a panic throws an
+/// `INTERNAL` error instead of aborting the process.
+pub fn guarded<T>(env: &Env, f: impl FnOnce() -> T) -> Result<T> {
+    guard(|| Ok(f())).map_err(|e| to_js(env, e))
+}
+
 /// Converts a JavaScript argument (`undefined`/`null` give `None` for an
 /// `Option`): a value of the wrong type is `INVALID_ARGUMENT`, "`name` must
 /// be `expected`".

@@ -359,9 +359,9 @@ impl JwksClient {
 
     /// What the client holds and how its fetches went.
     #[napi]
-    pub fn status(&self) -> JwksStatus {
-        let s = self.inner.status();
-        JwksStatus {
+    pub fn status(&self, env: &Env) -> Result<JwksStatus> {
+        let s = errors::guarded(env, || self.inner.status())?;
+        Ok(JwksStatus {
             keys: u32::try_from(s.keys).unwrap_or(u32::MAX),
             fetched_at: s.fetched_at,
             expires_at: s.expires_at,
@@ -371,6 +371,6 @@ impl JwksClient {
             last_error_code: s.last_error.as_ref().map(|e| e.code().to_owned()),
             fetches: s.fetches as f64,
             failures: s.failures as f64,
-        }
+        })
     }
 }

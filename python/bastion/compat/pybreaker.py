@@ -104,7 +104,7 @@ class CircuitMemoryStorage:
     """pybreaker's in-process storage: the breaker's state lives in this process."""
 
     def __init__(self, state: str = STATE_CLOSED) -> None:
-        self._initial = str(state)
+        self._initial = _state_name(state, "state")
 
     @property
     def initial_state(self) -> str:
@@ -114,6 +114,13 @@ class CircuitMemoryStorage:
     name: str | None = None
 
 
+def _state_name(state: object, what: str) -> str:
+    """One of pybreaker's state names (``InvalidArgumentError`` for anything else)."""
+    if not isinstance(state, str) or state not in (STATE_CLOSED, STATE_OPEN, STATE_HALF_OPEN):
+        raise InvalidArgumentError(f"{what} must be {STATE_CLOSED!r}, {STATE_OPEN!r} or {STATE_HALF_OPEN!r}")
+    return state
+
+
 def _redis_url(client: Any) -> str:
     """The URL of a redis-py client (its address and credentials; nothing else is used)."""
     from urllib.parse import quote
@@ -121,7 +128,13 @@ def _redis_url(client: Any) -> str:
     if hasattr(client, "get_nodes"):  # redis.cluster.RedisCluster
         hosts = ",".join(f"{n.host}:{n.port}" for n in client.get_nodes())
         return f"redis+cluster://{hosts}"
-    kw = client.connection_pool.connection_kwargs
+    try:
+        kw = client.connection_pool.connection_kwargs
+    except AttributeError:
+        raise TypeError(
+            "redis_object must be a redis-py client, a redis:// URL or a bastion.Store, "
+            f"not {type(client).__name__}"
+        ) from None
     if kw.get("path"):
         return f"unix://{kw['path']}?db={kw.get('db', 0)}"
     auth = ""
@@ -155,8 +168,36 @@ class CircuitRedisStorage(CircuitMemoryStorage):
         self.name = namespace
         # While Redis is unreachable bastion carries on from the last state it saw, which
         # subsumes pybreaker's fixed fallback state.
-        self.fallback_circuit_state = fallback_circuit_state
+        self.fallback_circuit_state = _state_name(fallback_circuit_state, "fallback_circuit_state")
         self.cluster_mode = cluster_mode
+
+
+def _rules(rules: Iterable[ErrorRule]) -> list[ErrorRule]:
+    """Excluded-exception rules, checked now (``TypeError`` for a rule that is neither an exception
+    type nor a predicate) rather than on every later failure."""
+    if isinstance(rules, str | bytes) or not isinstance(rules, Iterable):
+        raise TypeError("exclude must be a list of exception types or predicates")
+    out = list(rules)
+    _split(out)
+    return out
+
+
+_LISTENER_METHODS = ("before_call", "state_change", "failure", "success")
+
+
+def _listeners(listeners: Iterable[CircuitBreakerListener]) -> list[CircuitBreakerListener]:
+    """Listeners, checked now: each has pybreaker's four methods (``TypeError`` otherwise, rather
+    than an ``AttributeError`` on a later call)."""
+    if isinstance(listeners, str | bytes) or not isinstance(listeners, Iterable):
+        raise TypeError("listeners must be a list of CircuitBreakerListener")
+    out = list(listeners)
+    for listener in out:
+        if not all(callable(getattr(listener, m, None)) for m in _LISTENER_METHODS):
+            raise TypeError(
+                "a listener must have before_call, state_change, failure and success "
+                f"(a CircuitBreakerListener), not {type(listener).__name__}"
+            )
+    return out
 
 
 def _wrapper() -> None:
@@ -186,8 +227,8 @@ class CircuitBreaker:
         self._fail_max = fail_max
         self._reset_timeout = reset_timeout
         self._success_threshold = success_threshold
-        self._excluded: list[ErrorRule] = list(exclude or ())
-        self._listeners: list[CircuitBreakerListener] = list(listeners or ())
+        self._excluded: list[ErrorRule] = _rules(exclude or ())
+        self._listeners: list[CircuitBreakerListener] = _listeners(listeners or ())
         self._name = name
         self._throw_new_error_on_trip = throw_new_error_on_trip
         # pybreaker tells the failure listeners before the state_change ones: a transition caused
@@ -229,8 +270,7 @@ class CircuitBreaker:
 
     @fail_max.setter
     def fail_max(self, value: int) -> None:
-        self._fail_max = value
-        self._build()
+        self._rebuild("_fail_max", value)
 
     @property
     def reset_timeout(self) -> float:
@@ -238,8 +278,7 @@ class CircuitBreaker:
 
     @reset_timeout.setter
     def reset_timeout(self, value: float) -> None:
-        self._reset_timeout = value
-        self._build()
+        self._rebuild("_reset_timeout", value)
 
     @property
     def success_threshold(self) -> int:
@@ -251,8 +290,18 @@ class CircuitBreaker:
 
     @name.setter
     def name(self, value: str | None) -> None:
-        self._name = value
-        self._build()
+        self._rebuild("_name", value)
+
+    def _rebuild(self, setting: str, value: Any) -> None:
+        """Rebuilds the breaker with one setting changed; a value the core refuses leaves the
+        breaker as it was."""
+        before = getattr(self, setting)
+        setattr(self, setting, value)
+        try:
+            self._build()
+        except BaseException:
+            setattr(self, setting, before)
+            raise
 
     # ---- state ---------------------------------------------------------------------------
 
@@ -295,10 +344,10 @@ class CircuitBreaker:
         return tuple(self._excluded)
 
     def add_excluded_exception(self, exception: ErrorRule) -> None:
-        self._excluded.append(exception)
+        self._excluded.extend(_rules([exception]))
 
     def add_excluded_exceptions(self, *exceptions: ErrorRule) -> None:
-        self._excluded.extend(exceptions)
+        self._excluded.extend(_rules(exceptions))
 
     def remove_excluded_exception(self, exception: ErrorRule) -> None:
         self._excluded.remove(exception)
@@ -312,10 +361,10 @@ class CircuitBreaker:
         return tuple(self._listeners)
 
     def add_listener(self, listener: CircuitBreakerListener) -> None:
-        self._listeners.append(listener)
+        self._listeners.extend(_listeners([listener]))
 
     def add_listeners(self, *listeners: CircuitBreakerListener) -> None:
-        self._listeners.extend(listeners)
+        self._listeners.extend(_listeners(listeners))
 
     def remove_listener(self, listener: CircuitBreakerListener) -> None:
         self._listeners.remove(listener)

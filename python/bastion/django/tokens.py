@@ -28,6 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from bastion import Key, RateLimiter, TokenPair, TokenService, sign
 from bastion.exceptions import (
+    DecodeError,
     InvalidArgumentError,
     InvalidKeyError,
     InvalidTokenTypeError,
@@ -235,8 +236,12 @@ def _blacklisted_by_simplejwt(jti: str) -> bool:
 
 def verify_any(token: str, kind: str = "access") -> dict[str, Any]:
     """Verifies ``token`` (signature, claims, type, revocations; simplejwt's blacklist for tokens
-    simplejwt issued); returns its claims. Raises bastion's token errors."""
-    claims = token_service().verify(token, kind)
+    simplejwt issued); returns its claims. Raises bastion's token errors: text that cannot be a
+    token (not a str, a lone surrogate from a JSON body) is a malformed token."""
+    try:
+        claims = token_service().verify(token, kind)
+    except (InvalidArgumentError, TypeError):
+        raise DecodeError("the token is malformed") from None
     if "fam" not in claims and _blacklisted_by_simplejwt(str(claims.get("jti", ""))):
         raise TokenRevokedError("the token was blacklisted")
     return claims

@@ -59,6 +59,14 @@ class _TokenView(APIView):
     throttle_scope: str | None = None
     www_authenticate_realm = "api"
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        try:
+            request.data  # noqa: B018 - parsed now, where a hostile body is answered 400
+        except RecursionError:
+            # DRF's JSON parser lets a deeply nested body escape as a server error.
+            raise exceptions.ParseError(_("JSON parse error - the document is nested too deeply.")) from None
+
     def get_authenticate_header(self, request: Request) -> str:
         # As simplejwt: token errors answer 401 with a challenge, not 403.
         return f'{tokens.jwt_settings().header_types[0]} realm="{self.www_authenticate_realm}"'

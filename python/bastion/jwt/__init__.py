@@ -86,6 +86,31 @@ __all__ = [
 
 DEFAULT_MAX_TOKEN_SIZE = 8192
 _SUPPORTED_ALGORITHMS = frozenset(supported_algorithms())
+# The longest error message, in UTF-8 bytes (the core's bound): a message quoting a
+# hostile input never carries it whole.
+_MAX_MESSAGE = 512
+
+
+def _bounded(message: str) -> str:
+    """``message`` cut to at most ``_MAX_MESSAGE`` UTF-8 bytes (the cut marked with ``…``)."""
+    data = message.encode("utf-8", "surrogatepass")
+    if len(data) <= _MAX_MESSAGE:
+        return message
+    return data[: _MAX_MESSAGE - 3].decode("utf-8", "ignore") + "…"
+
+
+def _json_object(data: object, what: str, error: type[PyJWTError]) -> Any:
+    """JSON text parsed for a JWK or a JWK Set: ``TypeError`` for anything but text, ``ValueError``
+    (``json.JSONDecodeError``, as PyJWT) for text that is not JSON, ``error`` for JSON nested too
+    deeply to parse."""
+    import json
+
+    if not isinstance(data, str | bytes | bytearray):
+        raise TypeError(f"{what} must be JSON text (str or bytes), not {type(data).__name__}")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise error(f"{what} is nested too deeply") from None
 
 
 class RemovedInPyjwt3Warning(DeprecationWarning):
@@ -116,6 +141,8 @@ class PyJWK:
     def __init__(self, jwk_data: Mapping[str, Any], algorithm: str | None = None) -> None:
         if not isinstance(jwk_data, Mapping):
             raise InvalidKeyError("a JWK must be a JSON object")
+        if algorithm is not None and not isinstance(algorithm, str):
+            raise TypeError(f"algorithm must be a str or None, not {type(algorithm).__name__}")
         self._jwk_data: Mapping[str, Any] | None = jwk_data
         if not jwk_data.get("kty"):
             raise InvalidKeyError("kty is not found")
@@ -129,7 +156,7 @@ class PyJWK:
             if key.algorithm != algorithm:
                 key = Key.from_jwk(data, algorithm)
         except InvalidAlgorithmError as e:
-            raise PyJWKError(f"Unable to find an algorithm for key: {e}") from e
+            raise PyJWKError(_bounded(f"Unable to find an algorithm for key: {e}")) from e
         self.algorithm_name: str = algorithm
         self.key: Key = key
 
@@ -160,9 +187,7 @@ class PyJWK:
     @staticmethod
     def from_json(data: str | bytes, algorithm: str | None = None) -> PyJWK:
         """A ``PyJWK`` from JWK JSON text."""
-        import json
-
-        return PyJWK.from_dict(json.loads(data), algorithm)
+        return PyJWK.from_dict(_json_object(data, "a JWK", PyJWKError), algorithm)
 
     @property
     def key_type(self) -> str | None:
@@ -214,14 +239,14 @@ class PyJWKSet:
     @staticmethod
     def from_dict(obj: Mapping[str, Any]) -> PyJWKSet:
         """A set from ``{"keys": [...]}``."""
+        if not isinstance(obj, Mapping):
+            raise PyJWKSetError("Invalid JWK Set value: a JWK Set is a JSON object")
         return PyJWKSet(obj.get("keys", []))
 
     @staticmethod
     def from_json(data: str | bytes) -> PyJWKSet:
         """A set from JWK Set JSON text."""
-        import json
-
-        return PyJWKSet.from_dict(json.loads(data))
+        return PyJWKSet.from_dict(_json_object(data, "a JWK Set", PyJWKSetError))
 
     def __getitem__(self, kid: str) -> PyJWK:
         for key in self.keys:
@@ -275,10 +300,24 @@ class PyJWKClient:
                 "ssl_context is not supported: certificates are verified by bastion; "
                 "pass extra trusted CA certificates as ca_pem="
             )
+        for what, value in (
+            ("lifespan", lifespan),
+            ("timeout", timeout),
+            ("cooldown_duration", cooldown_duration),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
         if cache_jwk_set and not lifespan > 0:
             raise PyJWKClientError(f'Lifespan must be greater than 0, the input is "{lifespan}"')
+        if headers is not None and not isinstance(headers, Mapping):
+            raise TypeError(
+                f"headers must be a mapping of header names to values, not {type(headers).__name__}"
+            )
         self.uri = uri
         self.headers: dict[str, Any] = dict(headers or {})
+        for k, v in self.headers.items():
+            if not isinstance(k, str) or not isinstance(v, str | int | float):
+                raise TypeError("headers must map header names (str) to values (str or numbers)")
         self.timeout = timeout
         self.cooldown_duration = cooldown_duration
         try:
@@ -347,6 +386,8 @@ class PyJWKClient:
     @staticmethod
     def match_kid(signing_keys: list[PyJWK], kid: str) -> PyJWK | None:
         """The first of ``signing_keys`` whose ``kid`` is ``kid``."""
+        if not isinstance(signing_keys, list | tuple) or not all(isinstance(k, PyJWK) for k in signing_keys):
+            raise TypeError("signing_keys must be a list of PyJWK")
         for key in signing_keys:
             if key.key_id == kid:
                 return key
@@ -591,6 +632,8 @@ class PyJWT:
     def _merge_options(self, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if options is None:
             return self.options
+        if not isinstance(options, Mapping):
+            raise TypeError(f"options must be a mapping, not {type(options).__name__}")
         merged = dict(options)
         if not merged.get("verify_signature", True):
             for name in (
