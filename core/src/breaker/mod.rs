@@ -478,8 +478,8 @@ struct Core {
     pending: Pending,
     /// Shared: probes in flight in every process, at the last read.
     remote_probes: u32,
-    /// Shared: [`Snapshot::sent`] of the newest reply followed.
-    followed: u64,
+    /// Shared: the newest [`Snapshot::version`] followed (in `generation`).
+    version: u64,
 }
 
 /// A transition to report once the lock is released.
@@ -588,7 +588,7 @@ impl CircuitBreaker {
         let Some(redis) = store.as_redis() else {
             return Self::with_clock(options, store.clock());
         };
-        let shared = Shared::new(Arc::clone(redis), &options)?;
+        let shared = Shared::new(Arc::clone(redis), &options, store.clock())?;
         let breaker = Self::build(options, store.clock(), Some(shared))?;
         breaker.listen();
         if breaker.sync().is_err() {
@@ -619,7 +619,7 @@ impl CircuitBreaker {
             hold_until: 0,
             pending: Pending::default(),
             remote_probes: 0,
-            followed: 0,
+            version: 0,
         };
         let inner = Arc::new(Inner {
             probe_micros: options.probe_micros(),
@@ -917,10 +917,10 @@ impl CircuitBreaker {
             // Replies can arrive out of order (a background re-read sent
             // before an acquire may answer after it): an older read does not
             // undo what a newer one showed.
-            if !force && snap.sent < core.followed {
+            if !force && snap.generation == core.generation && snap.version < core.version {
                 return None;
             }
-            core.followed = core.followed.max(snap.sent);
+            core.version = snap.version;
         }
         let from = core.state;
         let moved = snap.generation != core.generation || snap.state != core.state;
@@ -928,7 +928,10 @@ impl CircuitBreaker {
         core.generation = snap.generation;
         core.consecutive_failures = snap.consecutive;
         if snap.state == BreakerState::Open {
-            core.open_until = now.saturating_add(snap.left);
+            // A reply's open time counts from when its call was sent (a
+            // reply read late must not extend it); a broadcast's from now.
+            let from = if snap.partial { now } else { snap.at.min(now) };
+            core.open_until = from.saturating_add(snap.left);
         }
         if !snap.partial {
             core.probe_successes = snap.probe_successes;
@@ -1752,7 +1755,7 @@ impl Drop for Permit {
 mod tests {
     use super::*;
 
-    fn read(state: BreakerState, left: i64, probes: u32, sent: u64) -> Snapshot {
+    fn read(state: BreakerState, left: i64, probes: u32, version: u64) -> Snapshot {
         Snapshot {
             granted: false,
             probe: false,
@@ -1766,7 +1769,8 @@ mod tests {
             window: (0, 0, 0),
             probes,
             partial: false,
-            sent,
+            version,
+            at: 0,
         }
     }
 
@@ -1774,10 +1778,10 @@ mod tests {
     fn an_older_read_answering_late_does_not_undo_a_newer_one() {
         let b = CircuitBreaker::new(BreakerOptions::default()).unwrap();
         let mut core = b.inner.core.lock();
-        // The newer read (sent second): half-open, every probe taken.
+        // The newer read (version 2): half-open, every probe taken.
         b.follow(&mut core, &read(BreakerState::HalfOpen, 0, 1, 2), 0, false);
         core.hold_until = 1_000_000;
-        // The older one (sent first, before the probe was let through).
+        // The older one (before the probe was let through), read late.
         let late = b.follow(&mut core, &read(BreakerState::Open, 0, 0, 1), 0, false);
         assert_eq!(late, None);
         assert_eq!(core.state, BreakerState::HalfOpen);
@@ -1788,5 +1792,27 @@ mod tests {
         // A newer read is followed.
         b.follow(&mut core, &read(BreakerState::Closed, 0, 0, 3), 0, false);
         assert_eq!(core.state, BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_reply_read_late_does_not_extend_the_open_time() {
+        let b = CircuitBreaker::new(BreakerOptions::default()).unwrap();
+        let mut core = b.inner.core.lock();
+        // Sent at 10 s with 60 s of open time left, read at 70 s: open
+        // until 70 s, not 130 s.
+        let sent = Snapshot {
+            at: 10_000_000,
+            ..read(BreakerState::Open, 60_000_000, 0, 1)
+        };
+        b.follow(&mut core, &sent, 70_000_000, false);
+        assert_eq!(core.open_until, 70_000_000);
+        // A broadcast's open time counts from its arrival.
+        let heard = Snapshot {
+            partial: true,
+            generation: 3,
+            ..read(BreakerState::Open, 60_000_000, 0, 0)
+        };
+        b.follow(&mut core, &heard, 70_000_000, false);
+        assert_eq!(core.open_until, 130_000_000);
     }
 }

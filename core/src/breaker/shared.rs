@@ -25,6 +25,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::clock::SharedClock;
 use crate::error::{err, Result};
 use crate::store::{script, RedisStore, Reply, Script, Subscription};
 use crate::timespan::micros;
@@ -61,10 +62,14 @@ pub(super) struct Snapshot {
     /// From a broadcast: only state, generation, open time and failures in
     /// a row are known.
     pub partial: bool,
-    /// A script's reply: the order in which this process sent the call
-    /// (from 1); 0 for a broadcast. A reply to an older call that arrives
-    /// after a newer one is not followed.
-    pub sent: u64,
+    /// A script's reply: the shared state's version (raised by every call
+    /// that changed it); 0 for a broadcast. Within a generation, a reply
+    /// of an older version that arrives after a newer one is not followed.
+    pub version: u64,
+    /// A script's reply: the clock's reading (µs) when the call was sent,
+    /// which `left` counts from (at most, on Redis `TIME`: then the open
+    /// time the mirror keeps ends no later than Redis's).
+    pub at: i64,
 }
 
 fn state_of(code: i64) -> Result<BreakerState> {
@@ -83,7 +88,7 @@ fn small(v: i64) -> u32 {
 impl Snapshot {
     fn parse(reply: Reply) -> Result<Self> {
         let items = reply.array()?;
-        if items.len() != 13 {
+        if items.len() != 14 {
             return Err(err!(Internal, "a breaker script returned a short reply"));
         }
         let n = |i: usize| items[i].int();
@@ -105,7 +110,8 @@ impl Snapshot {
             window: (small(n(9)?), small(n(10)?), small(n(11)?)),
             probes: small(n(12)?),
             partial: false,
-            sent: 0,
+            version: u64::try_from(n(13)?).unwrap_or(0),
+            at: 0,
         })
     }
 
@@ -130,7 +136,8 @@ impl Snapshot {
             window: (0, 0, 0),
             probes: 0,
             partial: true,
-            sent: 0,
+            version: 0,
+            at: 0,
         })
     }
 }
@@ -173,12 +180,16 @@ pub(super) struct Shared {
     /// The same for the background retries while Redis is unreachable.
     pub recovering: AtomicU64,
     pub subscription: parking_lot::Mutex<Option<Subscription>>,
-    /// Script calls sent so far (numbers [`Snapshot::sent`]).
-    sent: AtomicU64,
+    /// The breaker's clock (stamps [`Snapshot::at`]).
+    clock: SharedClock,
 }
 
 impl Shared {
-    pub(super) fn new(store: Arc<RedisStore>, options: &BreakerOptions) -> Result<Self> {
+    pub(super) fn new(
+        store: Arc<RedisStore>,
+        options: &BreakerOptions,
+        clock: SharedClock,
+    ) -> Result<Self> {
         let (policy, param, rate, slow_rate, minimum) = match options.policy {
             TripPolicy::Consecutive { fail_max } => (0, i64::from(fail_max), 1.0, -1.0, 0),
             TripPolicy::Rate {
@@ -246,7 +257,7 @@ impl Shared {
             syncing: AtomicU64::new(0),
             recovering: AtomicU64::new(0),
             subscription: parking_lot::Mutex::new(None),
-            sent: AtomicU64::new(0),
+            clock,
         })
     }
 
@@ -287,10 +298,10 @@ impl Shared {
         script: &'static Script,
         extra: Vec<Vec<u8>>,
     ) -> Result<Snapshot> {
-        let sent = self.sent.fetch_add(1, Ordering::AcqRel) + 1;
+        let at = self.clock.now_micros();
         let reply = crate::runtime::run(self.request(script, extra)).await??;
         Ok(Snapshot {
-            sent,
+            at,
             ..Snapshot::parse(reply)?
         })
     }
@@ -302,10 +313,10 @@ impl Shared {
         script: &'static Script,
         extra: Vec<Vec<u8>>,
     ) -> Result<Snapshot> {
-        let sent = self.sent.fetch_add(1, Ordering::AcqRel) + 1;
+        let at = self.clock.now_micros();
         let reply = crate::runtime::block_on(self.request(script, extra))??;
         Ok(Snapshot {
-            sent,
+            at,
             ..Snapshot::parse(reply)?
         })
     }

@@ -12,6 +12,7 @@ end
 redis.call('ZREMRANGEBYSCORE', PR, '-inf', now)
 if redis.call('ZCARD', PR) < P.half_max then
   redis.call('ZADD', PR, now + P.probe, ARGV[14])
+  touch()
   redis.call('PEXPIRE', PR, P.ttl)
   return finish(1, 1, 0)
 end

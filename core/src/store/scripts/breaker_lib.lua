@@ -11,7 +11,8 @@
 -- arguments follow from ARGV[14].
 -- Hash fields: s state (0 closed, 1 open, 2 half-open), g generation, u open
 -- until (us), t trips since the last close, c failures in a row, ps probe
--- successes; count window: wn next slot, wl length, wc/wf/ws totals; time
+-- successes, v version (raised by every call that changes the state or the
+-- probes, so a process can order the replies it reads); count window: wn next slot, wl length, wc/wf/ws totals; time
 -- window: per bucket k (0-9) ik index, nk calls, fk failures, wk slow.
 local now = bastion_now()
 local H, PR, RING = KEYS[1], KEYS[2], KEYS[3]
@@ -21,7 +22,7 @@ local P = {
   max_reset = tonumber(ARGV[8]), mult = tonumber(ARGV[9]), threshold = tonumber(ARGV[10]),
   half_max = tonumber(ARGV[11]), probe = tonumber(ARGV[12]), ttl = tonumber(ARGV[13]),
 }
-local B, dirty = {}, {}
+local B, dirty, touched = {}, {}, false
 do
   local raw = redis.call('HGETALL', H)
   for i = 1, #raw, 2 do
@@ -36,6 +37,10 @@ local function set(f, v)
   dirty[f] = true
 end
 local from = -1
+-- The probes in flight changed (the hash did not): the version moves too.
+local function touch()
+  touched = true
+end
 -- Failures in a row when the script began: a change is broadcast too, so
 -- that a success anywhere knows the shared run needs ending.
 local c_before = num('c')
@@ -173,8 +178,11 @@ end
 -- Writes what changed, refreshes every key's lifetime, broadcasts a
 -- transition or a new count of failures in a row, and returns {granted, probe, wait (us), state, generation,
 -- open time left (us), failures in a row, probe successes, the state left
--- (-1: none), window calls, failures, slow, probes in flight}.
+-- (-1: none), window calls, failures, slow, probes in flight, version}.
 local function finish(granted, probe, wait)
+  if touched or next(dirty) ~= nil then
+    set('v', num('v') + 1)
+  end
   local fields = {}
   for f in pairs(dirty) do
     fields[#fields + 1] = f
@@ -195,5 +203,5 @@ local function finish(granted, probe, wait)
     redis.call('PUBLISH', H, bastion_int(s) .. ' ' .. bastion_int(num('g')) .. ' ' .. bastion_int(left) .. ' ' .. bastion_int(num('c')))
   end
   local wc, wf, ws = window_totals()
-  return {granted, probe, bastion_int(math.max(wait, 0)), s, num('g'), bastion_int(left), num('c'), num('ps'), from, wc, wf, ws, live_probes()}
+  return {granted, probe, bastion_int(math.max(wait, 0)), s, num('g'), bastion_int(left), num('c'), num('ps'), from, wc, wf, ws, live_probes(), num('v')}
 end

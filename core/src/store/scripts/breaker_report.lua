@@ -3,7 +3,9 @@
 -- ARGV[19] the probe token ('' for none), whose slot is freed. Outcomes of
 -- another generation are stale: not counted (granted = 1 in the reply).
 if ARGV[19] ~= '' then
-  redis.call('ZREM', PR, ARGV[19])
+  if redis.call('ZREM', PR, ARGV[19]) > 0 then
+    touch()
+  end
 end
 if tonumber(ARGV[14]) ~= num('g') then
   return finish(1, 0, 0)
