@@ -120,8 +120,10 @@ impl Model {
         let (limit, w) = self.rates[i];
         match self.alg {
             Algorithm::Gcra => {
+                // The arrival time may run `limit` intervals ahead (at
+                // most the window: T is rounded down).
                 let t = w / limit;
-                self.limits[i].tat.max(now) + cost * t - now <= w
+                self.limits[i].tat.max(now) + cost * t - now <= limit * t
             }
             _ => self.used(i, now) + cost <= limit,
         }

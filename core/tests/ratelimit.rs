@@ -128,6 +128,26 @@ fn gcra_allows_a_burst_then_one_per_interval() {
 }
 
 #[test]
+fn gcra_holds_its_interval_bound_when_the_window_does_not_divide() {
+    // 6/7ms: T = 1166 µs (rounded down). 12 units in 6.993 ms would exceed
+    // limit + L / T = 11.997; the burst allowance is 6 × T, not the window.
+    let clock = ManualClock::new(T0);
+    for (backend, store) in all_stores(&clock, "rl-gcra-odd") {
+        clock.set(T0);
+        let l = limiter(store, "6/7ms", Algorithm::Gcra);
+        for cost in [3, 2, 1] {
+            assert!(l.check("k", cost).unwrap().allowed, "{backend:?} burst");
+        }
+        clock.advance(0.006_993);
+        assert!(l.check("k", 1).unwrap().allowed, "{backend:?}");
+        assert!(l.check("k", 2).unwrap().allowed, "{backend:?}");
+        let d = l.check("k", 3).unwrap();
+        assert!(!d.allowed, "{backend:?}: a 12th unit within 6.993 ms");
+        assert!(approx(d.retry_after, 0.000_003), "{backend:?} {d:?}");
+    }
+}
+
+#[test]
 fn sliding_counter_weighs_the_previous_window() {
     let clock = ManualClock::new(T0);
     for (backend, store) in all_stores(&clock, "rl-counter") {
@@ -321,7 +341,7 @@ impl Model {
             Algorithm::Gcra => {
                 let t = (w / self.limit) as f64;
                 let tat = self.tat.max(now as f64);
-                tat + cost as f64 * t - now as f64 <= w as f64
+                tat + cost as f64 * t - now as f64 <= self.limit as f64 * t
             }
         };
         if ok {

@@ -157,6 +157,14 @@ pub(crate) fn emission(lim: Lim) -> i64 {
     lim.window / lim.limit
 }
 
+/// How far ahead of now the GCRA's theoretical arrival time may run: `limit`
+/// emission intervals (the window, less what rounding `T` down left over),
+/// so a burst is `limit` units and any interval of length `L` holds at most
+/// `limit + L / T`, however the window divides.
+fn burst_span(lim: Lim) -> i64 {
+    lim.limit * emission(lim)
+}
+
 /// The weighted share of the previous window still inside the sliding window
 /// (the same double arithmetic as the Lua form).
 fn weighted(previous: i64, window: i64, elapsed: i64) -> i64 {
@@ -289,14 +297,15 @@ impl State {
             }
             State::Gcra { tat } => {
                 let t = emission(lim);
+                let span = burst_span(lim);
                 let new_tat = tat + cost * t;
-                let ok = new_tat - now <= lim.window;
+                let ok = new_tat - now <= span;
                 let at = if ok { new_tat } else { *tat };
                 Verdict {
                     ok,
-                    remaining: ((lim.window - (at - now)) / t).clamp(0, lim.limit),
+                    remaining: ((span - (at - now)) / t).clamp(0, lim.limit),
                     reset_after: at - now,
-                    retry_after: if ok { 0 } else { new_tat - lim.window - now },
+                    retry_after: if ok { 0 } else { new_tat - span - now },
                 }
             }
         }

@@ -127,11 +127,14 @@ local function eval(s, key, cost)
     if not ok then retry = finish end
     return ok, limit - after, reset, retry
   else
+    -- The arrival time may run `limit` emission intervals ahead (the
+    -- window less what rounding T down left over).
+    local span = limit * s.t
     local new_tat = s.tat + cost * s.t
-    local ok = new_tat - now <= w
+    local ok = new_tat - now <= span
     local at, retry = s.tat, 0
-    if ok then at = new_tat else retry = new_tat - w - now end
-    local rem = math.floor((w - (at - now)) / s.t)
+    if ok then at = new_tat else retry = new_tat - span - now end
+    local rem = math.floor((span - (at - now)) / s.t)
     rem = math.max(0, math.min(limit, rem))
     return ok, rem, at - now, retry
   end
