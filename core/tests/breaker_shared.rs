@@ -533,3 +533,42 @@ fn a_refusal_with_every_probe_taken_is_held_in_the_mirror_without_round_trips() 
     server.resume();
     drop(probe);
 }
+
+#[test]
+fn a_shared_state_lost_by_redis_is_followed_again() {
+    // Keys can go: a restart without persistence, FLUSHALL, eviction, or
+    // the key lifetime passing with no call. The state starts again at
+    // generation 0 while running processes' mirrors are further on; their
+    // outcomes must count again (else the breaker could never trip).
+    let Some(server) = server_or_skip() else {
+        return;
+    };
+    let clock = ManualClock::new(NOW);
+    let prefix = unique_prefix("brk");
+    let open = || {
+        let store = Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap();
+        CircuitBreaker::with_store(reference(), &store).unwrap()
+    };
+    let a = open();
+    let b = open();
+    for _ in 0..3 {
+        a.open();
+        a.close();
+    }
+    let ahead = a.stats().generation;
+    assert!(ahead >= 6, "generation {ahead}");
+    eventually("b follows", || b.stats().generation == ahead);
+    server.command(&["FLUSHALL"]).unwrap();
+    // b reads the state again (as after a broadcast subscriber reconnects,
+    // or its periodic re-read): a new state, though of a lower generation.
+    b.sync().unwrap();
+    assert_eq!(b.stats().mode, "shared");
+    assert!(b.stats().generation < ahead, "{:?}", b.stats());
+    for _ in 0..3 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), BreakerState::Open, "b's failures counted");
+    // a learns of it from the broadcast or its next read.
+    a.sync().unwrap();
+    assert_eq!(a.state(), BreakerState::Open);
+}

@@ -480,6 +480,8 @@ struct Core {
     remote_probes: u32,
     /// Shared: the newest [`Snapshot::version`] followed (in `generation`).
     version: u64,
+    /// Shared: the [`Snapshot::epoch`] of the state followed.
+    epoch: u64,
 }
 
 /// A transition to report once the lock is released.
@@ -620,6 +622,7 @@ impl CircuitBreaker {
             pending: Pending::default(),
             remote_probes: 0,
             version: 0,
+            epoch: 0,
         };
         let inner = Arc::new(Inner {
             probe_micros: options.probe_micros(),
@@ -910,10 +913,21 @@ impl CircuitBreaker {
     /// if it is news. `force`: take it even if it is older than the mirror
     /// (the first read after an outage, when the mirror went its own way).
     fn follow(&self, core: &mut Core, snap: &Snapshot, now: i64, force: bool) -> Transition {
+        // A full reply from a later epoch is a new shared state (the old one
+        // was lost): taken whatever the generation the mirror reached. One
+        // from an earlier epoch is a late reply about a state that is gone.
+        let force = if snap.partial {
+            force
+        } else if snap.epoch < core.epoch && !force {
+            return None;
+        } else {
+            force || snap.epoch > core.epoch
+        };
         if !force && snap.generation < core.generation {
             return None;
         }
         if !snap.partial {
+            core.epoch = snap.epoch;
             // Replies can arrive out of order (a background re-read sent
             // before an acquire may answer after it): an older read does not
             // undo what a newer one showed.
@@ -1770,6 +1784,7 @@ mod tests {
             probes,
             partial: false,
             version,
+            epoch: 7,
             at: 0,
         }
     }
@@ -1792,6 +1807,33 @@ mod tests {
         // A newer read is followed.
         b.follow(&mut core, &read(BreakerState::Closed, 0, 0, 3), 0, false);
         assert_eq!(core.state, BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_later_epoch_is_followed_whatever_the_generation() {
+        let b = CircuitBreaker::new(BreakerOptions::default()).unwrap();
+        let mut core = b.inner.core.lock();
+        let ahead = Snapshot {
+            generation: 40,
+            version: 90,
+            ..read(BreakerState::Open, 5, 0, 0)
+        };
+        b.follow(&mut core, &ahead, 0, false);
+        assert_eq!((core.generation, core.epoch), (40, 7));
+        // The hash was lost and made again: generation 0, a later epoch.
+        let fresh = Snapshot {
+            generation: 0,
+            epoch: 8,
+            ..read(BreakerState::Closed, 0, 0, 1)
+        };
+        assert!(b.follow(&mut core, &fresh, 0, false).is_some());
+        assert_eq!(
+            (core.state, core.generation, core.epoch),
+            (BreakerState::Closed, 0, 8)
+        );
+        // A late reply about the lost state is not followed.
+        assert_eq!(b.follow(&mut core, &ahead, 0, false), None);
+        assert_eq!((core.generation, core.epoch), (0, 8));
     }
 
     #[test]

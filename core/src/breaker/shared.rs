@@ -66,6 +66,10 @@ pub(super) struct Snapshot {
     /// that changed it); 0 for a broadcast. Within a generation, a reply
     /// of an older version that arrives after a newer one is not followed.
     pub version: u64,
+    /// A script's reply: when the shared state was made (Redis `TIME`, µs);
+    /// 0 for a broadcast. A later epoch is a new state: the hash was lost
+    /// (expired, flushed, or Redis restarted without persistence).
+    pub epoch: u64,
     /// A script's reply: the clock's reading (µs) when the call was sent,
     /// which `left` counts from (at most, on Redis `TIME`: then the open
     /// time the mirror keeps ends no later than Redis's).
@@ -88,7 +92,7 @@ fn small(v: i64) -> u32 {
 impl Snapshot {
     fn parse(reply: Reply) -> Result<Self> {
         let items = reply.array()?;
-        if items.len() != 14 {
+        if items.len() != 15 {
             return Err(err!(Internal, "a breaker script returned a short reply"));
         }
         let n = |i: usize| items[i].int();
@@ -111,6 +115,7 @@ impl Snapshot {
             probes: small(n(12)?),
             partial: false,
             version: u64::try_from(n(13)?).unwrap_or(0),
+            epoch: u64::try_from(n(14)?).unwrap_or(0),
             at: 0,
         })
     }
@@ -137,6 +142,7 @@ impl Snapshot {
             probes: 0,
             partial: true,
             version: 0,
+            epoch: 0,
             at: 0,
         })
     }

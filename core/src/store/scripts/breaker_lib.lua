@@ -12,7 +12,10 @@
 -- Hash fields: s state (0 closed, 1 open, 2 half-open), g generation, u open
 -- until (us), t trips since the last close, c failures in a row, ps probe
 -- successes, v version (raised by every call that changes the state or the
--- probes, so a process can order the replies it reads); count window: wn next slot, wl length, wc/wf/ws totals; time
+-- probes, so a process can order the replies it reads), e epoch (Redis TIME in
+-- us when the hash was made: a hash lost to expiry, a flush or a restart
+-- without persistence starts a later one, so a process whose mirror ran
+-- ahead of it follows the new state); count window: wn next slot, wl length, wc/wf/ws totals; time
 -- window: per bucket k (0-9) ik index, nk calls, fk failures, wk slow.
 local now = bastion_now()
 local H, PR, RING = KEYS[1], KEYS[2], KEYS[3]
@@ -35,6 +38,10 @@ end
 local function set(f, v)
   B[f] = bastion_int(v)
   dirty[f] = true
+end
+if B['e'] == nil then
+  local t = redis.call('TIME')
+  set('e', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 end
 local from = -1
 -- The probes in flight changed (the hash did not): the version moves too.
@@ -178,7 +185,7 @@ end
 -- Writes what changed, refreshes every key's lifetime, broadcasts a
 -- transition or a new count of failures in a row, and returns {granted, probe, wait (us), state, generation,
 -- open time left (us), failures in a row, probe successes, the state left
--- (-1: none), window calls, failures, slow, probes in flight, version}.
+-- (-1: none), window calls, failures, slow, probes in flight, version, epoch}.
 local function finish(granted, probe, wait)
   if touched or next(dirty) ~= nil then
     set('v', num('v') + 1)
@@ -203,5 +210,5 @@ local function finish(granted, probe, wait)
     redis.call('PUBLISH', H, bastion_int(s) .. ' ' .. bastion_int(num('g')) .. ' ' .. bastion_int(left) .. ' ' .. bastion_int(num('c')))
   end
   local wc, wf, ws = window_totals()
-  return {granted, probe, bastion_int(math.max(wait, 0)), s, num('g'), bastion_int(left), num('c'), num('ps'), from, wc, wf, ws, live_probes(), num('v')}
+  return {granted, probe, bastion_int(math.max(wait, 0)), s, num('g'), bastion_int(left), num('c'), num('ps'), from, wc, wf, ws, live_probes(), num('v'), num('e')}
 end
