@@ -40,8 +40,12 @@ def process_exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rpartition(")")[2].strip().startswith("Z"))
+    try:
+        # The process may be reaped between the signal and the read.
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].strip()
+    except FileNotFoundError:
+        return False
+    return not state.startswith("Z")
 
 
 def test_server_answers_ping_over_tcp(redis_server: RedisServer, redis_prefix: str) -> None:
