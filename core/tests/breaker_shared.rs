@@ -61,6 +61,13 @@ fn reference() -> BreakerOptions {
     }
 }
 
+/// A breaker of the reference options on its own store (connection and
+/// subscriber) at `url`, its keys under `prefix`, driven by `clock`.
+fn breaker_on(url: &str, clock: &ManualClock, prefix: &str) -> CircuitBreaker {
+    let store = Store::redis(url, redis_options(Some(clock), prefix)).unwrap();
+    CircuitBreaker::with_store(reference(), &store).unwrap()
+}
+
 fn fail(b: &CircuitBreaker) -> Option<BreakerState> {
     b.acquire().unwrap().failure()
 }
@@ -190,8 +197,7 @@ fn a_success_in_the_closed_state_costs_no_round_trip() {
     };
     let clock = ManualClock::new(NOW);
     let prefix = unique_prefix("brk");
-    let store = Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap();
-    let b = CircuitBreaker::with_store(reference(), &store).unwrap();
+    let b = breaker_on(&server.url(), &clock, &prefix);
     let evals = || {
         let info = server
             .command(&["INFO", "commandstats"])
@@ -498,10 +504,7 @@ fn a_refusal_with_every_probe_taken_is_held_in_the_mirror_without_round_trips() 
     };
     let clock = ManualClock::new(NOW);
     let prefix = unique_prefix("brk");
-    let open = || {
-        let store = Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap();
-        CircuitBreaker::with_store(reference(), &store).unwrap()
-    };
+    let open = || breaker_on(&server.url(), &clock, &prefix);
     // A generous timeout: under load a background re-read (the one after
     // the subscriber connects) must not time out and drop b into fallback.
     // A round trip while Redis is frozen would still show: it would block
@@ -545,10 +548,7 @@ fn a_shared_state_lost_by_redis_is_followed_again() {
     };
     let clock = ManualClock::new(NOW);
     let prefix = unique_prefix("brk");
-    let open = || {
-        let store = Store::redis(&server.url(), redis_options(Some(&clock), &prefix)).unwrap();
-        CircuitBreaker::with_store(reference(), &store).unwrap()
-    };
+    let open = || breaker_on(&server.url(), &clock, &prefix);
     let a = open();
     let b = open();
     for _ in 0..3 {
